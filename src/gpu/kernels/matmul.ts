@@ -1,0 +1,117 @@
+// Launchers for shaders/matmul.wgsl and shaders/matvec.wgsl.
+
+import matmulSource from '../../../shaders/matmul.wgsl?raw';
+import matvecSource from '../../../shaders/matvec.wgsl?raw';
+import type { GpuContext } from '../context.ts';
+import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import type { GpuTensor } from '../tensor.ts';
+import { expectShape } from '../tensor.ts';
+
+export const matmulKernel = defineKernel(
+  'matmul',
+  matmulSource,
+  [read('a'), read('b'), read('bias'), readWrite('c')],
+  [
+    u32('M'), u32('N'), u32('K'), u32('aOffset'),
+    u32('aBatch'), u32('aRow'), u32('aCol'), u32('bOffset'),
+    u32('bBatch'), u32('bRow'), u32('bCol'), u32('biasOffset'),
+    u32('cOffset'), u32('cBatch'), u32('cRow'), f32('alpha'),
+  ],
+);
+
+export const matvecKernel = defineKernel(
+  'matvec',
+  matvecSource,
+  [read('x'), read('w'), read('bias'), readWrite('y')],
+  [u32('M'), u32('N'), u32('K'), u32('xOffset'), u32('wOffset'), u32('biasOffset'), u32('yOffset'), u32('yRow')],
+);
+
+/** Rows up to which a Linear runs as a matrix-vector kernel instead of the tiled matmul. */
+export const MATVEC_MAX_ROWS = 4;
+
+/** Element addressing of one strided operand: element (row, col) of batch z at offset + z*batch + row*rowStride + col*colStride. */
+export interface StridedOperand {
+  buffer: GPUBuffer;
+  offset: number;
+  batch: number;
+  rowStride: number;
+  colStride: number;
+}
+
+export interface MatmulArgs {
+  /** A[z, m, k] */
+  a: StridedOperand;
+  /** B[z, n, k]; C = alpha · A · Bᵀ */
+  b: StridedOperand;
+  /** C[z, m, n] at offset + z*batch + m*rowStride + n (column stride 1). */
+  c: { buffer: GPUBuffer; offset: number; batch: number; rowStride: number };
+  bias?: { buffer: GPUBuffer; offset: number };
+  M: number;
+  N: number;
+  K: number;
+  batchCount?: number;
+  alpha?: number;
+  /** C += result instead of C = result (gradient accumulation). */
+  accumulate?: boolean;
+}
+
+/** The general strided batched product C = alpha·A·Bᵀ (+bias) (+C). */
+export function matmul(ctx: GpuContext, args: MatmulArgs): void {
+  const batchCount = args.batchCount ?? 1;
+  const uniforms = packUniforms(matmulKernel, {
+    M: args.M, N: args.N, K: args.K, aOffset: args.a.offset,
+    aBatch: args.a.batch, aRow: args.a.rowStride, aCol: args.a.colStride, bOffset: args.b.offset,
+    bBatch: args.b.batch, bRow: args.b.rowStride, bCol: args.b.colStride, biasOffset: args.bias?.offset ?? 0,
+    cOffset: args.c.offset, cBatch: args.c.batch, cRow: args.c.rowStride, alpha: args.alpha ?? 1,
+  });
+  ctx.dispatch(matmulKernel, {
+    buffers: [args.a.buffer, args.b.buffer, args.bias?.buffer ?? args.a.buffer, args.c.buffer],
+    uniforms,
+    constants: { HAS_BIAS: args.bias ? 1 : 0, ACCUMULATE: args.accumulate ? 1 : 0 },
+    workgroups: [ceilDiv(args.N, 64), ceilDiv(args.M, 64), batchCount],
+  });
+}
+
+/** A Linear weight [outFeatures, inFeatures], possibly split by rows over several buffers (binding-size limits). */
+export interface LinearWeight {
+  readonly outFeatures: number;
+  readonly inFeatures: number;
+  /** Consecutive row blocks of the weight; rows of chunk i start at row `chunks[i].firstRow`. */
+  readonly chunks: readonly { readonly tensor: GpuTensor; readonly firstRow: number }[];
+  readonly bias?: GpuTensor;
+}
+
+/**
+ * y = x·Wᵀ + b (PyTorch Linear). x: [M, K] rows of `x.tensor` starting at its offset; y: [M, N].
+ * Uses matvec for M ≤ MATVEC_MAX_ROWS, the tiled matmul otherwise.
+ */
+export function linear(ctx: GpuContext, x: GpuTensor, weight: LinearWeight, y: GpuTensor): void {
+  const M = x.shape[0] ?? 0;
+  const K = weight.inFeatures;
+  const N = weight.outFeatures;
+  expectShape('linear input', x.shape, [M, K]);
+  expectShape('linear output', y.shape, [M, N]);
+  for (const chunk of weight.chunks) {
+    const rows = chunk.tensor.shape[0] ?? 0;
+    const biasOffset = weight.bias ? weight.bias.offset + chunk.firstRow : 0;
+    if (M <= MATVEC_MAX_ROWS) {
+      ctx.dispatch(matvecKernel, {
+        buffers: [x.buffer, chunk.tensor.buffer, weight.bias?.buffer ?? x.buffer, y.buffer],
+        uniforms: packUniforms(matvecKernel, {
+          M, N: rows, K, xOffset: x.offset, wOffset: chunk.tensor.offset,
+          biasOffset, yOffset: y.offset + chunk.firstRow, yRow: N,
+        }),
+        constants: { HAS_BIAS: weight.bias ? 1 : 0 },
+        workgroups: [ceilDiv(rows, 8), 1, M],
+      });
+    } else {
+      matmul(ctx, {
+        a: { buffer: x.buffer, offset: x.offset, batch: 0, rowStride: K, colStride: 1 },
+        b: { buffer: chunk.tensor.buffer, offset: chunk.tensor.offset, batch: 0, rowStride: K, colStride: 1 },
+        c: { buffer: y.buffer, offset: y.offset + chunk.firstRow, batch: 0, rowStride: N },
+        ...(weight.bias ? { bias: { buffer: weight.bias.buffer, offset: biasOffset } } : {}),
+        M, N: rows, K,
+      });
+    }
+  }
+}

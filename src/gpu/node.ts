@@ -1,0 +1,35 @@
+// Node entry to WebGPU through the `webgpu` package (Dawn). Used by the CLI,
+// the tests and the benchmarks; the browser uses navigator.gpu instead.
+// Without a GPU, Dawn's Vulkan backend runs on SwiftShader, which Debian's
+// `chromium` package ships; we point the Vulkan loader at it when no other
+// adapter is found.
+
+import { create, globals } from 'webgpu';
+import { existsSync } from 'node:fs';
+import { GpuContext, GpuError } from './context.ts';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+let installed = false;
+
+export async function nodeGpu(): Promise<GPU> {
+  if (!installed) {
+    Object.assign(globalThis, globals);
+    installed = true;
+  }
+  let gpu = create([]);
+  if (await gpu.requestAdapter()) return gpu;
+  if (!process.env['VK_ICD_FILENAMES'] && existsSync(SWIFTSHADER_ICD)) {
+    process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
+    gpu = create([]);
+    if (await gpu.requestAdapter()) return gpu;
+  }
+  throw new GpuError(
+    'No WebGPU adapter found by Dawn. On a machine without a GPU install SwiftShader with ' +
+      '`apt-get install chromium libvulkan1` (npm test does this for you), or set VK_ICD_FILENAMES.',
+  );
+}
+
+export async function createNodeContext(): Promise<GpuContext> {
+  return GpuContext.create(await nodeGpu());
+}
