@@ -1,0 +1,126 @@
+// Launchers for shaders/rotary.wgsl (QKV split + rotary + KV-cache append) and
+// shaders/glm_attention.wgsl (masked attention over the cache).
+
+import rotarySource from '../../../shaders/rotary.wgsl?raw';
+import attentionSource from '../../../shaders/glm_attention.wgsl?raw';
+import type { GpuContext } from '../context.ts';
+import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import type { GpuTensor } from '../tensor.ts';
+import { expectShape } from '../tensor.ts';
+
+export const rotaryKernel = defineKernel(
+  'rotary',
+  rotarySource,
+  [read('qkv'), read('rope'), read('seq'), readWrite('q'), readWrite('kCache'), readWrite('vCache')],
+  [
+    u32('B'), u32('T'), u32('H'), u32('G'),
+    u32('D'), u32('S'), u32('W'), u32('P'),
+    u32('qBase'), u32('kBase'), u32('vBase'), u32('qStride'),
+    u32('kvStride'), u32('_pad0'), u32('_pad1'), u32('_pad2'),
+  ],
+);
+
+export const attentionKernel = defineKernel(
+  'glm_attention',
+  attentionSource,
+  [read('q'), read('kCache'), read('vCache'), read('seq'), readWrite('out')],
+  [u32('B'), u32('T'), u32('H'), u32('G'), u32('D'), u32('S'), f32('scale'), u32('_pad')],
+);
+
+/** Where q, k and v of each head sit in a row of the fused QKV projection. */
+export interface QkvLayout {
+  qBase: number;
+  kBase: number;
+  vBase: number;
+  /** Distance between consecutive query heads. */
+  qStride: number;
+  /** Distance between consecutive key (and value) groups. */
+  kvStride: number;
+}
+
+/** ChatGLM-6B: per head [q_h | k_h | v_h]. */
+export function interleavedQkvLayout(headDim: number): QkvLayout {
+  return { qBase: 0, kBase: headDim, vBase: 2 * headDim, qStride: 3 * headDim, kvStride: 3 * headDim };
+}
+
+/** ChatGLM2/3, GLM-4: [q (H·D) | k (G·D) | v (G·D)]. */
+export function groupedQkvLayout(numHeads: number, kvGroups: number, headDim: number): QkvLayout {
+  return { qBase: 0, kBase: numHeads * headDim, vBase: (numHeads + kvGroups) * headDim, qStride: headDim, kvStride: headDim };
+}
+
+export interface AttentionDims {
+  batch: number;
+  /** Query rows per sequence in this step (padded). */
+  rows: number;
+  numHeads: number;
+  kvGroups: number;
+  headDim: number;
+  /** Cache capacity per sequence. */
+  capacity: number;
+}
+
+/** Pairing of rotary.wgsl: 0 = GLM 2D rotate-half, 1 = interleaved partial rotary. */
+export type RotaryPairing = 0 | 1;
+
+/**
+ * qkv [B·T, W] → q [B, H, T, D] (rotated), and appends rotated k and v to the caches
+ * [B, G, S, D] at each sequence's pastLen. rope: [B·T, P, 2]; seq: u32 [B, 4].
+ */
+export function rotaryQkv(
+  ctx: GpuContext,
+  dims: AttentionDims,
+  layout: QkvLayout,
+  pairing: RotaryPairing,
+  ropePairs: number,
+  tensors: { qkv: GpuTensor; rope: GpuTensor; seq: GpuTensor; q: GpuTensor; kCache: GpuTensor; vCache: GpuTensor },
+): void {
+  const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
+  const W = tensors.qkv.shape[1] ?? 0;
+  expectShape('rotary qkv', tensors.qkv.shape, [B * T, W]);
+  expectShape('rotary rope table', tensors.rope.shape, [B * T, ropePairs, 2]);
+  expectShape('rotary seq', tensors.seq.shape, [B, 4]);
+  expectShape('rotary q', tensors.q.shape, [B, H, T, D]);
+  expectShape('rotary k cache', tensors.kCache.shape, [B, G, S, D]);
+  expectShape('rotary v cache', tensors.vCache.shape, [B, G, S, D]);
+  if (D % 4 !== 0) throw new Error(`rotary: head dim ${D} must be a multiple of 4`);
+  if (H % G !== 0) throw new Error(`rotary: ${H} heads do not split into ${G} groups`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.offset !== 0) throw new Error(`rotary: ${name} must start at offset 0`);
+  }
+  const count = B * T * (H + 2 * G) * (D / 2);
+  const groups = ceilDiv(count, 256);
+  const x = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
+  ctx.dispatch(rotaryKernel, {
+    buffers: [tensors.qkv.buffer, tensors.rope.buffer, tensors.seq.buffer, tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer],
+    uniforms: packUniforms(rotaryKernel, {
+      B, T, H, G, D, S, W, P: ropePairs,
+      qBase: layout.qBase, kBase: layout.kBase, vBase: layout.vBase, qStride: layout.qStride,
+      kvStride: layout.kvStride, _pad0: 0, _pad1: 0, _pad2: 0,
+    }),
+    constants: { PAIRING: pairing },
+    workgroups: [x, ceilDiv(groups, x)],
+  });
+}
+
+/** out [B·T, H·D] = softmax(q·kᵀ/√D + mask)·v over the caches; see glm_attention.wgsl for the mask. */
+export function glmAttention(
+  ctx: GpuContext,
+  dims: AttentionDims,
+  tensors: { q: GpuTensor; kCache: GpuTensor; vCache: GpuTensor; seq: GpuTensor; out: GpuTensor },
+): void {
+  const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
+  expectShape('attention q', tensors.q.shape, [B, H, T, D]);
+  expectShape('attention k cache', tensors.kCache.shape, [B, G, S, D]);
+  expectShape('attention v cache', tensors.vCache.shape, [B, G, S, D]);
+  expectShape('attention seq', tensors.seq.shape, [B, 4]);
+  expectShape('attention out', tensors.out.shape, [B * T, H * D]);
+  if (D > 256) throw new Error(`attention: head dim ${D} > 256 is not supported`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.offset !== 0) throw new Error(`attention: ${name} must start at offset 0`);
+  }
+  ctx.dispatch(attentionKernel, {
+    buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.out.buffer],
+    uniforms: packUniforms(attentionKernel, { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 }),
+    workgroups: [T, B * H],
+  });
+}
