@@ -1,0 +1,17 @@
+// The app store: the slices combined over one engine (the worker client in the
+// app, the in-process engine or a test double in tests).
+
+import { createStore } from 'zustand/vanilla';
+import type { EngineApi } from '../worker/api.ts';
+import { createGpuSlice } from './gpu-slice.ts';
+import { createInferenceSlice } from './inference-slice.ts';
+import { createModelSlice } from './model-slice.ts';
+import type { AppState, AppStore } from './types.ts';
+
+export function createAppStore(engine: EngineApi): AppStore {
+  return createStore<AppState>()((set, get) => ({
+    ...createGpuSlice(set, get, engine),
+    ...createModelSlice(set, get, engine),
+    ...createInferenceSlice(set, get, engine),
+  }));
+}
