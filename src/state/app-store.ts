@@ -13,6 +13,14 @@ export function getAppStore(): AppStore {
   return appStore;
 }
 
+/**
+ * Makes `store` the app's store (before the first render): a store over another engine,
+ * e.g. an in-process one, or a test double in component tests.
+ */
+export function installAppStore(store: AppStore): void {
+  appStore = store;
+}
+
 /** Reads a part of the app store in a component (re-renders when that part changes). */
 export function useAppState<T>(selector: (state: AppState) => T): T {
   return useStore(getAppStore(), selector);
