@@ -1,0 +1,67 @@
+// The KV cache: per layer, keys and values of every sequence [B, G, S, D], plus how
+// many tokens each sequence has cached (the rotary kernel appends, attention reads).
+
+import type { GpuContext } from '../gpu/context.ts';
+import { formatBytes, GpuError } from '../gpu/context.ts';
+import { tensor, type GpuTensor } from '../gpu/tensor.ts';
+import type { GlmConfig } from './config.ts';
+import type { SequenceHistory } from './positions.ts';
+
+export interface LayerCache {
+  /** [B, G, S, D] */
+  keys: GpuTensor;
+  /** [B, G, S, D] */
+  values: GpuTensor;
+}
+
+export function kvCacheBytes(config: GlmConfig, batch: number, capacity: number): number {
+  return 2 * config.numLayers * batch * config.kvGroups * capacity * config.headDim * 4;
+}
+
+export class KvCache {
+  readonly layers: LayerCache[] = [];
+  readonly histories: SequenceHistory[];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    config: GlmConfig,
+    readonly batch: number,
+    readonly capacity: number,
+  ) {
+    const shape = [batch, config.kvGroups, capacity, config.headDim];
+    const bytes = batch * config.kvGroups * capacity * config.headDim * 4;
+    const limit = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
+    if (bytes > limit) {
+      throw new GpuError(
+        `KV cache for ${batch} sequences of ${capacity} tokens needs ${formatBytes(bytes)} per layer, ` +
+          `more than this device's storage binding limit (${formatBytes(limit)}); use fewer sequences or a shorter context`,
+      );
+    }
+    for (let i = 0; i < config.numLayers; i++) {
+      this.layers.push({
+        keys: tensor(ctx.createBuffer(bytes, `cache.${i}.k`), shape),
+        values: tensor(ctx.createBuffer(bytes, `cache.${i}.v`), shape),
+      });
+    }
+    this.histories = Array.from({ length: batch }, () => ({ cached: 0, promptLength: 0 }));
+  }
+
+  /** Checks that a step of `lengths[b]` new tokens fits every sequence. */
+  checkRoom(lengths: readonly number[]): void {
+    lengths.forEach((length, b) => {
+      const cached = this.histories[b]!.cached;
+      if (cached + length > this.capacity) {
+        throw new GpuError(`sequence ${b}: ${cached} cached + ${length} new tokens exceed the cache capacity of ${this.capacity}`);
+      }
+    });
+  }
+
+  destroy(): void {
+    for (const layer of this.layers) {
+      this.ctx.release(layer.keys.buffer);
+      this.ctx.release(layer.values.buffer);
+    }
+    this.layers.length = 0;
+    this.ctx.flush();
+  }
+}
