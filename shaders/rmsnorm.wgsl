@@ -1,0 +1,55 @@
+// rmsnorm.wgsl — RMSNorm over the last dimension, as ChatGLM2/3 and GLM-4:
+//   y[n, c] = x[n, c] · rsqrt(Σ_c x[n, c]² / C + eps) · weight[c]
+//
+// Legend: N rows (tokens), C channels.
+// Bindings (all f32):
+//   0 x:      [N, C] row-major, x[xOffset + n*C + c]
+//   1 weight: [C], weight[weightOffset + c]
+//   2 y:      [N, C] row-major, y[yOffset + n*C + c]
+//   3 params (uniform): the struct below
+// Dispatch: one workgroup of 256 threads per row; the N workgroups are folded
+// into (gx, gy) when N exceeds the per-dimension limit, row = wg.y*gx + wg.x.
+// Each thread strides over the row by 256; the partial sums of squares are
+// reduced in workgroup memory.
+
+struct Params {
+  N: u32, C: u32, xOffset: u32, weightOffset: u32,
+  yOffset: u32, eps: f32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lidx: u32,
+) {
+  let row = wg.y * groups.x + wg.x;
+  if (row >= p.N) { return; }
+  let xRow = p.xOffset + row * p.C;
+  let yRow = p.yOffset + row * p.C;
+
+  var squares = 0.0;
+  for (var c = lidx; c < p.C; c += WG) {
+    let value = x[xRow + c];
+    squares = fma(value, value, squares);
+  }
+  partial[lidx] = squares;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (lidx < stride) { partial[lidx] += partial[lidx + stride]; }
+    workgroupBarrier();
+  }
+  let rstd = inverseSqrt(partial[0] / f32(p.C) + p.eps);
+
+  for (var c = lidx; c < p.C; c += WG) {
+    y[yRow + c] = x[xRow + c] * rstd * weight[p.weightOffset + c];
+  }
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { layerNorm, rmsNorm } from '../../src/gpu/kernels/norm.ts';
+import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { layerNormRef, rmsNormRef } from '../../src/reference/norm.ts';
+import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
+import { testContext } from '../helpers/gpu.ts';
+import { Rng } from '../helpers/random.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/glm');
+const EPS = 1e-5;
+/** Written around every output region: a kernel that writes outside its tensor changes it. */
+const SENTINEL = -7777;
+
+/** `data` at element `pad` of a buffer whose other elements are `fill` (NaN: a kernel reading outside shows it). */
+function placed(ctx: GpuContext, data: Float32Array, shape: number[], pad: number, fill = NaN): GpuTensor {
+  const padded = new Float32Array(pad + data.length + 5).fill(fill);
+  padded.set(data, pad);
+  return tensor(ctx.upload(padded, 'placed'), shape, pad);
+}
+
+/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
+async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
+  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
+  const outside = [...all.subarray(0, y.offset), ...all.subarray(y.offset + count)];
+  expect(outside.every((value) => value === SENTINEL), 'writes outside the output tensor').toBe(true);
+  return all.slice(y.offset, y.offset + count);
+}
+
+/**
+ * The same context claiming only `limit` workgroups per grid dimension, so that a
+ * small launch already takes the folded 2-D grid path (the real limit, 65535, would
+ * need ~65536 workgroups: half a minute on SwiftShader). Use it for every call of a
+ * test: it queues its own commands.
+ */
+function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
+  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
+}
+
+function readFixture(name: string, counts: number[]): Float32Array[] {
+  const bytes = readFileSync(path.join(FIXTURES, name));
+  const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  expect(values.length).toBe(counts.reduce((a, b) => a + b, 0));
+  let start = 0;
+  return counts.map((count) => values.slice(start, (start += count)));
+}
+
+// Row lengths straddle the 256-thread stride (C=1 leaves 255 threads idle; 257 gives one thread two elements).
+const channels = [1, 7, 33, 257, 1000];
+const rowCounts = [1, 3, 70];
+
+describe('layerNorm (layernorm.wgsl)', () => {
+  for (const C of channels) {
+    for (const N of rowCounts) {
+      it(`N=${N} C=${C}`, async () => {
+        const ctx = await testContext();
+        const rng = new Rng(N * 7919 + C);
+        // A mean far from zero checks the two-pass variance (E[x²]-E[x]² would cancel).
+        const x = rng.array(N * C, 2).map((value) => value + 10);
+        const weight = rng.array(C);
+        const bias = rng.array(C);
+        const y = placed(ctx, new Float32Array(N * C), [N, C], 3, SENTINEL);
+        await ctx.withErrorScope(() => layerNorm(ctx, placed(ctx, x, [N, C], 5), placed(ctx, weight, [C], 1), placed(ctx, bias, [C], 2), y, EPS));
+        expectClose(await readOutput(ctx, y, N * C), layerNormRef(x, weight, bias, N, C, EPS), FORWARD_TOL);
+      });
+    }
+  }
+
+  it('matches PyTorch on layer_norm.data', async () => {
+    const ctx = await testContext();
+    const [weight, bias, x, yTorch] = readFixture('layer_norm.data', [64, 64, 3 * 64, 3 * 64]) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const y = placed(ctx, new Float32Array(3 * 64), [3, 64], 0, SENTINEL);
+    layerNorm(ctx, placed(ctx, x, [3, 64], 0), placed(ctx, weight, [64], 0), placed(ctx, bias, [64], 0), y, EPS);
+    expectClose(await readOutput(ctx, y, 3 * 64), yTorch, FORWARD_TOL, 'layernorm vs PyTorch');
+    expectClose(layerNormRef(x, weight, bias, 3, 64, EPS), yTorch, FORWARD_TOL, 'reference vs PyTorch');
+  });
+
+  it('rejects mismatched shapes', async () => {
+    const ctx = await testContext();
+    const buffer = ctx.createBuffer(64 * 4, 'buffer');
+    const x = tensor(buffer, [2, 8]);
+    expect(() => layerNorm(ctx, x, tensor(buffer, [7]), tensor(buffer, [8]), tensor(buffer, [2, 8]), EPS)).toThrow(
+      /layerNorm weight has shape \[7\], expected \[8\]/,
+    );
+    expect(() => layerNorm(ctx, x, tensor(buffer, [8]), tensor(buffer, [8]), tensor(buffer, [16]), EPS)).toThrow(
+      /layerNorm output has shape \[16\], expected \[2, 8\]/,
+    );
+    expect(() => layerNorm(ctx, tensor(buffer, [16]), tensor(buffer, [8]), tensor(buffer, [8]), x, EPS)).toThrow(
+      /layerNorm input has shape \[16\], expected a matrix \[N, C\]/,
+    );
+  });
+});
+
+describe('rmsNorm (rmsnorm.wgsl)', () => {
+  for (const C of channels) {
+    for (const N of rowCounts) {
+      it(`N=${N} C=${C}`, async () => {
+        const ctx = await testContext();
+        const rng = new Rng(N * 104729 + C);
+        const x = rng.array(N * C, 3);
+        const weight = rng.array(C);
+        const y = placed(ctx, new Float32Array(N * C), [N, C], 4, SENTINEL);
+        await ctx.withErrorScope(() => rmsNorm(ctx, placed(ctx, x, [N, C], 9), placed(ctx, weight, [C], 2), y, EPS));
+        expectClose(await readOutput(ctx, y, N * C), rmsNormRef(x, weight, N, C, EPS), FORWARD_TOL);
+      });
+    }
+  }
+
+  it('matches PyTorch on rms_norm.data', async () => {
+    const ctx = await testContext();
+    const [weight, x, yTorch] = readFixture('rms_norm.data', [64, 3 * 64, 3 * 64]) as [Float32Array, Float32Array, Float32Array];
+    const y = placed(ctx, new Float32Array(3 * 64), [3, 64], 0, SENTINEL);
+    rmsNorm(ctx, placed(ctx, x, [3, 64], 0), placed(ctx, weight, [64], 0), y, EPS);
+    expectClose(await readOutput(ctx, y, 3 * 64), yTorch, FORWARD_TOL, 'rmsnorm vs PyTorch');
+    expectClose(rmsNormRef(x, weight, 3, 64, EPS), yTorch, FORWARD_TOL, 'reference vs PyTorch');
+  });
+
+  it('more rows than one grid dimension holds (folded 2-D grid)', async () => {
+    const ctx = withWorkgroupLimit(await testContext(), 16);
+    const [N, C] = [70, 33]; // a 14×5 grid: every workgroup has a row
+    const rng = new Rng(5);
+    const x = rng.array(N * C, 3);
+    const weight = rng.array(C);
+    const bias = rng.array(C);
+    const yLayer = placed(ctx, new Float32Array(N * C), [N, C], 1, SENTINEL);
+    const yRms = placed(ctx, new Float32Array(N * C), [N, C], 2, SENTINEL);
+    await ctx.withErrorScope(() => {
+      layerNorm(ctx, placed(ctx, x, [N, C], 3), placed(ctx, weight, [C], 0), placed(ctx, bias, [C], 0), yLayer, EPS);
+      rmsNorm(ctx, placed(ctx, x, [N, C], 3), placed(ctx, weight, [C], 0), yRms, EPS);
+    });
+    expectClose(await readOutput(ctx, yLayer, N * C), layerNormRef(x, weight, bias, N, C, EPS), FORWARD_TOL);
+    expectClose(await readOutput(ctx, yRms, N * C), rmsNormRef(x, weight, N, C, EPS), FORWARD_TOL);
+  });
+
+  it('more rows than the grid holds, with a row count that leaves the last grid row partial', async () => {
+    const ctx = withWorkgroupLimit(await testContext(), 9);
+    const [N, C] = [67, 7]; // a 9×8 grid: 5 workgroups past the last row
+    const rng = new Rng(6);
+    const x = rng.array(N * C, 3);
+    const weight = rng.array(C);
+    const y = placed(ctx, new Float32Array(N * C), [N, C], 2, SENTINEL);
+    await ctx.withErrorScope(() => rmsNorm(ctx, placed(ctx, x, [N, C], 3), placed(ctx, weight, [C], 0), y, EPS));
+    expectClose(await readOutput(ctx, y, N * C), rmsNormRef(x, weight, N, C, EPS), FORWARD_TOL);
+  });
+
+  it('rejects mismatched shapes', async () => {
+    const ctx = await testContext();
+    const buffer = ctx.createBuffer(64 * 4, 'buffer');
+    expect(() => rmsNorm(ctx, tensor(buffer, [2, 8]), tensor(buffer, [8]), tensor(buffer, [8, 2]), EPS)).toThrow(
+      /rmsNorm output has shape \[8, 2\], expected \[2, 8\]/,
+    );
+  });
+});
