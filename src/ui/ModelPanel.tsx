@@ -2,8 +2,14 @@
 
 import type { ChangeEvent } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
+import type { GlmFamily } from '../model/config.ts';
 import { formatBytes, formatCount } from './format.ts';
 import { NextTokenForm } from './NextTokenForm.tsx';
+
+const FAMILY_LABELS: Record<GlmFamily, string> = {
+  glm: 'GLM v1 (ChatGLM-6B)',
+  glm2: 'GLM v2 (ChatGLM2/3, GLM-4)',
+};
 
 export function ModelPanel() {
   const model = useAppState((state) => state.model);
@@ -44,7 +50,7 @@ export function ModelPanel() {
         <>
           <table className="facts" data-testid="model-summary">
             <tbody>
-              <tr><th scope="row">family</th><td>{summary.family}</td></tr>
+              <tr><th scope="row">family</th><td>{FAMILY_LABELS[summary.family]}</td></tr>
               <tr><th scope="row">layers</th><td>{summary.layers}</td></tr>
               <tr><th scope="row">hidden</th><td>{summary.hidden}</td></tr>
               <tr><th scope="row">vocabulary</th><td>{summary.vocabSize}</td></tr>

@@ -8,6 +8,7 @@
 // objects, typed arrays, File); big arrays (logits) are transferred, not copied.
 
 import type { GpuFeatures, GpuLimits } from '../gpu/context.ts';
+import type { GlmFamily } from '../model/config.ts';
 
 /** Reports progress of a long operation: `loaded` of `total` units (bytes for loading). */
 export type ProgressCallback = (loaded: number, total: number) => void;
@@ -45,8 +46,8 @@ export interface SelfTestResult {
 }
 
 export interface ModelSummary {
-  /** Model family as the checkpoint's config names it (GLM v1 or ChatGLM2/3/GLM-4). */
-  family: string;
+  /** 'glm' = ChatGLM-6B (v1); 'glm2' = ChatGLM2/3, GLM-4. */
+  family: GlmFamily;
   layers: number;
   hidden: number;
   vocabSize: number;

@@ -6,8 +6,12 @@
 import { GpuContext } from '../gpu/context.ts';
 import { linear, MATVEC_MAX_ROWS, type LinearWeight } from '../gpu/kernels/matmul.ts';
 import { tensor } from '../gpu/tensor.ts';
+import { loadCheckpoint } from '../io/checkpoint.ts';
+import { fileListSource } from '../io/source.ts';
+import { stepLogits } from '../model/logits.ts';
+import { GlmModel } from '../model/model.ts';
 import { linearRef } from '../reference/matmul.ts';
-import type { EngineApi, GpuInfo, ModelSummary, NextTokenResult, ProgressCallback, SelfTestCase, SelfTestResult } from './api.ts';
+import type { EngineApi, GpuInfo, ModelSummary, NextTokenResult, ProgressCallback, SelfTestCase, SelfTestResult, TokenLogit } from './api.ts';
 
 export const WEBGPU_MISSING_MESSAGE =
   'This browser does not expose WebGPU (navigator.gpu is undefined). Use a recent Chrome or Edge (113+) on a ' +
@@ -22,8 +26,14 @@ export const SELF_TEST_SHAPES: readonly (readonly [M: number, K: number, N: numb
   [67, 37, 70],
 ];
 
+/** How many of the largest logits nextToken reports. */
+export const TOP_LOGITS = 5;
+
 export class Engine implements EngineApi {
   private context: Promise<GpuContext> | null = null;
+  private model: GlmModel | null = null;
+  /** Each load gets a number; a load that finishes after a newer one started frees its model and fails. */
+  private latestLoad = 0;
 
   /** `gpu` is navigator.gpu in the browser (undefined when WebGPU is missing), the `webgpu` package's GPU in Node. */
   constructor(private readonly gpu: GPU | undefined) {}
@@ -80,20 +90,76 @@ export class Engine implements EngineApi {
     return { cases, maxAbsDiff: worst, milliseconds: performance.now() - started };
   }
 
-  async loadModel(_files: File[], _onProgress?: ProgressCallback): Promise<ModelSummary> {
-    throw new Error('Model loading is not available yet.');
+  async loadModel(files: File[], onProgress?: ProgressCallback): Promise<ModelSummary> {
+    const load = ++this.latestLoad;
+    const ctx = await this.ctx();
+    this.freeModel();
+    const source = fileListSource(files);
+    const checkpoint = await loadCheckpoint(source, onProgress);
+    const model = await GlmModel.load(ctx, checkpoint);
+    if (load !== this.latestLoad) {
+      model.destroy();
+      throw new Error('This load was superseded by a newer one.');
+    }
+    this.model = model;
+    const { config } = model;
+    return {
+      family: config.family,
+      layers: config.numLayers,
+      hidden: config.hiddenSize,
+      vocabSize: config.vocabSize,
+      parameterCount: model.parameterCount,
+      gpuBytes: model.gpuBytes,
+      bytesRead: checkpoint.bytesRead,
+      files: source.list(),
+    };
   }
 
-  async nextToken(_promptIds: number[]): Promise<NextTokenResult> {
-    throw new Error('No model is loaded.');
+  async nextToken(promptIds: number[]): Promise<NextTokenResult> {
+    const model = this.model;
+    if (!model) throw new Error('No model is loaded: load a checkpoint folder first.');
+    const { vocabSize } = model.config;
+    if (promptIds.length === 0) throw new Error('The prompt is empty: give at least one token id.');
+    const bad = promptIds.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+    if (bad >= 0) throw new Error(`Token id #${bad + 1} (${promptIds[bad]}) is outside the vocabulary (size ${vocabSize}).`);
+    const [promptRows] = await stepLogits(model, promptIds, []);
+    const row = promptRows?.[promptIds.length - 1];
+    if (!row || row.length !== vocabSize) throw new Error(`The model returned no logits row of size ${vocabSize} for the last position.`);
+    // A row that shares its ArrayBuffer with other rows is copied, so that only V floats are transferred.
+    const lastLogits = row.byteLength === row.buffer.byteLength ? row : row.slice();
+    const top = topLogits(lastLogits, TOP_LOGITS);
+    return { positions: promptIds.length, argmax: top[0]?.tokenId ?? -1, top, lastLogits };
   }
 
-  async unloadModel(): Promise<void> {}
+  async unloadModel(): Promise<void> {
+    this.latestLoad++;
+    this.freeModel();
+  }
+
+  private freeModel(): void {
+    this.model?.destroy();
+    this.model = null;
+  }
 }
 
 function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
   return String(error);
+}
+
+/** The `k` largest logits, largest first (ties: lower token id first); NaN counts as larger than anything, so it shows. */
+export function topLogits(logits: Float32Array, k: number): TokenLogit[] {
+  const top: TokenLogit[] = [];
+  const before = (a: number, b: number): boolean => (Number.isNaN(a) && !Number.isNaN(b)) || a > b;
+  for (let tokenId = 0; tokenId < logits.length; tokenId++) {
+    const logit = logits[tokenId] as number;
+    if (top.length === k && !before(logit, (top[k - 1] as TokenLogit).logit)) continue;
+    let at = top.length;
+    while (at > 0 && before(logit, (top[at - 1] as TokenLogit).logit)) at--;
+    top.splice(at, 0, { tokenId, logit });
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 function randomArray(length: number): Float32Array {

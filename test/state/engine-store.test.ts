@@ -3,7 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { createAppStore } from '../../src/state/store.ts';
-import { Engine, SELF_TEST_SHAPES, WEBGPU_MISSING_MESSAGE } from '../../src/worker/engine.ts';
+import { checkpointFiles, expectedTensorShapes } from '../../src/io/checkpoint.ts';
+import { parseGlmConfig } from '../../src/model/config.ts';
+import { Engine, SELF_TEST_SHAPES, topLogits, WEBGPU_MISSING_MESSAGE } from '../../src/worker/engine.ts';
+import { TINY_GLM2_CONFIG_JSON } from '../e2e/tiny-checkpoint.ts';
+import { Rng } from '../helpers/random.ts';
 
 describe('store over the engine on Dawn', () => {
   it('finds an adapter with real limits and passes the kernel self-test', async () => {
@@ -34,5 +38,80 @@ describe('store over the engine on Dawn', () => {
     const store = createAppStore(engine);
     await store.getState().runSelfTest();
     expect(store.getState().gpu.selfTest).toMatchObject({ status: 'failed', error: WEBGPU_MISSING_MESSAGE });
+  });
+});
+
+describe('engine: model loading and next-token logits on Dawn', () => {
+  it('loads a checkpoint folder through the store and predicts the argmax of the last position', async () => {
+    const config = parseGlmConfig(TINY_GLM2_CONFIG_JSON);
+    const rng = new Rng(99);
+    const tensors = [...expectedTensorShapes(config)].map(([name, shape]) => ({
+      name,
+      shape,
+      data: rng.array(shape.reduce((product, size) => product * size, 1), 0.5),
+    }));
+    const parameterCount = tensors.reduce((sum, tensor) => sum + tensor.data.length, 0);
+    // A folder as the browser gives it: every file under one top folder (webkitRelativePath).
+    const files = Object.entries(checkpointFiles(config, tensors)).map(([name, content]) => {
+      const file = new File([typeof content === 'string' ? content : new Uint8Array(content)], name);
+      Object.defineProperty(file, 'webkitRelativePath', { value: `tiny-glm2/${name}` });
+      return file;
+    });
+
+    const engine = new Engine(await nodeGpu());
+    const store = createAppStore(engine);
+    const progress: number[] = [];
+    store.subscribe((state) => {
+      if (state.model.progress) progress.push(state.model.progress.loaded);
+    });
+    await store.getState().loadModel(files);
+    expect(store.getState().model.error).toBeNull();
+    expect(store.getState().model.summary).toMatchObject({
+      family: 'glm2',
+      layers: 2,
+      hidden: 32,
+      vocabSize: 50,
+      parameterCount,
+      files: ['config.json', 'model.safetensors'],
+    });
+    expect(store.getState().model.summary?.gpuBytes).toBeGreaterThanOrEqual(parameterCount * 4);
+    expect(progress.at(-1)).toBe(parameterCount * 4); // all F32 tensor bytes, reported before the summary
+
+    const promptIds = [5, 17, 42, 3];
+    const direct = await engine.nextToken(promptIds);
+    expect(direct.lastLogits).toHaveLength(50);
+    expect(direct.lastLogits.buffer.byteLength).toBe(50 * 4); // only V floats would be transferred
+    const logits = [...direct.lastLogits];
+    expect(direct.argmax).toBe(logits.indexOf(Math.max(...logits)));
+    expect(direct.top).toEqual(topLogits(direct.lastLogits, 5));
+
+    store.getState().setTokenIdsText(promptIds.join(','));
+    await store.getState().predictNextToken();
+    expect(store.getState().inference.result).toEqual({ positions: 4, argmax: direct.argmax, top: direct.top });
+
+    await expect(engine.nextToken([50])).rejects.toThrow('Token id #1 (50) is outside the vocabulary (size 50).');
+    await store.getState().unloadModel();
+    await expect(engine.nextToken(promptIds)).rejects.toThrow(/No model is loaded/);
+  });
+
+  it('a broken checkpoint fails with the loader\'s message', async () => {
+    const store = createAppStore(new Engine(await nodeGpu()));
+    await store.getState().loadModel([new File(['{}'], 'notes.txt')]);
+    expect(store.getState().model).toMatchObject({ status: 'failed', error: expect.stringMatching(/no config\.json in the checkpoint folder/) });
+  });
+});
+
+describe('topLogits', () => {
+  it('returns the k largest, largest first, lower id first on ties', () => {
+    const logits = new Float32Array([0.5, 3, -1, 3, 2, 7, 0]);
+    expect(topLogits(logits, 3)).toEqual([
+      { tokenId: 5, logit: 7 },
+      { tokenId: 1, logit: 3 },
+      { tokenId: 3, logit: 3 },
+    ]);
+    expect(topLogits(new Float32Array([1, 2]), 5).map((t) => t.tokenId)).toEqual([1, 0]);
+  });
+  it('puts NaN first so a broken model is visible', () => {
+    expect(topLogits(new Float32Array([1, NaN, 2]), 2).map((t) => t.tokenId)).toEqual([1, 2]);
   });
 });

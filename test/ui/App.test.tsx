@@ -100,7 +100,7 @@ describe('App', () => {
     });
     expect(engine.calls).toContain('loadModel(config.json,model.safetensors)');
     const summary = byTestId('model-summary').textContent ?? '';
-    expect(summary).toContain('glm2');
+    expect(summary).toContain('GLM v2 (ChatGLM2/3, GLM-4)');
     expect(byTestId('model-parameters').textContent).toBe('12.3 K');
 
     const idsInput = byTestId('token-ids') as HTMLInputElement;
