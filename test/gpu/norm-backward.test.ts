@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { layerNormBackward, rmsNormBackward } from '../../src/gpu/kernels/norm-backward.ts';
+import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { layerNormBackwardRef, rmsNormBackwardRef } from '../../src/reference/norm-backward.ts';
+import { expectClose } from '../helpers/compare.ts';
+import { testContext } from '../helpers/gpu.ts';
+import { dot, expectGradClose, finiteDifferenceGrad, GRAD_TOL } from '../helpers/gradcheck.ts';
+import { Rng } from '../helpers/random.ts';
+
+const EPS = 1e-5;
+/** Written around every output region: a kernel that writes outside its tensor changes it. */
+const SENTINEL = -7777;
+
+/** `data` at element `pad` of a buffer whose other elements are `fill` (NaN: a kernel reading outside shows it). */
+function placed(ctx: GpuContext, data: Float32Array, shape: number[], pad: number, fill = NaN): GpuTensor {
+  const padded = new Float32Array(pad + data.length + 5).fill(fill);
+  padded.set(data, pad);
+  return tensor(ctx.upload(padded, 'placed'), shape, pad);
+}
+
+/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
+async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
+  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
+  const outside = [...all.subarray(0, y.offset), ...all.subarray(y.offset + count)];
+  expect(outside.every((value) => value === SENTINEL), 'writes outside the output tensor').toBe(true);
+  return all.slice(y.offset, y.offset + count);
+}
+
+/** The same context claiming only `limit` workgroups per grid dimension (exercises the folded 2-D grid). */
+function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
+  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
+}
+
+const plus = (a: Float32Array, b: Float32Array): Float32Array => a.map((value, i) => value + b[i]!);
+
+// C straddles the 256-thread row stride and the 32-column blocks of the column sums;
+// N=70 puts several rows on each of the 8 row lanes. (C=1 LayerNorm is degenerate: xhat = 0.)
+const channels = [2, 7, 33, 257, 1000];
+const rowCounts = [1, 3, 70];
+
+describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
+  for (const C of channels) {
+    for (const N of rowCounts) {
+      it(`N=${N} C=${C}`, async () => {
+        const ctx = await testContext();
+        const rng = new Rng(N * 7919 + C + 1);
+        const x = rng.array(N * C, 2).map((value) => value + 3);
+        const dy = rng.array(N * C);
+        const weight = rng.array(C);
+        const dWeight0 = rng.array(C); // gradients accumulate: start from nonzero values
+        const dBias0 = rng.array(C);
+        const dx = placed(ctx, new Float32Array(N * C), [N, C], 3, SENTINEL);
+        const dWeight = placed(ctx, dWeight0, [C], 2, SENTINEL);
+        const dBias = placed(ctx, dBias0, [C], 1, SENTINEL);
+        await ctx.withErrorScope(() =>
+          layerNormBackward(ctx, placed(ctx, dy, [N, C], 4), placed(ctx, x, [N, C], 5), placed(ctx, weight, [C], 1), dx, dWeight, dBias, EPS),
+        );
+        const ref = layerNormBackwardRef(dy, x, weight, N, C, EPS);
+        expectClose(await readOutput(ctx, dx, N * C), ref.dx, GRAD_TOL, 'dx');
+        expectClose(await readOutput(ctx, dWeight, C), plus(dWeight0, ref.dWeight), GRAD_TOL, 'dWeight');
+        expectClose(await readOutput(ctx, dBias, C), plus(dBias0, ref.dBias), GRAD_TOL, 'dBias');
+      });
+    }
+  }
+
+  it('dWeight and dBias in one gradient buffer, a folded grid, and bit-identical repeats', async () => {
+    const ctx = withWorkgroupLimit(await testContext(), 7);
+    const [N, C] = [37, 161]; // 37 rows on a 7×6 grid (5 past the end); 6 column blocks on one row of 6
+    const rng = new Rng(11);
+    const x = rng.array(N * C, 2);
+    const dy = rng.array(N * C);
+    const weight = rng.array(C);
+    const grads = placed(ctx, new Float32Array(2 * C), [2 * C], 3, SENTINEL);
+    const dWeight = tensor(grads.buffer, [C], 3);
+    const dBias = tensor(grads.buffer, [C], 3 + C);
+    const dx = placed(ctx, new Float32Array(N * C), [N, C], 0, SENTINEL);
+    const dyTensor = placed(ctx, dy, [N, C], 2);
+    const xTensor = placed(ctx, x, [N, C], 1);
+    const weightTensor = placed(ctx, weight, [C], 0);
+    await ctx.withErrorScope(() => layerNormBackward(ctx, dyTensor, xTensor, weightTensor, dx, dWeight, dBias, EPS));
+    const once = await readOutput(ctx, grads, 2 * C);
+    const ref = layerNormBackwardRef(dy, x, weight, N, C, EPS);
+    expectClose(await readOutput(ctx, dx, N * C), ref.dx, GRAD_TOL, 'dx');
+    expectClose(once.subarray(0, C), ref.dWeight, GRAD_TOL, 'dWeight');
+    expectClose(once.subarray(C), ref.dBias, GRAD_TOL, 'dBias');
+    // A second call adds the same sums again, exactly.
+    await ctx.withErrorScope(() => layerNormBackward(ctx, dyTensor, xTensor, weightTensor, dx, dWeight, dBias, EPS));
+    const twice = await readOutput(ctx, grads, 2 * C);
+    expect(Array.from(twice)).toEqual(Array.from(once.map((value) => Math.fround(value + value))));
+  });
+
+  it('rejects mismatched shapes and aliased outputs', async () => {
+    const ctx = await testContext();
+    const buffer = ctx.createBuffer(64 * 4, 'buffer');
+    const other = ctx.createBuffer(64 * 4, 'other');
+    const grads = ctx.createBuffer(64 * 4, 'grads');
+    const x = tensor(buffer, [2, 8]);
+    const w = tensor(buffer, [8]);
+    expect(() => layerNormBackward(ctx, x, x, tensor(buffer, [7]), tensor(other, [2, 8]), tensor(grads, [8]), tensor(grads, [8], 8), EPS)).toThrow(
+      /layerNormBackward weight has shape \[7\], expected \[8\]/,
+    );
+    expect(() => layerNormBackward(ctx, x, x, w, tensor(other, [2, 8]), tensor(grads, [8]), tensor(grads, [7], 8), EPS)).toThrow(
+      /layerNormBackward dBias has shape \[7\], expected \[8\]/,
+    );
+    expect(() => layerNormBackward(ctx, x, x, w, tensor(buffer, [2, 8], 16), tensor(grads, [8]), tensor(grads, [8], 8), EPS)).toThrow(
+      /dx must be in a different buffer from dy/,
+    );
+    expect(() => layerNormBackward(ctx, x, x, w, tensor(other, [2, 8]), tensor(buffer, [8], 32), tensor(grads, [8]), EPS)).toThrow(
+      /dWeight must be in a different buffer from dy/,
+    );
+  });
+});
+
+describe('rmsNormBackward (rmsnorm_backward.wgsl) vs CPU reference', () => {
+  for (const C of [1, ...channels]) {
+    for (const N of rowCounts) {
+      it(`N=${N} C=${C}`, async () => {
+        const ctx = await testContext();
+        const rng = new Rng(N * 104729 + C + 2);
+        const x = rng.array(N * C, 3);
+        const dy = rng.array(N * C);
+        const weight = rng.array(C);
+        const dWeight0 = rng.array(C);
+        const dx = placed(ctx, new Float32Array(N * C), [N, C], 2, SENTINEL);
+        const dWeight = placed(ctx, dWeight0, [C], 4, SENTINEL);
+        await ctx.withErrorScope(() =>
+          rmsNormBackward(ctx, placed(ctx, dy, [N, C], 1), placed(ctx, x, [N, C], 6), placed(ctx, weight, [C], 3), dx, dWeight, EPS),
+        );
+        const ref = rmsNormBackwardRef(dy, x, weight, N, C, EPS);
+        expectClose(await readOutput(ctx, dx, N * C), ref.dx, GRAD_TOL, 'dx');
+        expectClose(await readOutput(ctx, dWeight, C), plus(dWeight0, ref.dWeight), GRAD_TOL, 'dWeight');
+      });
+    }
+  }
+
+  it('folded grid (more rows and column blocks than one grid dimension holds)', async () => {
+    const ctx = withWorkgroupLimit(await testContext(), 5); // 23 rows on a 5×5 grid; 7 column blocks on a 4×2 grid
+    const [N, C] = [23, 200];
+    const rng = new Rng(12);
+    const x = rng.array(N * C, 3);
+    const dy = rng.array(N * C);
+    const weight = rng.array(C);
+    const dx = placed(ctx, new Float32Array(N * C), [N, C], 2, SENTINEL);
+    const dWeight = placed(ctx, new Float32Array(C), [C], 4, SENTINEL);
+    await ctx.withErrorScope(() => rmsNormBackward(ctx, placed(ctx, dy, [N, C], 0), placed(ctx, x, [N, C], 0), placed(ctx, weight, [C], 0), dx, dWeight, EPS));
+    const ref = rmsNormBackwardRef(dy, x, weight, N, C, EPS);
+    expectClose(await readOutput(ctx, dx, N * C), ref.dx, GRAD_TOL, 'dx');
+    expectClose(await readOutput(ctx, dWeight, C), ref.dWeight, GRAD_TOL, 'dWeight');
+  });
+});
+
+// Float64 forwards for the finite-difference checks.
+function layerNorm64(x: Float64Array, weight: Float64Array, bias: Float64Array, N: number, C: number, eps: number): Float64Array {
+  const y = new Float64Array(N * C);
+  for (let n = 0; n < N; n++) {
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += x[n * C + c]!;
+    const mean = sum / C;
+    let squares = 0;
+    for (let c = 0; c < C; c++) squares += (x[n * C + c]! - mean) ** 2;
+    const rstd = 1 / Math.sqrt(squares / C + eps);
+    for (let c = 0; c < C; c++) y[n * C + c] = (x[n * C + c]! - mean) * rstd * weight[c]! + bias[c]!;
+  }
+  return y;
+}
+
+function rmsNorm64(x: Float64Array, weight: Float64Array, N: number, C: number, eps: number): Float64Array {
+  const y = new Float64Array(N * C);
+  for (let n = 0; n < N; n++) {
+    let squares = 0;
+    for (let c = 0; c < C; c++) squares += x[n * C + c]! ** 2;
+    const rstd = 1 / Math.sqrt(squares / C + eps);
+    for (let c = 0; c < C; c++) y[n * C + c] = x[n * C + c]! * rstd * weight[c]!;
+  }
+  return y;
+}
+
+describe('norm backward references vs float64 finite differences of L = Σ y·R', () => {
+  for (const [N, C] of [[1, 2], [3, 7], [4, 33]] as const) {
+    it(`layerNorm N=${N} C=${C}`, () => {
+      const rng = new Rng(N * 31 + C);
+      const x = rng.array(N * C, 2);
+      const weight = rng.array(C);
+      const bias = rng.array(C);
+      const R = rng.array(N * C);
+      const ref = layerNormBackwardRef(R, x, weight, N, C, EPS);
+      const [x64, w64, b64] = [Float64Array.from(x), Float64Array.from(weight), Float64Array.from(bias)];
+      expectGradClose(ref.dx, finiteDifferenceGrad((v) => dot(layerNorm64(v, w64, b64, N, C, EPS), R), x64), 'dx');
+      expectGradClose(ref.dWeight, finiteDifferenceGrad((v) => dot(layerNorm64(x64, v, b64, N, C, EPS), R), w64), 'dWeight');
+      expectGradClose(ref.dBias, finiteDifferenceGrad((v) => dot(layerNorm64(x64, w64, v, N, C, EPS), R), b64), 'dBias');
+    });
+
+    it(`rmsNorm N=${N} C=${C}`, () => {
+      const rng = new Rng(N * 37 + C);
+      const x = rng.array(N * C, 2);
+      const weight = rng.array(C);
+      const R = rng.array(N * C);
+      const ref = rmsNormBackwardRef(R, x, weight, N, C, EPS);
+      const [x64, w64] = [Float64Array.from(x), Float64Array.from(weight)];
+      expectGradClose(ref.dx, finiteDifferenceGrad((v) => dot(rmsNorm64(v, w64, N, C, EPS), R), x64), 'dx');
+      expectGradClose(ref.dWeight, finiteDifferenceGrad((v) => dot(rmsNorm64(x64, v, N, C, EPS), R), w64), 'dWeight');
+    });
+  }
+});
