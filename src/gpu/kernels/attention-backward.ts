@@ -1,0 +1,143 @@
+// Launchers for the backward of GLM attention (shaders/glm_attention_backward_dq.wgsl,
+// shaders/glm_attention_backward_dkv.wgsl) and of the QKV split + rotary
+// (shaders/rotary_backward.wgsl). All gradients here are activation gradients: they
+// are assigned (=), never accumulated.
+
+import dqSource from '../../../shaders/glm_attention_backward_dq.wgsl?raw';
+import dkvSource from '../../../shaders/glm_attention_backward_dkv.wgsl?raw';
+import rotaryBackwardSource from '../../../shaders/rotary_backward.wgsl?raw';
+import type { GpuContext } from '../context.ts';
+import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import type { GpuTensor } from '../tensor.ts';
+import { expectShape, tensor } from '../tensor.ts';
+import type { AttentionDims, QkvLayout, RotaryPairing } from './attention.ts';
+
+const attentionUniforms = [u32('B'), u32('T'), u32('H'), u32('G'), u32('D'), u32('S'), f32('scale'), u32('_pad')];
+
+export const attentionBackwardDqKernel = defineKernel(
+  'glm_attention_backward_dq',
+  dqSource,
+  [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), readWrite('dq'), readWrite('rowStats')],
+  attentionUniforms,
+);
+
+export const attentionBackwardDkvKernel = defineKernel(
+  'glm_attention_backward_dkv',
+  dkvSource,
+  [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), read('rowStats'), readWrite('dk'), readWrite('dv')],
+  attentionUniforms,
+);
+
+export const rotaryBackwardKernel = defineKernel(
+  'rotary_backward',
+  rotaryBackwardSource,
+  [read('rope'), read('seq'), read('dq'), read('dk'), read('dv'), readWrite('dqkv')],
+  [
+    u32('B'), u32('T'), u32('H'), u32('G'),
+    u32('D'), u32('S'), u32('W'), u32('P'),
+    u32('qBase'), u32('kBase'), u32('vBase'), u32('qStride'),
+    u32('kvStride'), u32('_pad0'), u32('_pad1'), u32('_pad2'),
+  ],
+);
+
+/**
+ * Given the forward's q [B,H,T,D], caches [B,G,S,D], seq u32 [B,4] and the output gradient
+ * dOut [B·T, H·D], writes (=) dq [B,H,T,D], dk [B,G,S,D], dv [B,G,S,D].
+ * Rows of dq of invalid queries (t ≥ stepLen) are zeros; positions of dk/dv outside
+ * [0, pastLen+stepLen) of each sequence are zeros. Positions below pastLen get the gradient
+ * of this step's queries reading them.
+ *
+ * rowStats (optional) f32 [B,H,T,2]: scratch for the per-query-row (logsumexp, Δ) that the
+ * dq pass writes and the dk/dv pass reads; when absent a buffer is allocated for the call
+ * and released after it. Two dispatches: dq (T, B·H) then dk/dv (S, B·G).
+ */
+export function glmAttentionBackward(
+  ctx: GpuContext,
+  dims: AttentionDims,
+  tensors: {
+    q: GpuTensor; kCache: GpuTensor; vCache: GpuTensor; seq: GpuTensor; dOut: GpuTensor;
+    dq: GpuTensor; dk: GpuTensor; dv: GpuTensor;
+    rowStats?: GpuTensor;
+  },
+): void {
+  const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
+  expectShape('attention backward q', tensors.q.shape, [B, H, T, D]);
+  expectShape('attention backward k cache', tensors.kCache.shape, [B, G, S, D]);
+  expectShape('attention backward v cache', tensors.vCache.shape, [B, G, S, D]);
+  expectShape('attention backward seq', tensors.seq.shape, [B, 4]);
+  expectShape('attention backward dOut', tensors.dOut.shape, [B * T, H * D]);
+  expectShape('attention backward dq', tensors.dq.shape, [B, H, T, D]);
+  expectShape('attention backward dk', tensors.dk.shape, [B, G, S, D]);
+  expectShape('attention backward dv', tensors.dv.shape, [B, G, S, D]);
+  if (tensors.rowStats) expectShape('attention backward row stats', tensors.rowStats.shape, [B, H, T, 2]);
+  if (D > 256) throw new Error(`attention backward: head dim ${D} > 256 is not supported`);
+  if (H % G !== 0) throw new Error(`attention backward: ${H} heads do not split into ${G} groups`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.offset !== 0) throw new Error(`attention backward: ${name} must start at offset 0`);
+  }
+  const outputs = [tensors.dq.buffer, tensors.dk.buffer, tensors.dv.buffer];
+  if (new Set(outputs).size !== outputs.length) throw new Error('attention backward: dq, dk and dv must be distinct buffers');
+
+  const ownsStats = !tensors.rowStats;
+  const rowStats = tensors.rowStats
+    ?? tensor(ctx.createBuffer(Math.max(B * H * T * 2 * 4, 16), 'attention backward row stats'), [B, H, T, 2]);
+  const uniforms = { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 };
+  ctx.dispatch(attentionBackwardDqKernel, {
+    buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.dOut.buffer, tensors.dq.buffer, rowStats.buffer],
+    uniforms: packUniforms(attentionBackwardDqKernel, uniforms),
+    workgroups: [T, B * H],
+  });
+  ctx.dispatch(attentionBackwardDkvKernel, {
+    buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.dOut.buffer, rowStats.buffer, tensors.dk.buffer, tensors.dv.buffer],
+    uniforms: packUniforms(attentionBackwardDkvKernel, uniforms),
+    workgroups: [S, B * G],
+  });
+  if (ownsStats) ctx.release(rowStats.buffer);
+}
+
+/**
+ * Backward of rotaryQkv for a step: writes (=) dqkv [B·T, W] from dq [B,H,T,D] and the cache
+ * gradients dk, dv [B,G,S,D] at positions pastLen + t, rotating q and k gradients by the
+ * inverse angle (transpose of the 2×2 rotation). Padding rows (t ≥ stepLen) and columns that
+ * no head of `layout` covers get 0. rope: [B·T, P, 2] as the forward's; seq: u32 [B, 4].
+ */
+export function rotaryQkvBackward(
+  ctx: GpuContext,
+  dims: AttentionDims,
+  layout: QkvLayout,
+  pairing: RotaryPairing,
+  ropePairs: number,
+  tensors: { rope: GpuTensor; seq: GpuTensor; dq: GpuTensor; dk: GpuTensor; dv: GpuTensor; dqkv: GpuTensor },
+): void {
+  const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
+  const W = tensors.dqkv.shape[1] ?? 0;
+  expectShape('rotary backward dqkv', tensors.dqkv.shape, [B * T, W]);
+  expectShape('rotary backward rope table', tensors.rope.shape, [B * T, ropePairs, 2]);
+  expectShape('rotary backward seq', tensors.seq.shape, [B, 4]);
+  expectShape('rotary backward dq', tensors.dq.shape, [B, H, T, D]);
+  expectShape('rotary backward dk', tensors.dk.shape, [B, G, S, D]);
+  expectShape('rotary backward dv', tensors.dv.shape, [B, G, S, D]);
+  if (D % 4 !== 0) throw new Error(`rotary backward: head dim ${D} must be a multiple of 4`);
+  if (H % G !== 0) throw new Error(`rotary backward: ${H} heads do not split into ${G} groups`);
+  if (layout.qStride < D || layout.kvStride < D) {
+    throw new Error(`rotary backward: head strides (q ${layout.qStride}, kv ${layout.kvStride}) must be at least the head dim ${D}`);
+  }
+  if (pairing === 1 && 2 * ropePairs > D) throw new Error(`rotary backward: ${ropePairs} rotary pairs exceed head dim ${D}`);
+  if (pairing === 0 && ropePairs < D / 2) throw new Error(`rotary backward: GLM 2D rotary needs ${D / 2} pairs, got ${ropePairs}`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.offset !== 0) throw new Error(`rotary backward: ${name} must start at offset 0`);
+  }
+  const count = B * T * W;
+  const groups = ceilDiv(count, 256);
+  const x = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
+  ctx.dispatch(rotaryBackwardKernel, {
+    buffers: [tensors.rope.buffer, tensors.seq.buffer, tensors.dq.buffer, tensors.dk.buffer, tensors.dv.buffer, tensors.dqkv.buffer],
+    uniforms: packUniforms(rotaryBackwardKernel, {
+      B, T, H, G, D, S, W, P: ropePairs,
+      qBase: layout.qBase, kBase: layout.kBase, vBase: layout.vBase, qStride: layout.qStride,
+      kvStride: layout.kvStride, _pad0: 0, _pad1: 0, _pad2: 0,
+    }),
+    constants: { PAIRING: pairing },
+    workgroups: [x, ceilDiv(groups, x)],
+  });
+}
