@@ -133,8 +133,13 @@ export class GpuContext {
     return buffer;
   }
 
+  /**
+   * Writes `data` into `buffer` in program order: queue.writeBuffer would otherwise run
+   * before dispatches still batched in the encoder, so those are submitted first.
+   */
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.checkAlive();
+    if (this.encoder) this.flush();
     // writeBuffer needs a multiple of 4 bytes; all our data is 32-bit.
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }

@@ -89,3 +89,56 @@ export function continueStep(family: GlmFamily, histories: readonly SequenceHist
   });
   return { rows, ids, positions, blockPositions, seqs };
 }
+
+/** One training sequence: the prompt (with the family's framing) and the answer (ending with EOS). */
+export interface TrainSequence {
+  prompt: readonly number[];
+  answer: readonly number[];
+}
+
+export interface TrainingLayout extends StepLayout {
+  /** [B·rows] next-token target of each row (0 where unused). */
+  targets: Uint32Array;
+  /** [B·rows] 1 where the row's target is an answer token (the loss counts it), else 0. */
+  answerMask: Float32Array;
+  answerTokens: number;
+}
+
+/**
+ * Layout of a teacher-forced training step: each sequence is prompt + answer in one pass
+ * (pastLen 0), with the positions a generation of that answer would have had, so the
+ * model trains in exactly the geometry it decodes in. Row t predicts token t+1; only
+ * rows whose target is an answer token count in the loss.
+ */
+export function trainingStep(family: GlmFamily, sequences: readonly TrainSequence[]): TrainingLayout {
+  const B = sequences.length;
+  const rows = Math.max(...sequences.map((s) => s.prompt.length + s.answer.length));
+  const prompt = promptStep(family, sequences.map((s) => s.prompt));
+  const ids = new Uint32Array(B * rows);
+  const positions = new Uint32Array(B * rows);
+  const blockPositions = new Uint32Array(B * rows);
+  const targets = new Uint32Array(B * rows);
+  const answerMask = new Float32Array(B * rows);
+  let answerTokens = 0;
+  const seqs = sequences.map((sequence, b) => {
+    const n = sequence.prompt.length;
+    if (sequence.answer.length === 0) throw new Error(`training sequence ${b} has an empty answer`);
+    const tokens = [...sequence.prompt, ...sequence.answer];
+    const history: SequenceHistory = { cached: n, promptLength: n };
+    tokens.forEach((id, t) => {
+      const [pos, block] = t < n ? [prompt.positions[b * prompt.rows + t]!, prompt.blockPositions[b * prompt.rows + t]!] : decodePosition(family, history, t - n);
+      ids[b * rows + t] = id;
+      positions[b * rows + t] = pos;
+      blockPositions[b * rows + t] = block;
+      if (t + 1 < tokens.length) {
+        targets[b * rows + t] = tokens[t + 1]!;
+        if (t + 1 >= n) {
+          answerMask[b * rows + t] = 1;
+          answerTokens++;
+        }
+      }
+    });
+    return { pastLen: 0, stepLen: tokens.length, prefixLen: prompt.seqs[b]!.prefixLen };
+  });
+  return { rows, ids, positions, blockPositions, seqs, targets, answerMask, answerTokens };
+}
