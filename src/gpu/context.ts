@@ -54,6 +54,7 @@ export class GpuContext {
   private encoder: GPUCommandEncoder | null = null;
   private pendingDestroy: GPUBuffer[] = [];
   private lostReason: string | null = null;
+  private uncapturedError: string | null = null;
   private dispatchCount = 0;
 
   private constructor(
@@ -73,6 +74,11 @@ export class GpuContext {
     this.adapterDescription = description;
     void device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
+    });
+    // A validation error outside an error scope is a bug in a launcher: keep the first one
+    // and fail the next operation with it, instead of silently computing garbage.
+    device.addEventListener('uncapturederror', (event) => {
+      this.uncapturedError ??= (event as GPUUncapturedErrorEvent).error.message;
     });
   }
 
@@ -104,6 +110,11 @@ export class GpuContext {
   checkAlive(): void {
     if (this.lostReason !== null) {
       throw new GpuError(`The GPU device was lost (${this.lostReason}). Reload the model to continue.`);
+    }
+    if (this.uncapturedError !== null) {
+      const message = this.uncapturedError;
+      this.uncapturedError = null;
+      throw new GpuError(`WebGPU error: ${message}`);
     }
   }
 
@@ -252,6 +263,7 @@ export class GpuContext {
     const result = staging.getMappedRange().slice(0, byteLength);
     staging.unmap();
     staging.destroy();
+    this.checkAlive();
     return result;
   }
 

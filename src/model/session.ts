@@ -6,7 +6,8 @@ import { linear } from '../gpu/kernels/matmul.ts';
 import { logSoftmaxArgmax } from '../gpu/kernels/logits.ts';
 import type { GpuTensor } from '../gpu/tensor.ts';
 import { Workspace } from '../gpu/workspace.ts';
-import { forwardStep } from './forward.ts';
+import { forwardStep, type LinearFn } from './forward.ts';
+import type { LoraAdapters } from './lora.ts';
 import { KvCache } from './kvcache.ts';
 import type { GlmModel } from './model.ts';
 import { continueStep, promptStep, type StepLayout } from './positions.ts';
@@ -28,11 +29,14 @@ export class GlmSession {
   readonly cache: KvCache;
   private readonly workspace: Workspace;
   private started = false;
+  private readonly project: LinearFn | undefined;
 
-  constructor(readonly model: GlmModel, options: SessionOptions) {
+  /** With `lora`, every adapted Linear adds its (unmerged) low-rank update. */
+  constructor(readonly model: GlmModel, options: SessionOptions, lora?: LoraAdapters | null) {
     const capacity = options.capacity ?? model.config.maxSequenceLength;
     this.cache = new KvCache(model.ctx, model.config, options.batch, capacity);
     this.workspace = new Workspace(model.ctx, 'session');
+    this.project = lora ? lora.projector(this.workspace) : undefined;
   }
 
   /** Runs the prompts (one per sequence, different lengths allowed) as the first step. */
@@ -54,7 +58,7 @@ export class GlmSession {
   private run(layout: StepLayout): StepResult {
     const { ctx, config, weights } = this.model;
     ctx.checkAlive();
-    const hidden = forwardStep(ctx, config, weights, this.cache, this.workspace, layout);
+    const hidden = forwardStep(ctx, config, weights, this.cache, this.workspace, layout, this.project);
     return { layout, hidden };
   }
 
