@@ -90,6 +90,26 @@ describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
     expect(Array.from(twice)).toEqual(Array.from(once.map((value) => Math.fround(value + value))));
   });
 
+  it('null dWeight / dBias (frozen parameters) skip their column sums; dx is unchanged', async () => {
+    const ctx = await testContext();
+    const [N, C] = [5, 40];
+    const rng = new Rng(13);
+    const x = rng.array(N * C, 2);
+    const dy = rng.array(N * C);
+    const weight = rng.array(C);
+    const ref = layerNormBackwardRef(dy, x, weight, N, C, EPS);
+    const dBias = placed(ctx, new Float32Array(C), [C], 1, SENTINEL);
+    const dxLayer = placed(ctx, new Float32Array(N * C), [N, C], 0, SENTINEL);
+    const dxRms = placed(ctx, new Float32Array(N * C), [N, C], 0, SENTINEL);
+    await ctx.withErrorScope(() => {
+      layerNormBackward(ctx, placed(ctx, dy, [N, C], 0), placed(ctx, x, [N, C], 0), placed(ctx, weight, [C], 0), dxLayer, null, dBias, EPS);
+      rmsNormBackward(ctx, placed(ctx, dy, [N, C], 0), placed(ctx, x, [N, C], 0), placed(ctx, weight, [C], 0), dxRms, null, EPS);
+    });
+    expectClose(await readOutput(ctx, dxLayer, N * C), ref.dx, GRAD_TOL, 'layerNorm dx');
+    expectClose(await readOutput(ctx, dBias, C), ref.dBias, GRAD_TOL, 'dBias');
+    expectClose(await readOutput(ctx, dxRms, N * C), rmsNormBackwardRef(dy, x, weight, N, C, EPS).dx, GRAD_TOL, 'rmsNorm dx');
+  });
+
   it('rejects mismatched shapes and aliased outputs', async () => {
     const ctx = await testContext();
     const buffer = ctx.createBuffer(64 * 4, 'buffer');

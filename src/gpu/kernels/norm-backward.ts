@@ -52,14 +52,16 @@ function checkDistinct(op: string, output: string, out: GpuTensor, inputs: Recor
   }
 }
 
-function checkNormShapes(op: string, dy: GpuTensor, x: GpuTensor, weight: GpuTensor, dx: GpuTensor, dWeight: GpuTensor): [number, number] {
+function checkNormShapes(op: string, dy: GpuTensor, x: GpuTensor, weight: GpuTensor, dx: GpuTensor, dWeight: GpuTensor | null): [number, number] {
   const [N, C] = matrixShape(`${op} x`, x);
   expectShape(`${op} dy`, dy.shape, [N, C]);
   expectShape(`${op} weight`, weight.shape, [C]);
   expectShape(`${op} dx`, dx.shape, [N, C]);
-  expectShape(`${op} dWeight`, dWeight.shape, [C]);
   checkDistinct(op, 'dx', dx, { dy, x, weight });
-  checkDistinct(op, 'dWeight', dWeight, { dy, x });
+  if (dWeight) {
+    expectShape(`${op} dWeight`, dWeight.shape, [C]);
+    checkDistinct(op, 'dWeight', dWeight, { dy, x });
+  }
   return [N, C];
 }
 
@@ -79,15 +81,18 @@ function accumulateColumns(ctx: GpuContext, dy: GpuTensor, x: GpuTensor, stats: 
  * Backward of layerNorm (y = (x - mean)·rstd·weight + bias, biased variance). dy, x: [N, C] (x the forward input);
  * weight: [C]. Writes dx [N, C] (=); accumulates dWeight [C] += Σ_n dy·xhat and dBias [C] += Σ_n dy.
  * dx must be in its own buffer; dWeight and dBias in buffers apart from dy and x (they may share one buffer).
+ * A null dWeight or dBias (a frozen parameter) skips that column-sum pass.
  */
 export function layerNormBackward(
   ctx: GpuContext, dy: GpuTensor, x: GpuTensor, weight: GpuTensor,
-  dx: GpuTensor, dWeight: GpuTensor, dBias: GpuTensor, eps: number,
+  dx: GpuTensor, dWeight: GpuTensor | null, dBias: GpuTensor | null, eps: number,
 ): void {
   const op = 'layerNormBackward';
   const [N, C] = checkNormShapes(op, dy, x, weight, dx, dWeight);
-  expectShape(`${op} dBias`, dBias.shape, [C]);
-  checkDistinct(op, 'dBias', dBias, { dy, x });
+  if (dBias) {
+    expectShape(`${op} dBias`, dBias.shape, [C]);
+    checkDistinct(op, 'dBias', dBias, { dy, x });
+  }
   if (N === 0 || C === 0) return;
   const stats = statsBuffer(ctx, N);
   ctx.dispatch(layerNormBackwardRowsKernel, {
@@ -97,15 +102,16 @@ export function layerNormBackward(
     }),
     workgroups: foldedGrid(ctx, N),
   });
-  accumulateColumns(ctx, dy, x, stats, dWeight, N, C, PARAM_WEIGHT);
-  accumulateColumns(ctx, dy, x, stats, dBias, N, C, PARAM_BIAS);
+  if (dWeight) accumulateColumns(ctx, dy, x, stats, dWeight, N, C, PARAM_WEIGHT);
+  if (dBias) accumulateColumns(ctx, dy, x, stats, dBias, N, C, PARAM_BIAS);
 }
 
 /**
  * Backward of rmsNorm (y = x·rsqrt(mean(x²) + eps)·weight). dy, x: [N, C] (x the forward input); weight: [C].
- * Writes dx [N, C] (=); accumulates dWeight [C] += Σ_n dy·x·rstd. dx in its own buffer, dWeight apart from dy and x.
+ * Writes dx [N, C] (=); accumulates dWeight [C] += Σ_n dy·x·rstd. dx in its own buffer, dWeight apart from dy and x;
+ * a null dWeight (a frozen weight) skips the column-sum pass.
  */
-export function rmsNormBackward(ctx: GpuContext, dy: GpuTensor, x: GpuTensor, weight: GpuTensor, dx: GpuTensor, dWeight: GpuTensor, eps: number): void {
+export function rmsNormBackward(ctx: GpuContext, dy: GpuTensor, x: GpuTensor, weight: GpuTensor, dx: GpuTensor, dWeight: GpuTensor | null, eps: number): void {
   const [N, C] = checkNormShapes('rmsNormBackward', dy, x, weight, dx, dWeight);
   if (N === 0 || C === 0) return;
   const stats = statsBuffer(ctx, N);
@@ -116,5 +122,5 @@ export function rmsNormBackward(ctx: GpuContext, dy: GpuTensor, x: GpuTensor, we
     }),
     workgroups: foldedGrid(ctx, N),
   });
-  accumulateColumns(ctx, dy, x, stats, dWeight, N, C, PARAM_WEIGHT);
+  if (dWeight) accumulateColumns(ctx, dy, x, stats, dWeight, N, C, PARAM_WEIGHT);
 }
