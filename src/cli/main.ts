@@ -2,14 +2,16 @@
 // non-zero exit status, results to stdout.
 
 import { LOGITS_USAGE, logitsCommand } from './logits.ts';
+import { TRAIN_USAGE, trainCommand } from './train.ts';
 import { UsageError } from './args.ts';
 
-const USAGE = `usage:\n  ${LOGITS_USAGE}\n`;
+const USAGE = `usage:\n  ${LOGITS_USAGE}\n  ${TRAIN_USAGE}\n`;
 
 type Command = (argv: readonly string[], out: (text: string) => void) => Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
   logits: logitsCommand,
+  train: trainCommand,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -24,7 +26,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    await writeAll(command, rest);
+    await command(rest, (text) => process.stdout.write(text));
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
     return 0;
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -32,10 +35,4 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof UsageError) process.stderr.write(USAGE);
     return 1;
   }
-}
-
-async function writeAll(command: Command, argv: readonly string[]): Promise<void> {
-  const chunks: string[] = [];
-  await command(argv, (text) => chunks.push(text));
-  await new Promise<void>((resolve, reject) => process.stdout.write(chunks.join(''), (error) => (error ? reject(error) : resolve())));
 }

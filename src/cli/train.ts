@@ -1,0 +1,101 @@
+// `chatuie train sft --model DIR --data FILE --out DIR [--steps N] [--lr X] [--batch B]
+//  [--lora-rank R] [--lora-alpha A] [--dev FILE] [--eval-every N] [--checkpoint-every N]
+//  [--accumulation K] [--seed S] [--resume]`
+// Prints one JSON line of progress per step on stdout; writes checkpoints to --out.
+
+import { existsSync, readFileSync, copyFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createNodeContext } from '../gpu/node.ts';
+import { loadCheckpoint, checkpointFiles } from '../io/checkpoint.ts';
+import { directorySink } from '../io/node-sink.ts';
+import { directorySource } from '../io/node-source.ts';
+import { GlmModel } from '../model/model.ts';
+import type { TrainSequence } from '../model/positions.ts';
+import { TRAINER_STATE_FILE } from '../train/checkpoint.ts';
+import { defaultSftOptions, SftTrainer } from '../train/sft.ts';
+import { looksLikeTokenJsonl, parseTokenJsonl } from '../train/token-data.ts';
+import { parseArgs, UsageError, type ParsedArgs } from './args.ts';
+
+export const TRAIN_USAGE =
+  'chatuie train sft --model DIR --data FILE --out DIR [--steps N] [--lr X] [--batch B] [--lora-rank R] [--lora-alpha A]\n' +
+  '                  [--dev FILE] [--eval-every N] [--checkpoint-every N] [--accumulation K] [--seed S] [--resume]';
+
+const TOKENIZER_FILES = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.model|ice_text\.model|special_tokens_map\.json)$/;
+
+function number(args: ParsedArgs, name: string, fallback: number, integer = true): number {
+  const text = args.get(name)?.[0];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < 0) throw new UsageError(`--${name}: "${text}" is not a valid ${integer ? 'count' : 'number'}`);
+  return value;
+}
+
+function readData(file: string, vocabSize: number, what: string): TrainSequence[] {
+  const text = readFileSync(file, 'utf8');
+  if (!looksLikeTokenJsonl(text)) {
+    throw new UsageError(`${what} ${file}: expected JSONL lines {"prompt": [ids], "answer": [ids]}`);
+  }
+  const { sequences, problems } = parseTokenJsonl(text, vocabSize);
+  for (const problem of problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
+  if (sequences.length === 0) throw new UsageError(`${what} ${file}: no usable examples`);
+  return sequences;
+}
+
+function copyTokenizer(from: string, to: string): void {
+  for (const name of readdirSync(from)) {
+    if (TOKENIZER_FILES.test(name)) copyFileSync(path.join(from, name), path.join(to, name));
+  }
+}
+
+export async function trainCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
+  const [mode, ...rest] = argv;
+  if (mode !== 'sft') throw new UsageError(`train: unknown stage "${mode ?? ''}" (available: sft)`);
+  const args = parseArgs(rest, {
+    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, out: { kind: 'value', required: true },
+    steps: { kind: 'value' }, lr: { kind: 'value' }, batch: { kind: 'value' }, 'lora-rank': { kind: 'value' }, 'lora-alpha': { kind: 'value' },
+    dev: { kind: 'value' }, 'eval-every': { kind: 'value' }, 'checkpoint-every': { kind: 'value' }, accumulation: { kind: 'value' },
+    seed: { kind: 'value' }, resume: { kind: 'switch' },
+  });
+  const modelDir = args.get('model')![0]!;
+  const outDir = args.get('out')![0]!;
+  const resume = args.has('resume');
+  if (resume && !existsSync(path.join(outDir, TRAINER_STATE_FILE))) throw new UsageError(`--resume: ${outDir} holds no checkpoint (${TRAINER_STATE_FILE})`);
+  const loraRank = number(args, 'lora-rank', 0);
+  const options = defaultSftOptions({
+    steps: Math.max(1, number(args, 'steps', 100)),
+    ...(args.has('lr') ? { lr: number(args, 'lr', 1e-3, false) } : {}),
+    batchSize: Math.max(1, number(args, 'batch', 8)),
+    accumulation: Math.max(1, number(args, 'accumulation', 1)),
+    evalEvery: number(args, 'eval-every', 0),
+    checkpointEvery: number(args, 'checkpoint-every', 0),
+    seed: number(args, 'seed', 1),
+    lora: loraRank > 0 ? { rank: loraRank, alpha: number(args, 'lora-alpha', 2 * loraRank, false), targets: ['qkv'] } : null,
+  });
+
+  // Full fine-tuning resumes from the checkpoint's own weights; LoRA from the base model.
+  const weightsDir = resume && !options.lora ? outDir : modelDir;
+  const checkpoint = await loadCheckpoint(directorySource(weightsDir));
+  const train = readData(args.get('data')![0]!, checkpoint.config.vocabSize, '--data');
+  const devFile = args.get('dev')?.[0];
+  const dev = devFile ? readData(devFile, checkpoint.config.vocabSize, '--dev') : undefined;
+  const ctx = await createNodeContext();
+  try {
+    const model = await GlmModel.load(ctx, checkpoint);
+    const trainer = new SftTrainer(model, { train, ...(dev ? { dev } : {}) }, options);
+    if (resume) await trainer.restore(directorySource(outDir));
+    const sink = directorySink(outDir);
+    await trainer.run((progress) => out(JSON.stringify(progress) + '\n'), sink);
+    copyTokenizer(modelDir, outDir);
+    if (trainer.lora) {
+      // Also write the merged model next to the adapter, ready to load.
+      trainer.lora.mergeInto();
+      const mergedDir = path.join(outDir, 'merged');
+      const merged = directorySink(mergedDir);
+      for (const [name, content] of Object.entries(checkpointFiles(model.config, await model.readParameters()))) await merged.write(name, content);
+      copyTokenizer(modelDir, mergedDir);
+    }
+    trainer.destroy();
+  } finally {
+    ctx.destroy();
+  }
+}

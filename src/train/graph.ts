@@ -1,0 +1,300 @@
+// One teacher-forced forward + backward pass of a GLM over a batch of (prompt, answer)
+// sequences: the training half of the engine. Activations of every layer are kept for
+// the backward pass; the LM head and the cross-entropy run one row block at a time, so
+// at most one [rows, V] block of logits exists at once. Gradient convention (llm.c):
+// parameter gradients accumulate (+=), activation gradients are assigned (=); the caller
+// zeroes parameter gradients between optimizer steps (zeroGrads()).
+//
+// Legend: B sequences, T rows per sequence, N = B·T, C hidden, V vocab, L layers.
+
+import type { GpuContext } from '../gpu/context.ts';
+import { swigluBackward, geluBackward } from '../gpu/kernels/activation-backward.ts';
+import { glmAttentionBackward, rotaryQkvBackward } from '../gpu/kernels/attention-backward.ts';
+import { crossEntropyForwardBackward } from '../gpu/kernels/cross-entropy.ts';
+import { embeddingBackward } from '../gpu/kernels/embedding-backward.ts';
+import { linearBackward, type LinearGrad } from '../gpu/kernels/linear-backward.ts';
+import { linear, type LinearWeight } from '../gpu/kernels/matmul.ts';
+import { layerNormBackward, rmsNormBackward } from '../gpu/kernels/norm-backward.ts';
+import { fill, scaleAdd } from '../gpu/kernels/scale-add.ts';
+import { tensor, type GpuTensor } from '../gpu/tensor.ts';
+import { Workspace } from '../gpu/workspace.ts';
+import type { GlmConfig } from '../model/config.ts';
+import {
+  embedStep, finalNorm, layerActivationShapes, layerForward, stepTensors,
+  type LayerActivations, type LinearFn, type StepTensors,
+} from '../model/forward.ts';
+import type { LayerCache } from '../model/kvcache.ts';
+import type { LoraAdapters } from '../model/lora.ts';
+import type { GlmModel } from '../model/model.ts';
+import { trainingStep, type TrainingLayout, type TrainSequence } from '../model/positions.ts';
+import type { NormWeights } from '../model/weights.ts';
+
+/** Rows of logits materialised at once by the LM head + cross-entropy (bounded by bytes too). */
+const LOGIT_BLOCK_BYTES = 32 * 1024 * 1024;
+
+/** A trainable tensor and its gradient buffer (same shape). */
+export interface ParamGrad {
+  name: string;
+  param: GpuTensor;
+  grad: GpuTensor;
+}
+
+export interface PassResult {
+  /** Σ over answer tokens of their cross-entropy times `lossScale`. */
+  loss: number;
+  /** Answer tokens in the batch. */
+  answerTokens: number;
+  /** Tokens processed (prompt + answer, no padding). */
+  tokens: number;
+}
+
+/**
+ * Owns the gradient buffers of the trainable parameters — every weight in full
+ * fine-tuning, or only the LoRA adapters — and runs forward + backward passes.
+ */
+export class TrainingGraph {
+  private readonly ctx: GpuContext;
+  private readonly config: GlmConfig;
+  private readonly workspace: Workspace;
+  /** Gradient of each trainable parameter buffer. */
+  private readonly gradByParam = new Map<GPUBuffer, GPUBuffer>();
+  readonly params: ParamGrad[] = [];
+  private readonly project: LinearFn;
+
+  constructor(
+    readonly model: GlmModel,
+    readonly lora: LoraAdapters | null = null,
+  ) {
+    this.ctx = model.ctx;
+    this.config = model.config;
+    this.workspace = new Workspace(this.ctx, 'train');
+    this.project = lora ? lora.projector(this.workspace) : ((ctx, x, w, y) => linear(ctx, x, w, y));
+    if (lora) {
+      for (const adapter of lora.adapters) {
+        this.addParam(`${adapter.name}.lora_A.weight`, adapter.a);
+        this.addParam(`${adapter.name}.lora_B.weight`, adapter.b);
+      }
+    } else {
+      for (const [name, param] of model.namedParameters()) this.addParam(name, param);
+    }
+  }
+
+  private addParam(name: string, param: GpuTensor): void {
+    if (this.gradByParam.has(param.buffer)) return; // tied weights share one gradient
+    const grad = this.ctx.createBuffer(param.buffer.size, `grad.${name}`);
+    this.gradByParam.set(param.buffer, grad);
+    this.params.push({ name, param, grad: tensor(grad, param.shape, param.offset) });
+  }
+
+  /** The gradient view of a parameter tensor, or null when the parameter is frozen. */
+  private gradOf(param: GpuTensor): GpuTensor | null {
+    const grad = this.gradByParam.get(param.buffer);
+    return grad ? tensor(grad, param.shape, param.offset) : null;
+  }
+
+  private linearGrad(weight: LinearWeight): LinearGrad | null {
+    const chunks = weight.chunks.map((chunk) => this.gradOf(chunk.tensor));
+    if (chunks.some((c) => c === null)) return null;
+    const bias = weight.bias ? this.gradOf(weight.bias) : null;
+    return { chunks: chunks as GpuTensor[], ...(bias ? { bias } : {}) };
+  }
+
+  /** Sets every parameter gradient to zero. */
+  zeroGrads(): void {
+    for (const { grad } of this.params) fill(this.ctx, tensor(grad.buffer, [grad.buffer.size / 4]), 0);
+  }
+
+  /**
+   * Forward + backward over `sequences`; gradients of the loss Σ_answer-tokens CE · lossScale
+   * accumulate into the parameter gradients. With lossScale = 1 / (answer tokens of the whole
+   * optimizer batch) the accumulated gradient is that of the mean token cross-entropy.
+   */
+  async forwardBackward(sequences: readonly TrainSequence[], lossScale: number): Promise<PassResult> {
+    const layout = trainingStep(this.config.family, sequences);
+    const losses = this.run(layout, lossScale, true);
+    return { loss: await this.sumLosses(losses, layout), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
+  }
+
+  /** Forward only: the loss (Σ CE · lossScale over answer tokens), no gradients touched. */
+  async evaluate(sequences: readonly TrainSequence[], lossScale: number): Promise<PassResult> {
+    const layout = trainingStep(this.config.family, sequences);
+    const losses = this.run(layout, lossScale, false);
+    return { loss: await this.sumLosses(losses, layout), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
+  }
+
+  private async sumLosses(losses: GpuTensor, layout: TrainingLayout): Promise<number> {
+    const values = await this.ctx.readF32(losses.buffer, losses.offset, layout.ids.length);
+    let total = 0;
+    for (const value of values) total += value;
+    return total;
+  }
+
+  private run(layout: TrainingLayout, lossScale: number, backward: boolean): GpuTensor {
+    const { ctx, config, workspace } = this;
+    const weights = this.model.weights;
+    ctx.checkAlive();
+    const B = layout.seqs.length;
+    const T = layout.rows;
+    const N = B * T;
+    const C = config.hiddenSize;
+    const V = config.vocabSize;
+    for (const target of layout.targets) {
+      if (target >= V) throw new Error(`target token id ${target} is outside the vocabulary (${V})`);
+    }
+    const step = stepTensors(config, workspace, layout, T);
+
+    // ---- forward, keeping every layer's activations ----
+    const shapes = layerActivationShapes(config, B, T);
+    const inputs: GpuTensor[] = [workspace.get('x.0', [N, C])];
+    embedStep(ctx, config, weights, workspace, layout.ids, inputs[0]!);
+    const acts: LayerActivations[] = [];
+    const caches: LayerCache[] = [];
+    weights.layers.forEach((layer, i) => {
+      const named = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, workspace.get(`L${i}.${name}`, shape)])) as
+        Omit<LayerActivations, 'input' | 'output'>;
+      const output = workspace.get(`x.${i + 1}`, [N, C]);
+      const kvShape = [B, config.kvGroups, T, config.headDim];
+      const kv = { keys: workspace.get(`L${i}.k`, kvShape), values: workspace.get(`L${i}.v`, kvShape) };
+      const a: LayerActivations = { ...named, input: inputs[i]!, output };
+      layerForward(ctx, config, layer, kv, step, a, this.project);
+      acts.push(a);
+      caches.push(kv);
+      inputs.push(output);
+    });
+    const last = inputs[inputs.length - 1]!;
+    const hidden = workspace.get('hidden.final', [N, C]);
+    finalNorm(ctx, config, weights, last, hidden);
+
+    // ---- LM head + cross-entropy (+ head backward) one row block at a time ----
+    const targets = workspace.upload('targets', [N], layout.targets);
+    const rowWeights = workspace.upload('row.weights', [N], layout.answerMask.map((m) => m * lossScale));
+    const losses = workspace.get('losses', [N]);
+    const dHidden = workspace.get('d.hidden', [N, C]);
+    const ones = workspace.upload('ones', [N], new Float32Array(N).fill(1));
+    const headGrad = backward ? this.linearGrad(weights.lmHead) : null;
+    const blockRows = Math.max(1, Math.min(N, Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4))));
+    const logits = workspace.get('logits.block', [blockRows, V]);
+    for (let r0 = 0; r0 < N; r0 += blockRows) {
+      const R = Math.min(blockRows, N - r0);
+      const hBlock = tensor(hidden.buffer, [R, C], hidden.offset + r0 * C);
+      const block = tensor(logits.buffer, [R, V]);
+      this.project(ctx, hBlock, weights.lmHead, block);
+      crossEntropyForwardBackward(ctx, block, tensor(targets.buffer, [R], r0), tensor(rowWeights.buffer, [R], r0), tensor(losses.buffer, [R], r0));
+      if (backward) {
+        linearBackward(ctx, hBlock, weights.lmHead, block, tensor(dHidden.buffer, [R, C], dHidden.offset + r0 * C), headGrad, ones);
+        this.loraBackward(hBlock, weights.lmHead, block, tensor(dHidden.buffer, [R, C], dHidden.offset + r0 * C));
+      }
+    }
+    if (!backward) return losses;
+
+    // ---- backward through the final norm and the layers ----
+    let dOut = workspace.get('d.a', [N, C]);
+    let dIn = workspace.get('d.b', [N, C]);
+    this.normBackward(dHidden, last, weights.finalNorm, dOut);
+    const d = {
+      act: workspace.get('d.act', shapes.act),
+      up: workspace.get('d.up', shapes.up),
+      ln2: workspace.get('d.ln2', [N, C]),
+      mid: workspace.get('d.mid', [N, C]),
+      attn: workspace.get('d.attn', shapes.attn),
+      q: workspace.get('d.q', shapes.q),
+      k: workspace.get('d.k', [B, config.kvGroups, T, config.headDim]),
+      v: workspace.get('d.v', [B, config.kvGroups, T, config.headDim]),
+      qkv: workspace.get('d.qkv', shapes.qkv),
+      ln1: workspace.get('d.ln1', [N, C]),
+    };
+    for (let i = weights.layers.length - 1; i >= 0; i--) {
+      this.layerBackward(i, acts[i]!, caches[i]!, step, dOut, dIn, d, ones);
+      [dOut, dIn] = [dIn, dOut];
+    }
+    // dOut now holds the gradient of the embedding output.
+    const embeddingGrad = this.linearGrad(weights.embedding);
+    if (embeddingGrad) {
+      const chunk = embeddingGrad.chunks[0];
+      if (embeddingGrad.chunks.length !== 1 || !chunk) throw new Error('training an embedding split over several buffers is not supported');
+      embeddingBackward(ctx, layout.ids, dOut, chunk);
+    }
+    return losses;
+  }
+
+  private loraBackward(x: GpuTensor, weight: LinearWeight, dy: GpuTensor, dx: GpuTensor | null): void {
+    if (!this.lora) return;
+    const adapter = this.lora.byWeight.get(weight);
+    if (!adapter) return;
+    const a = this.gradOf(adapter.a);
+    const b = this.gradOf(adapter.b);
+    if (!a || !b) throw new Error(`LoRA adapter ${adapter.name} has no gradient buffers`);
+    this.lora.backward(this.ctx, this.workspace, x, weight, dy, dx, { a, b });
+  }
+
+  /** dx (=) of a norm, accumulating its weight (and bias) gradients when they are trainable. */
+  private normBackward(dy: GpuTensor, x: GpuTensor, weights: NormWeights, dx: GpuTensor): void {
+    const { ctx, config } = this;
+    const C = config.hiddenSize;
+    const dWeight = this.gradOf(weights.weight) ?? this.workspace.get('frozen.norm.dweight', [C]);
+    if (config.norm === 'layernorm') {
+      if (!weights.bias) throw new Error('LayerNorm needs a bias');
+      const dBias = this.gradOf(weights.bias) ?? this.workspace.get('frozen.norm.dbias', [C]);
+      layerNormBackward(ctx, dy, x, weights.weight, dx, dWeight, dBias, config.normEps);
+    } else {
+      rmsNormBackward(ctx, dy, x, weights.weight, dx, dWeight, config.normEps);
+    }
+  }
+
+  /**
+   * Backward of layerForward (src/model/forward.ts), line by line in reverse:
+   *   output = (fromNorm ? ln2 : mid)·alpha + down;  down = act·Wdᵀ;  act = f(up);  up = ln2·Wuᵀ;  ln2 = norm(mid)
+   *   mid = (fromNorm ? ln1 : input)·alpha + dense;  dense = attn·Woᵀ;  attn = Attn(rotary(qkv));  qkv = ln1·Wqkvᵀ;  ln1 = norm(input)
+   */
+  private layerBackward(
+    index: number,
+    a: LayerActivations,
+    kv: LayerCache,
+    step: StepTensors,
+    dOut: GpuTensor,
+    dIn: GpuTensor,
+    d: Record<'act' | 'up' | 'ln2' | 'mid' | 'attn' | 'q' | 'k' | 'v' | 'qkv' | 'ln1', GpuTensor>,
+    ones: GpuTensor,
+  ): void {
+    const { ctx, config } = this;
+    const layer = this.model.weights.layers[index]!;
+    const alpha = config.residualAlpha;
+    const fromNorm = config.residualFromNormOutput;
+
+    // down = act·Wdᵀ + bd
+    linearBackward(ctx, a.act, layer.mlpDown, dOut, d.act, this.linearGrad(layer.mlpDown), ones);
+    this.loraBackward(a.act, layer.mlpDown, dOut, d.act);
+    // act = gelu(up) | swiglu(up)
+    if (config.activation === 'swiglu') swigluBackward(ctx, a.up, d.act, d.up);
+    else geluBackward(ctx, a.up, d.act, d.up);
+    // up = ln2·Wuᵀ + bu
+    linearBackward(ctx, a.ln2, layer.mlpUp, d.up, d.ln2, this.linearGrad(layer.mlpUp), ones);
+    this.loraBackward(a.ln2, layer.mlpUp, d.up, d.ln2);
+    if (fromNorm) scaleAdd(ctx, dOut, alpha, d.ln2);
+    // ln2 = norm(mid)
+    this.normBackward(d.ln2, a.mid, layer.postNorm, d.mid);
+    if (!fromNorm) scaleAdd(ctx, dOut, alpha, d.mid);
+    // dense = attn·Woᵀ + bo   (d.dense = d.mid)
+    linearBackward(ctx, a.attn, layer.dense, d.mid, d.attn, this.linearGrad(layer.dense), ones);
+    this.loraBackward(a.attn, layer.dense, d.mid, d.attn);
+    // attn = Attention(q, k, v) over this step's keys; (q, k, v) = rotary(qkv)
+    glmAttentionBackward(ctx, step.dims, { q: a.q, kCache: kv.keys, vCache: kv.values, seq: step.seq, dOut: d.attn, dq: d.q, dk: d.k, dv: d.v });
+    rotaryQkvBackward(ctx, step.dims, step.qkvLayout, step.pairing, step.ropePairs, { rope: step.rope, seq: step.seq, dq: d.q, dk: d.k, dv: d.v, dqkv: d.qkv });
+    // qkv = ln1·Wqkvᵀ + bqkv
+    linearBackward(ctx, a.ln1, layer.qkv, d.qkv, d.ln1, this.linearGrad(layer.qkv), ones);
+    this.loraBackward(a.ln1, layer.qkv, d.qkv, d.ln1);
+    if (fromNorm) scaleAdd(ctx, d.mid, alpha, d.ln1);
+    // ln1 = norm(input)
+    this.normBackward(d.ln1, a.input, layer.inputNorm, dIn);
+    if (!fromNorm) scaleAdd(ctx, d.mid, alpha, dIn);
+  }
+
+  destroy(): void {
+    for (const { grad } of this.params) this.ctx.release(grad.buffer);
+    this.workspace.destroy();
+  }
+}
+
+function tokenCount(layout: TrainingLayout): number {
+  return layout.seqs.reduce((n, s) => n + s.stepLen, 0);
+}

@@ -1,0 +1,228 @@
+// Supervised fine-tuning: token cross-entropy on gold answers (the prompt is masked out),
+// AdamW with warmup + cosine schedule, global-norm clipping, gradient accumulation, dev
+// evaluation every N steps, and checkpoints that resume exactly.
+//
+// The order of examples is a pure function of (seed, step): epoch e is a seeded
+// permutation of the training set, and optimizer step k reads the next
+// batchSize · accumulation examples of the concatenated epochs. A resumed run therefore
+// sees exactly the batches the uninterrupted run would have seen.
+
+import type { FileSink } from '../io/sink.ts';
+import type { GlmModel } from '../model/model.ts';
+import { LoraAdapters, type LoraOptions } from '../model/lora.ts';
+import type { TrainSequence } from '../model/positions.ts';
+import type { FileSource } from '../io/source.ts';
+import {
+  readOptimizerState, readTrainerState, restoreAdapter, saveTrainingCheckpoint,
+  TRAINER_STATE_FORMAT, type HistoryPoint, type TrainerState,
+} from './checkpoint.ts';
+import { TrainingGraph } from './graph.ts';
+import { AdamW } from './optimizer.ts';
+import { learningRate } from './schedule.ts';
+
+export interface SftOptions {
+  /** Optimizer steps to run in all (a resumed run continues up to this). */
+  steps: number;
+  /** Sequences per forward/backward pass. */
+  batchSize: number;
+  /** Passes accumulated per optimizer step (default 1). */
+  accumulation: number;
+  lr: number;
+  /** Default: 10% of the steps. */
+  warmupSteps: number;
+  minLr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  maxGradNorm: number;
+  /** Evaluate the dev loss every N steps (0: never). */
+  evalEvery: number;
+  /** Save a checkpoint every N steps (0: only at the end, when a sink is given). */
+  checkpointEvery: number;
+  seed: number;
+  /** LoRA adapters instead of full fine-tuning (null). */
+  lora: LoraOptions | null;
+}
+
+export function defaultSftOptions(overrides: Partial<SftOptions> = {}): SftOptions {
+  const steps = overrides.steps ?? 100;
+  return {
+    steps,
+    batchSize: 8,
+    accumulation: 1,
+    lr: 1e-3,
+    warmupSteps: Math.max(1, Math.round(steps * 0.1)),
+    minLr: 0,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    maxGradNorm: 1,
+    evalEvery: 0,
+    checkpointEvery: 0,
+    seed: 1,
+    lora: null,
+    ...overrides,
+  };
+}
+
+export interface SftProgress {
+  step: number;
+  totalSteps: number;
+  /** Mean cross-entropy per answer token of this step's batch. */
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  /** Mean answer-token cross-entropy on the dev set, on evaluation steps. */
+  devLoss?: number;
+  elapsedMs: number;
+}
+
+export interface SftData {
+  train: readonly TrainSequence[];
+  dev?: readonly TrainSequence[];
+}
+
+/** Seeded permutation of 0..n-1 for epoch `epoch` (mulberry32 Fisher–Yates). */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  let state = (Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0 || 1;
+  const random = (): number => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/** The examples of optimizer step `step` (1-based): `count` indices into the training set. */
+export function batchIndices(n: number, seed: number, step: number, count: number): number[] {
+  const out: number[] = [];
+  let position = (step - 1) * count;
+  let epoch = -1;
+  let order: number[] = [];
+  while (out.length < count) {
+    const e = Math.floor(position / n);
+    if (e !== epoch) {
+      epoch = e;
+      order = epochOrder(n, seed, epoch);
+    }
+    out.push(order[position % n]!);
+    position++;
+  }
+  return out;
+}
+
+export class SftTrainer {
+  readonly graph: TrainingGraph;
+  readonly optimizer: AdamW;
+  readonly lora: LoraAdapters | null;
+  private step = 0;
+  readonly history: HistoryPoint[] = [];
+
+  constructor(
+    readonly model: GlmModel,
+    readonly data: SftData,
+    readonly options: SftOptions,
+  ) {
+    if (data.train.length === 0) throw new Error('SFT needs at least one training example');
+    if (options.batchSize < 1 || options.accumulation < 1 || options.steps < 1) throw new Error('SFT: steps, batch size and accumulation must be ≥ 1');
+    this.lora = options.lora ? new LoraAdapters(model.ctx, model.config, model.weights, options.lora, options.seed) : null;
+    this.graph = new TrainingGraph(model, this.lora);
+    this.optimizer = new AdamW(model.ctx, this.graph.params, {
+      beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: options.weightDecay, maxGradNorm: options.maxGradNorm,
+    });
+  }
+
+  get completedSteps(): number {
+    return this.step;
+  }
+
+  /** Restores weights (or adapter), optimizer moments and step from a checkpoint written by save(). */
+  async restore(source: FileSource): Promise<void> {
+    const state = await readTrainerState<SftOptions>(source);
+    if (this.lora) await restoreAdapter(source, this.model, this.lora);
+    // Full fine-tuning checkpoints are loaded as the model itself (config.json + model.safetensors).
+    this.optimizer.importState(await readOptimizerState(source, this.graph.params.map((p) => p.name)));
+    this.step = state.step;
+    this.history.splice(0, this.history.length, ...state.history);
+  }
+
+  async save(sink: FileSink): Promise<void> {
+    const state: TrainerState<SftOptions> = { format: TRAINER_STATE_FORMAT, step: this.step, options: this.options, history: this.history };
+    await saveTrainingCheckpoint(sink, this.model, this.lora, await this.optimizer.exportState(), state);
+  }
+
+  /** Mean answer-token cross-entropy over `sequences` (forward only). */
+  async evaluateLoss(sequences: readonly TrainSequence[]): Promise<number> {
+    let loss = 0;
+    let tokens = 0;
+    for (let i = 0; i < sequences.length; i += this.options.batchSize) {
+      const result = await this.graph.evaluate(sequences.slice(i, i + this.options.batchSize), 1);
+      loss += result.loss;
+      tokens += result.answerTokens;
+    }
+    return tokens > 0 ? loss / tokens : NaN;
+  }
+
+  /** Runs one optimizer step (accumulating `accumulation` passes); returns its progress record. */
+  async trainStep(started = performance.now()): Promise<SftProgress> {
+    const { options, data } = this;
+    const step = this.step + 1;
+    const perStep = options.batchSize * options.accumulation;
+    const indices = batchIndices(data.train.length, options.seed, step, perStep);
+    const batches: TrainSequence[][] = [];
+    for (let i = 0; i < indices.length; i += options.batchSize) batches.push(indices.slice(i, i + options.batchSize).map((j) => data.train[j]!));
+    const answerTokens = batches.flat().reduce((n, s) => n + s.answer.length, 0);
+    const t0 = performance.now();
+    this.graph.zeroGrads();
+    let loss = 0;
+    let tokens = 0;
+    for (const batch of batches) {
+      const result = await this.graph.forwardBackward(batch, 1 / answerTokens);
+      loss += result.loss;
+      tokens += result.tokens;
+    }
+    const lr = learningRate(step, { peakLr: options.lr, warmupSteps: options.warmupSteps, totalSteps: options.steps, minLr: options.minLr });
+    const { gradNorm } = await this.optimizer.step(lr);
+    this.step = step;
+    const seconds = (performance.now() - t0) / 1000;
+    const progress: SftProgress = {
+      step, totalSteps: options.steps, loss, lr, gradNorm, tokensPerSecond: tokens / Math.max(seconds, 1e-9), elapsedMs: performance.now() - started,
+    };
+    if (options.evalEvery > 0 && data.dev && data.dev.length > 0 && (step % options.evalEvery === 0 || step === options.steps)) {
+      progress.devLoss = await this.evaluateLoss(data.dev);
+    }
+    this.history.push({ step, loss, lr, ...(progress.devLoss !== undefined ? { devLoss: progress.devLoss } : {}) });
+    return progress;
+  }
+
+  /**
+   * Trains up to options.steps, reporting every step; checkpoints every
+   * options.checkpointEvery steps and at the end when a sink is given. `shouldStop` is
+   * polled between steps (pause / cancel).
+   */
+  async run(onProgress: (progress: SftProgress) => void, sink?: FileSink, shouldStop?: () => boolean): Promise<void> {
+    const started = performance.now();
+    while (this.step < this.options.steps) {
+      if (shouldStop?.()) break;
+      const progress = await this.trainStep(started);
+      onProgress(progress);
+      if (sink && this.options.checkpointEvery > 0 && this.step % this.options.checkpointEvery === 0) await this.save(sink);
+    }
+    if (sink) await this.save(sink);
+  }
+
+  destroy(): void {
+    this.optimizer.destroy();
+    this.graph.destroy();
+    this.lora?.destroy();
+  }
+}
