@@ -404,8 +404,8 @@ class SentencePieceTokenizer implements Tokenizer {
   private readonly normalIds = new Map<string, number>();
   private readonly maxNormalLength: number; // in code points
   private readonly minScore: number;
-  /** USER_DEFINED pieces, longest first, matched whole before segmentation. */
-  private readonly userDefined: string[];
+  /** USER_DEFINED pieces by first character, longest first, matched whole before segmentation. */
+  private readonly userDefined = new Map<string, string[]>();
   private readonly byteIds: number[] = [];
   /** Appended special tokens (ChatGLM2/3): id -> name. */
   private readonly appended = new Map<number, string>();
@@ -448,7 +448,11 @@ class SentencePieceTokenizer implements Tokenizer {
     });
     this.maxNormalLength = maxLength;
     this.minScore = Number.isFinite(minScore) ? minScore : 0;
-    this.userDefined = userDefined.sort((a, b) => b.length - a.length);
+    for (const piece of userDefined.sort((a, b) => b.length - a.length)) {
+      const list = this.userDefined.get(piece[0]!);
+      if (list === undefined) this.userDefined.set(piece[0]!, [piece]);
+      else list.push(piece);
+    }
     if (byteFallback && this.byteIds.filter((id) => id !== undefined).length !== 256) {
       throw new TokenizerError('SentencePiece model uses byte fallback but does not have all 256 byte pieces <0x00>..<0xFF>');
     }
@@ -512,12 +516,12 @@ class SentencePieceTokenizer implements Tokenizer {
   }
 
   private splitUserDefined(text: string): { text: string; userDefined: boolean }[] {
-    if (this.userDefined.length === 0) return [{ text, userDefined: false }];
+    if (this.userDefined.size === 0) return [{ text, userDefined: false }];
     const segments: { text: string; userDefined: boolean }[] = [];
     let plainStart = 0;
     let at = 0;
     while (at < text.length) {
-      const match = this.userDefined.find((piece) => text.startsWith(piece, at));
+      const match = this.userDefined.get(text[at]!)?.find((piece) => text.startsWith(piece, at));
       if (match === undefined) {
         at++;
         continue;
