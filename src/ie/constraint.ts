@@ -1,0 +1,237 @@
+// Constrained decoding: at each generation step, the set of token ids that keep the answer a
+// well-formed answer of docs/ie-format.md, with type and role names from the schema and every
+// mention a non-empty contiguous substring of the input text. The GPU side (token_mask.wgsl)
+// applies the bitmask to the logits before sampling.
+//
+// Per vocabulary (cached): the decoded surface string of every token, organised as a trie
+// (constraint/vocab-trie.ts). Per schema and task: the answer grammar's structure graph
+// (constraint/grammar.ts). Per input: a suffix automaton of the text
+// (constraint/suffix-automaton.ts). allowed() walks the trie together with the grammar, state by
+// state (five integers), and abandons a subtree at its first impossible character; at each trie
+// node it iterates the smaller of the node's children and the characters the state can take.
+// A token is allowed iff its whole surface can be read from the current state; the grammar has
+// no dead ends, so an allowed token can always be completed to a full answer.
+//
+// What is never allowed:
+//  - tokens whose surface is '' (special tokens, control pieces) other than the end token;
+//  - tokens whose surface contains U+FFFD: byte pieces (SentencePiece <0xE4>, byte-level BPE
+//    fragments) that decode to part of a UTF-8 character. A character of the input that no
+//    whole-character token covers can therefore not be copied into a mention;
+//  - the end token before the closing "}", and everything but the end token after it;
+//  - the occurrence form ["text", n] (answers use plain mention strings), empty lists, keys out of
+//    schema order or repeated, roles out of schema order or repeated (the serializer's order).
+
+import { inferTaskKind, type IeTaskKind } from './answer.ts';
+import { answerEndId, type PromptFamily } from './prompt.ts';
+import type { IeSchema } from './schema.ts';
+import type { SpecialTokenIds, Tokenizer } from '../io/tokenizer.ts';
+import { AnswerGrammar, InputGrammar, NODE, NODE_END, STATE_SIZE } from './constraint/grammar.ts';
+import { SuffixAutomaton } from './constraint/suffix-automaton.ts';
+import { VocabTrie } from './constraint/vocab-trie.ts';
+
+export interface TokenConstraint {
+  /** Bitmask of allowed next tokens: Uint32Array of ceil(vocabSize/32) words, bit (id % 32) of word (id >> 5). */
+  allowed(): Uint32Array;
+  /** Advances the state with the chosen token; throws if the token was not allowed. */
+  advance(tokenId: number): void;
+  /** True once the answer is complete (only the end token is allowed then). */
+  readonly done: boolean;
+}
+
+export interface ConstraintVocabulary {
+  /**
+   * Decoded surface string of every token id, as the token reads in the middle of an answer
+   * (SentencePiece "▁x" is " x"). '' for tokens that are never allowed: special tokens other than
+   * the end token, and pieces that decode to partial UTF-8 (U+FFFD).
+   */
+  pieces: readonly string[];
+  /** The token that ends an answer (answerEndId of the family). */
+  endId: number;
+}
+
+export class ConstraintError extends Error {
+  override name = 'ConstraintError';
+}
+
+const REPLACEMENT_CHARACTER = '\uFFFD';
+
+const vocabularyCache = new WeakMap<Tokenizer, Map<PromptFamily, ConstraintVocabulary>>();
+
+/**
+ * The surface of every token of `tokenizer` and the family's end token. Decodes each id once
+ * (about a second at 150k tokens); the result is cached per tokenizer and family.
+ */
+export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFamily): ConstraintVocabulary {
+  let byFamily = vocabularyCache.get(tokenizer);
+  if (byFamily === undefined) vocabularyCache.set(tokenizer, (byFamily = new Map()));
+  const cached = byFamily.get(family);
+  if (cached !== undefined) return cached;
+
+  const endId = answerEndId(tokenizer, family);
+  const special = new Set<number>();
+  for (const id of Object.values(tokenizer.specialTokens as unknown as Record<keyof SpecialTokenIds, number | undefined>)) {
+    if (id !== undefined && id !== endId) special.add(id);
+  }
+  // SentencePiece drops the space of a first "▁x" piece when decoding: decode each id after an
+  // anchor and cut the anchor off, so " x" keeps its space as it has in the middle of an answer.
+  const anchorIds = tokenizer.format === 'sentencepiece' ? tokenizer.encode('a') : [];
+  const anchorText = anchorIds.length === 0 ? '' : tokenizer.decode(anchorIds, { skipSpecialTokens: true });
+  const pieces: string[] = new Array(tokenizer.vocabSize);
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    if (special.has(id) || id === endId) {
+      pieces[id] = '';
+      continue;
+    }
+    let piece: string;
+    try {
+      if (anchorText.length > 0) {
+        const withAnchor = tokenizer.decode([...anchorIds, id], { skipSpecialTokens: true });
+        piece = withAnchor.startsWith(anchorText) ? withAnchor.slice(anchorText.length) : tokenizer.decode([id], { skipSpecialTokens: true });
+      } else {
+        piece = tokenizer.decode([id], { skipSpecialTokens: true });
+      }
+    } catch {
+      piece = ''; // an id the tokenizer cannot decode (a hole in the vocabulary)
+    }
+    pieces[id] = piece.includes(REPLACEMENT_CHARACTER) ? '' : piece;
+  }
+  const vocabulary: ConstraintVocabulary = { pieces, endId };
+  byFamily.set(family, vocabulary);
+  return vocabulary;
+}
+
+const trieCache = new WeakMap<ConstraintVocabulary, VocabTrie>();
+
+/** The vocabulary trie of `vocab` (built on first use, then cached). */
+export function vocabularyTrie(vocab: ConstraintVocabulary): VocabTrie {
+  let trie = trieCache.get(vocab);
+  if (trie === undefined) {
+    trie = new VocabTrie(vocab.pieces, (id) => id !== vocab.endId && !vocab.pieces[id]!.includes(REPLACEMENT_CHARACTER));
+    trieCache.set(vocab, trie);
+  }
+  return trie;
+}
+
+/** A constraint for one answer to `inputText` under `schema` (task kind inferred from the schema by default). */
+export function createAnswerConstraint(vocab: ConstraintVocabulary, schema: IeSchema, inputText: string, task?: IeTaskKind): TokenConstraint {
+  return new AnswerConstraint(vocab, schema, inputText, task ?? inferTaskKind(schema));
+}
+
+export class AnswerConstraint implements TokenConstraint {
+  private readonly trie: VocabTrie;
+  private readonly input: InputGrammar;
+  private readonly maskWords: number;
+  /** The current state (STATE_SIZE integers). */
+  private readonly current = new Int32Array(STATE_SIZE);
+  /** Per-depth states of the trie walk: depth d at d * STATE_SIZE. */
+  private readonly walkStates: Int32Array;
+  /** Per-depth candidate characters of the trie walk: depth d at d * maxCandidates. */
+  private readonly walkCandidates: Uint16Array;
+  private readonly maxCandidates: number;
+  private mask: Uint32Array | undefined;
+  private mask32: Uint32Array = new Uint32Array(0);
+  private written = '';
+
+  constructor(
+    private readonly vocab: ConstraintVocabulary,
+    schema: IeSchema,
+    inputText: string,
+    task: IeTaskKind,
+  ) {
+    this.trie = vocabularyTrie(vocab);
+    const grammar = new AnswerGrammar(schema, task, { allowMentions: inputText.length > 0 });
+    this.input = new InputGrammar(grammar, new SuffixAutomaton(inputText));
+    grammar.initialState(this.current, 0);
+    this.maskWords = Math.ceil(vocab.pieces.length / 32);
+    this.maxCandidates = this.input.maxCandidates();
+    this.walkStates = new Int32Array((this.trie.maxDepth + 2) * STATE_SIZE);
+    this.walkCandidates = new Uint16Array((this.trie.maxDepth + 1) * this.maxCandidates);
+  }
+
+  get done(): boolean {
+    return this.input.grammar.kind[this.current[NODE]!] === NODE_END;
+  }
+
+  /** The answer text read so far (surfaces of the advanced tokens). */
+  get answerText(): string {
+    return this.written;
+  }
+
+  /** The mask for the current state; the same array until the next advance() (do not modify it). */
+  allowed(): Uint32Array {
+    if (this.mask !== undefined) return this.mask;
+    const mask = new Uint32Array(this.maskWords);
+    if (this.done) {
+      mask[this.vocab.endId >> 5]! |= 1 << (this.vocab.endId & 31);
+    } else {
+      this.walkStates.set(this.current, 0);
+      this.mask32 = mask;
+      this.collect(0, 0);
+    }
+    this.mask = mask;
+    return mask;
+  }
+
+  /** Whether the whole of `piece` can be read from the current state (the definition of allowed). */
+  canRead(piece: string): boolean {
+    if (piece.length === 0 || piece.includes(REPLACEMENT_CHARACTER)) return false;
+    const states = this.walkStates;
+    states.set(this.current, 0);
+    for (let index = 0; index < piece.length; index++) if (!this.input.step(states, 0, 0, piece.charCodeAt(index))) return false;
+    return true;
+  }
+
+  advance(tokenId: number): void {
+    if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= this.vocab.pieces.length) {
+      throw new ConstraintError(`token id ${tokenId} is outside the vocabulary (size ${this.vocab.pieces.length})`);
+    }
+    if (tokenId === this.vocab.endId) {
+      if (!this.done) throw new ConstraintError(`the end token is not allowed before the answer is complete (answer so far: ${JSON.stringify(this.written)})`);
+      return;
+    }
+    const piece = this.vocab.pieces[tokenId]!;
+    if (this.done) throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) after the complete answer: only the end token is allowed`);
+    if (!this.canRead(piece)) {
+      throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) is not allowed after ${JSON.stringify(this.written)}`);
+    }
+    this.current.set(this.walkStates.subarray(0, STATE_SIZE));
+    this.written += piece;
+    this.mask = undefined;
+  }
+
+  // Trie walk: the state at depth d (walkStates[d * STATE_SIZE ..]) is the grammar state after the
+  // first d characters of every piece below `trieNode`.
+  private collect(trieNode: number, depth: number): void {
+    const trie = this.trie;
+    const input = this.input;
+    const states = this.walkStates;
+    const base = depth * STATE_SIZE;
+    const next = base + STATE_SIZE;
+    const childFirst = trie.childStart[trieNode]!;
+    const childLast = trie.childStart[trieNode + 1]!;
+    const candidateOffset = depth * this.maxCandidates;
+    const candidateCount = input.candidatesInto(states, base, this.walkCandidates, candidateOffset);
+    if (childLast - childFirst <= candidateCount) {
+      for (let index = childFirst; index < childLast; index++) {
+        if (input.step(states, base, next, trie.childChar[index]!)) this.reached(trie.childNode[index]!, depth + 1);
+      }
+    } else {
+      for (let index = 0; index < candidateCount; index++) {
+        const character = this.walkCandidates[candidateOffset + index]!;
+        const child = trie.child(trieNode, character);
+        if (child >= 0 && input.step(states, base, next, character)) this.reached(child, depth + 1);
+      }
+    }
+  }
+
+  private reached(trieNode: number, depth: number): void {
+    const trie = this.trie;
+    const mask = this.mask32;
+    const last = trie.tokenStart[trieNode + 1]!;
+    for (let index = trie.tokenStart[trieNode]!; index < last; index++) {
+      const id = trie.tokenIds[index]!;
+      mask[id >> 5]! |= 1 << (id & 31);
+    }
+    if (trie.childStart[trieNode + 1]! > trie.childStart[trieNode]!) this.collect(trieNode, depth);
+  }
+}
