@@ -85,22 +85,34 @@ export class GlmSession {
   }
 
   /**
-   * Greedy next token of each sequence from its last row in this step, computed on the
-   * GPU (LM head on the last rows only, then log-softmax + argmax); only B ids and B
-   * log-probabilities come back. Idle sequences (no rows this step) get -1.
+   * LM-head logits [B, V] of each sequence's last row in this step, left on the GPU (a
+   * session scratch tensor, valid until the next call). Idle sequences (no rows this step)
+   * get the logits of row 0 of their padded block, which callers ignore.
    */
-  async greedyNext(step: StepResult): Promise<{ ids: number[]; logprobs: number[] }> {
+  lastRowLogits(step: StepResult): GpuTensor {
     const { ctx, config, weights } = this.model;
     const B = step.layout.seqs.length;
     const C = config.hiddenSize;
-    const V = config.vocabSize;
     const lastRows = this.workspace.get('last.hidden', [B, C]);
     step.layout.seqs.forEach((s, b) => {
       const row = b * step.layout.rows + Math.max(0, s.stepLen - 1);
       ctx.copy(step.hidden.buffer, (step.hidden.offset + row * C) * 4, lastRows.buffer, b * C * 4, C * 4);
     });
-    const logits = this.workspace.get('last.logits', [B, V]);
+    const logits = this.workspace.get('last.logits', [B, config.vocabSize]);
     linear(ctx, lastRows, weights.lmHead, logits);
+    return logits;
+  }
+
+  /**
+   * Greedy next token of each sequence from its last row in this step, computed on the
+   * GPU (LM head on the last rows only, then log-softmax + argmax); only B ids and B
+   * log-probabilities come back. Idle sequences (no rows this step) get -1.
+   */
+  async greedyNext(step: StepResult): Promise<{ ids: number[]; logprobs: number[] }> {
+    const { ctx, config } = this.model;
+    const B = step.layout.seqs.length;
+    const V = config.vocabSize;
+    const logits = this.lastRowLogits(step);
     const argmax = this.workspace.get('last.argmax', [B]);
     const logsumexp = this.workspace.get('last.logsumexp', [B]);
     logSoftmaxArgmax(ctx, logits, null, argmax, logsumexp);
