@@ -112,6 +112,16 @@ export function vocabularyTrie(vocab: ConstraintVocabulary): VocabTrie {
   return trie;
 }
 
+/** Whether some allowed token is exactly this one character (UTF-16 code unit or surrogate pair). */
+function hasCharacterToken(trie: VocabTrie, character: string): boolean {
+  let node = 0;
+  for (let index = 0; index < character.length && node >= 0; index++) node = trie.child(node, character.charCodeAt(index));
+  return node >= 0 && trie.tokenStart[node + 1]! > trie.tokenStart[node]!;
+}
+
+/** The characters every answer needs; a vocabulary without a token for each cannot write answers. */
+const STRUCTURE_CHARACTERS = '{}[]",: \\u0123456789abcdefnrt';
+
 /** A constraint for one answer to `inputText` under `schema` (task kind inferred from the schema by default). */
 export function createAnswerConstraint(vocab: ConstraintVocabulary, schema: IeSchema, inputText: string, task?: IeTaskKind): TokenConstraint {
   return new AnswerConstraint(vocab, schema, inputText, task ?? inferTaskKind(schema));
@@ -139,7 +149,16 @@ export class AnswerConstraint implements TokenConstraint {
     task: IeTaskKind,
   ) {
     this.trie = vocabularyTrie(vocab);
-    const grammar = new AnswerGrammar(schema, task, { allowMentions: inputText.length > 0 });
+    // Token-level dead ends: the grammar has none at the character level, and every character it
+    // needs must have a token of its own so that none appears once tokens are the unit. Names and
+    // mentions are written character by character at worst, so a name with a character that no
+    // single token covers is left out, and mentions need an input character that has one.
+    const trie = this.trie;
+    const missing = [...STRUCTURE_CHARACTERS].filter((character) => !hasCharacterToken(trie, character));
+    if (missing.length > 0) throw new ConstraintError(`the vocabulary has no token for ${missing.map((character) => JSON.stringify(character)).join(' ')}: answers cannot be written`);
+    const writable = (text: string): boolean => [...text].every((character) => hasCharacterToken(trie, character));
+    const mentionable = [...inputText].some((character) => writable(JSON.stringify(character).slice(1, -1)));
+    const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
     this.input = new InputGrammar(grammar, new SuffixAutomaton(inputText));
     grammar.initialState(this.current, 0);
     this.maskWords = Math.ceil(vocab.pieces.length / 32);

@@ -69,7 +69,7 @@ describe('vocabulary trie', () => {
 function characterVocabulary(texts: readonly string[], extra: readonly string[] = []): ConstraintVocabulary {
   const characters = new Set<string>();
   for (const text of texts) for (const character of text) characters.add(character);
-  for (const character of ' {}[]",:\\/u0123456789abcdefABCDEF') characters.add(character);
+  for (const character of ' {}[]",:\\/u0123456789abcdefnrtABCDEF') characters.add(character);
   return { pieces: ['', ...characters, ...extra], endId: 0 };
 }
 
@@ -202,7 +202,7 @@ describe('mask over multi-character tokens', () => {
   it('a token may end a mention and go on with the structure; the mask is every readable token', () => {
     const input = 'Ada met Bob at IBM .';
     const extra = ['Ada', ' met', '"Ada', '"]', '", "', '"], "', '"]}', '": ["', '{"', 'person', 'Ad', 'a"', 'Bob"]}', 'IBM .', 'xyz', '"}'];
-    const vocab = characterVocabulary([input], extra);
+    const vocab = characterVocabulary([input, 'person organization'], extra);
     const constraint = new AnswerConstraint(vocab, SCHEMA, input, 'ner');
     const take = (piece: string): void => constraint.advance(vocab.pieces.indexOf(piece));
     take('{"');
@@ -226,6 +226,32 @@ describe('mask over multi-character tokens', () => {
     take('Bob"]}');
     expect(constraint.done).toBe(true);
     expect(constraint.answerText).toBe('{"person": ["Ada", "Bob"]}');
+  });
+});
+
+describe('token-level dead ends', () => {
+  it('leaves out names with a character no single token covers, and mentions when no input character has one', () => {
+    const input = 'Ada met Bob';
+    // "organization" has a "z" and a "g": no token of its own for either.
+    const vocab: ConstraintVocabulary = { pieces: ['', ...new Set(' {}[]",:\\unrt0123456789abcdefABCDEF' + input + 'person'), 'organization', 'zg'], endId: 0 };
+    const answer = (text: string): boolean => {
+      const constraint = createAnswerConstraint(vocab, SCHEMA, input, 'ner');
+      try {
+        for (const character of text) constraint.advance(vocab.pieces.indexOf(character));
+      } catch {
+        return false;
+      }
+      return constraint.done;
+    };
+    expect(answer('{"person": ["Ada"]}')).toBe(true);
+    const constraint = createAnswerConstraint(vocab, SCHEMA, input, 'ner');
+    for (const character of '{"') constraint.advance(vocab.pieces.indexOf(character));
+    expect(allowedPieces(vocab, constraint)).toEqual(['p']); // not "o" of organization
+    // Mentions: input characters without tokens -> only {}.
+    const noMentions = createAnswerConstraint(vocab, SCHEMA, 'zzz', 'ner');
+    noMentions.advance(vocab.pieces.indexOf('{'));
+    expect(allowedPieces(vocab, noMentions)).toEqual(['}']);
+    expect(() => createAnswerConstraint({ pieces: ['', 'a'], endId: 0 }, SCHEMA, input)).toThrow(/no token for "\{"/);
   });
 });
 

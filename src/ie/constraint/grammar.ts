@@ -95,7 +95,13 @@ export class AnswerGrammar {
   /** The answer keys (type names) in schema order, as the state's KEY indexes them. */
   readonly keys: readonly string[];
 
-  constructor(schema: IeSchema, task: IeTaskKind, options: { allowMentions: boolean }) {
+  /**
+   * `allowMentions` false: only {} (an input with nothing that can be written as a mention).
+   * `writable(text)`: whether the vocabulary can write `text`; type and role names it cannot
+   * write are left out of the grammar (they would be token-level dead ends).
+   */
+  constructor(schema: IeSchema, task: IeTaskKind, options: { allowMentions: boolean; writable?: (text: string) => boolean }) {
+    const writable = (name: string): boolean => options.writable === undefined || options.writable(JSON.stringify(name));
     const nodes: BuildNode[] = [];
     const node = (kind = NODE_STRUCT, closeTarget = -1): number => {
       nodes.push({ kind, edges: new Map(), closeTarget });
@@ -168,7 +174,7 @@ export class AnswerGrammar {
       const after = mention(item);
       literal(after, ', ', item);
       edge(after, ']', afterValue);
-      for (const name of schema.entityTypes) {
+      for (const name of schema.entityTypes.filter(writable)) {
         keys.push(name);
         valueNodes.push(item);
       }
@@ -180,13 +186,14 @@ export class AnswerGrammar {
       const afterPair = edge(afterTail, ']', node());
       literal(afterPair, ', ', item);
       edge(afterPair, ']', afterValue);
-      for (const relation of schema.relationTypes) {
+      for (const relation of schema.relationTypes.filter((type) => writable(type.name))) {
         keys.push(relation.name);
         valueNodes.push(item);
       }
     }
     if (options.allowMentions && taskHasEvents(task)) {
-      for (const eventType of schema.eventTypes) {
+      for (const eventType of schema.eventTypes.filter((type) => writable(type.name))) {
+        const roles = eventType.roles.filter(writable);
         const item = node();
         const triggerStart = literal(edge(item, '{', node(), { assignField: ROLE, assignValue: -1 }), `${JSON.stringify(TRIGGER_KEY)}: `);
         const afterTrigger = mention(triggerStart); // also: after a role's closing "]"
@@ -194,10 +201,10 @@ export class AnswerGrammar {
         literal(afterEvent, ', ', item);
         edge(afterEvent, ']', afterValue);
         const roleRoot = node();
-        edge(afterTrigger, ',', node(), { guardField: ROLE, guardMax: eventType.roles.length });
+        edge(afterTrigger, ',', node(), { guardField: ROLE, guardMax: roles.length });
         literal(nodes[afterTrigger]!.edges.get(0x2c)!.target, ' ', roleRoot);
         const argumentItem = node();
-        keyTrie([roleRoot], eventType.roles, ROLE, eventType.roles.map(() => argumentItem));
+        keyTrie([roleRoot], roles, ROLE, roles.map(() => argumentItem));
         const afterArgument = mention(argumentItem);
         literal(afterArgument, ', ', argumentItem);
         edge(afterArgument, ']', afterTrigger);
