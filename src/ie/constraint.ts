@@ -24,7 +24,7 @@
 import { inferTaskKind, type IeTaskKind } from './answer.ts';
 import { answerEndId, type PromptFamily } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
-import type { SpecialTokenIds, Tokenizer } from '../io/tokenizer.ts';
+import type { Tokenizer } from '../io/tokenizer.ts';
 import { AnswerGrammar, InputGrammar, NODE, NODE_END, STATE_SIZE } from './constraint/grammar.ts';
 import { SuffixAutomaton } from './constraint/suffix-automaton.ts';
 import { VocabTrie } from './constraint/vocab-trie.ts';
@@ -69,7 +69,7 @@ export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFa
 
   const endId = answerEndId(tokenizer, family);
   const special = new Set<number>();
-  for (const id of Object.values(tokenizer.specialTokens as unknown as Record<keyof SpecialTokenIds, number | undefined>)) {
+  for (const id of Object.values(tokenizer.specialTokens) as (number | undefined)[]) {
     if (id !== undefined && id !== endId) special.add(id);
   }
   // SentencePiece drops the space of a first "▁x" piece when decoding: decode each id after an

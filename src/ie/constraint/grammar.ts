@@ -10,7 +10,7 @@
 //
 // The structure graph has three kinds of node:
 //   STRUCT   literal characters, one edge per character. An edge may carry a guard (allowed only
-//            while state[field] < guardMax: the key/role trie edges and the ", " before a key or
+//            while state[field] + 1 < guardMax, i.e. a name after the last one remains: the key/role trie edges and the ", " before a key or
 //            role, so that no state is a dead end) and an assignment (state[field] = value: a
 //            completed key or role, or -1 for roles at the start of an event).
 //   MENTION  the inside of a mention string: characters must extend a substring of the input
