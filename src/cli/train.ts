@@ -11,14 +11,22 @@ import { directorySink } from '../io/node-sink.ts';
 import { directorySource } from '../io/node-source.ts';
 import { GlmModel } from '../model/model.ts';
 import type { TrainSequence } from '../model/positions.ts';
+import type { GlmConfig } from '../model/config.ts';
+import type { FileSource } from '../io/source.ts';
+import type { Tokenizer } from '../io/tokenizer.ts';
+import { readDatasetFile } from '../data/dataset.ts';
+import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
+import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
 import { TRAINER_STATE_FILE } from '../train/checkpoint.ts';
 import { defaultSftOptions, SftTrainer } from '../train/sft.ts';
 import { looksLikeTokenJsonl, parseTokenJsonl } from '../train/token-data.ts';
 import { parseArgs, UsageError, type ParsedArgs } from './args.ts';
 
 export const TRAIN_USAGE =
-  'chatuie train sft --model DIR --data FILE --out DIR [--steps N] [--lr X] [--batch B] [--lora-rank R] [--lora-alpha A]\n' +
-  '                  [--dev FILE] [--eval-every N] [--checkpoint-every N] [--accumulation K] [--seed S] [--resume]';
+  'chatuie train sft --model DIR --data FILE [--data FILE]... --out DIR [--schema FILE] [--steps N] [--lr X] [--batch B]\n' +
+  '                  [--lora-rank R] [--lora-alpha A] [--dev FILE] [--eval-every N] [--checkpoint-every N] [--accumulation K]\n' +
+  '                  [--seed S] [--resume]\n' +
+  '    data: JSONL spans or CoNLL BIO (encoded with the checkpoint tokenizer), or JSONL {"prompt": [ids], "answer": [ids]}';
 
 const TOKENIZER_FILES = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.model|ice_text\.model|special_tokens_map\.json)$/;
 
@@ -30,13 +38,36 @@ function number(args: ParsedArgs, name: string, fallback: number, integer = true
   return value;
 }
 
-function readData(file: string, vocabSize: number, what: string): TrainSequence[] {
+/** What annotated (text) data needs to become token sequences. */
+interface TextDataContext {
+  config: GlmConfig;
+  modelSource: FileSource;
+  schema: IeSchema | null;
+  tokenizer?: Tokenizer;
+}
+
+/**
+ * Reads one data file: token-id JSONL ({"prompt": [ids], "answer": [ids]}), or annotated
+ * text (JSONL spans / CoNLL BIO) encoded with the checkpoint's tokenizer and the family's
+ * prompt framing, under `--schema` or the schema the file itself uses.
+ */
+async function readData(file: string, what: string, context: TextDataContext): Promise<TrainSequence[]> {
   const text = readFileSync(file, 'utf8');
-  if (!looksLikeTokenJsonl(text)) {
-    throw new UsageError(`${what} ${file}: expected JSONL lines {"prompt": [ids], "answer": [ids]}`);
+  let sequences: TrainSequence[];
+  if (looksLikeTokenJsonl(text)) {
+    const parsed = parseTokenJsonl(text, context.config.vocabSize);
+    for (const problem of parsed.problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
+    sequences = parsed.sequences;
+  } else {
+    const read = readDatasetFile(file, text);
+    for (const problem of read.problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
+    context.tokenizer ??= await loadCheckpointTokenizer(context.modelSource);
+    const schema = context.schema ?? schemaFromDataset(read.examples);
+    const family = promptFamilyOf(context.config, context.tokenizer);
+    const encoded = encodeTrainingExamples(read.examples, schema, context.tokenizer, family, context.config.maxSequenceLength);
+    if (encoded.tooLong > 0) process.stderr.write(`${file}: ${encoded.tooLong} examples longer than ${context.config.maxSequenceLength} tokens left out\n`);
+    sequences = encoded.sequences;
   }
-  const { sequences, problems } = parseTokenJsonl(text, vocabSize);
-  for (const problem of problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
   if (sequences.length === 0) throw new UsageError(`${what} ${file}: no usable examples`);
   return sequences;
 }
@@ -51,7 +82,8 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
   const [mode, ...rest] = argv;
   if (mode !== 'sft') throw new UsageError(`train: unknown stage "${mode ?? ''}" (available: sft)`);
   const args = parseArgs(rest, {
-    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, out: { kind: 'value', required: true },
+    model: { kind: 'value', required: true }, data: { kind: 'value', required: true, repeat: true }, out: { kind: 'value', required: true },
+    schema: { kind: 'value' },
     steps: { kind: 'value' }, lr: { kind: 'value' }, batch: { kind: 'value' }, 'lora-rank': { kind: 'value' }, 'lora-alpha': { kind: 'value' },
     dev: { kind: 'value' }, 'eval-every': { kind: 'value' }, 'checkpoint-every': { kind: 'value' }, accumulation: { kind: 'value' },
     seed: { kind: 'value' }, resume: { kind: 'switch' },
@@ -75,9 +107,16 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
   // Full fine-tuning resumes from the checkpoint's own weights; LoRA from the base model.
   const weightsDir = resume && !options.lora ? outDir : modelDir;
   const checkpoint = await loadCheckpoint(directorySource(weightsDir));
-  const train = readData(args.get('data')![0]!, checkpoint.config.vocabSize, '--data');
+  const schemaFile = args.get('schema')?.[0];
+  const context: TextDataContext = {
+    config: checkpoint.config,
+    modelSource: directorySource(modelDir),
+    schema: schemaFile ? validSchemaOrThrow(JSON.parse(readFileSync(schemaFile, 'utf8'))) : null,
+  };
+  const train: TrainSequence[] = [];
+  for (const file of args.get('data')!) train.push(...(await readData(file, '--data', context)));
   const devFile = args.get('dev')?.[0];
-  const dev = devFile ? readData(devFile, checkpoint.config.vocabSize, '--dev') : undefined;
+  const dev = devFile ? await readData(devFile, '--dev', context) : undefined;
   const ctx = await createNodeContext();
   try {
     const model = await GlmModel.load(ctx, checkpoint);

@@ -1,0 +1,77 @@
+// Turns annotated examples into model inputs: prompt text from the schema, the family's
+// framing as token ids, and the gold answer as the target — the bridge between src/ie,
+// the tokenizer and training / evaluation.
+
+import type { GlmConfig } from '../model/config.ts';
+import type { TrainSequence } from '../model/positions.ts';
+import type { Tokenizer, TokenizerFile } from '../io/tokenizer.ts';
+import { loadTokenizerFromFiles } from '../io/tokenizer.ts';
+import type { FileSource } from '../io/source.ts';
+import { inferTaskKind, serializeAnswer, type IeTaskKind } from './answer.ts';
+import { buildAnswerIds, buildPromptIds, buildPromptText, type PromptFamily } from './prompt.ts';
+import type { IeSchema } from './schema.ts';
+import type { IeExample } from './spans.ts';
+
+const TOKENIZER_FILE_NAMES = ['tokenizer.json', 'tokenizer_config.json', 'ice_text.model', 'tokenizer.model'];
+
+/**
+ * Loads the tokenizer a checkpoint folder ships. ChatGLM2 and ChatGLM3 share the same
+ * tokenizer.model; it is read the ChatGLM3 way (whose extra chat tokens a ChatGLM2
+ * vocabulary simply never uses).
+ */
+export async function loadCheckpointTokenizer(source: FileSource): Promise<Tokenizer> {
+  const names = source.list().filter((name) => TOKENIZER_FILE_NAMES.includes(name.split('/').pop()!));
+  const files: TokenizerFile[] = [];
+  for (const name of names) files.push({ name, bytes: await source.read(name) });
+  return loadTokenizerFromFiles(files);
+}
+
+/**
+ * The prompt framing a checkpoint expects: ChatGLM-6B → glm; a tokenizer.json → GLM-4 chat;
+ * otherwise ChatGLM3 chat, unless `override` says ChatGLM2 (the two cannot be told apart
+ * from their files).
+ */
+export function promptFamilyOf(config: GlmConfig, tokenizer: Tokenizer, override?: PromptFamily): PromptFamily {
+  if (override) return override;
+  if (config.family === 'glm') return 'glm';
+  if (tokenizer.format === 'tokenizer.json') return 'glm4-chat';
+  return tokenizer.specialTokens.user !== undefined ? 'glm3-chat' : 'glm2';
+}
+
+export interface IeTaskEncoder {
+  tokenizer: Tokenizer;
+  family: PromptFamily;
+  schema: IeSchema;
+  task: IeTaskKind;
+}
+
+export function promptIdsFor(encoder: IeTaskEncoder, text: string): number[] {
+  return buildPromptIds(encoder.tokenizer, encoder.family, buildPromptText(encoder.schema, text, { task: encoder.task }));
+}
+
+export interface EncodedDataset {
+  sequences: TrainSequence[];
+  /** Examples left out because prompt + answer exceed `maxLength` tokens. */
+  tooLong: number;
+}
+
+/** Encodes gold examples as (prompt, answer) token sequences for SFT. */
+export function encodeTrainingExamples(
+  examples: readonly IeExample[],
+  schema: IeSchema,
+  tokenizer: Tokenizer,
+  family: PromptFamily,
+  maxLength: number,
+  task: IeTaskKind = inferTaskKind(schema),
+): EncodedDataset {
+  const encoder: IeTaskEncoder = { tokenizer, family, schema, task };
+  const sequences: TrainSequence[] = [];
+  let tooLong = 0;
+  for (const example of examples) {
+    const prompt = promptIdsFor(encoder, example.text);
+    const answer = buildAnswerIds(tokenizer, family, serializeAnswer(example, schema, task));
+    if (prompt.length + answer.length > maxLength) tooLong++;
+    else sequences.push({ prompt, answer });
+  }
+  return { sequences, tooLong };
+}
