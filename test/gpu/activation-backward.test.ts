@@ -1,35 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../src/gpu/context.ts';
 import { geluBackward, swigluBackward } from '../../src/gpu/kernels/activation-backward.ts';
-import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { tensor } from '../../src/gpu/tensor.ts';
 import { geluBackwardRef, swigluBackwardRef } from '../../src/reference/activation-backward.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { dot, expectGradClose, finiteDifferenceGrad, GRAD_TOL } from '../helpers/gradcheck.ts';
 import { Rng } from '../helpers/random.ts';
-
-/** Written around every output region: a kernel that writes outside its tensor changes it. */
-const SENTINEL = -7777;
-
-/** `data` at element `pad` of a buffer whose other elements are `fill` (NaN: a kernel reading outside shows it). */
-function placed(ctx: GpuContext, data: Float32Array, shape: number[], pad: number, fill = NaN): GpuTensor {
-  const padded = new Float32Array(pad + data.length + 5).fill(fill);
-  padded.set(data, pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
-
-/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
-async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
-  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
-  const outside = [...all.subarray(0, y.offset), ...all.subarray(y.offset + count)];
-  expect(outside.every((value) => value === SENTINEL), 'writes outside the output tensor').toBe(true);
-  return all.slice(y.offset, y.offset + count);
-}
-
-/** The same context claiming only `limit` workgroups per grid dimension (exercises the folded 2-D grid). */
-function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
-}
+import { SENTINEL, placed, readOutput, withWorkgroupLimit } from '../helpers/placed.ts';
 
 const rowCounts = [1, 3, 70];
 

@@ -7,6 +7,7 @@ import { adamwRef, type AdamWRefState } from '../../src/reference/adamw.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
+import { SENTINEL } from '../helpers/placed.ts';
 
 /**
  * Tolerance: each step is a handful of float32 operations per element, and the GPU's
@@ -15,9 +16,6 @@ import { Rng } from '../helpers/random.ts';
  * and far below a wrong bias correction or a missing weight-decay term (≥ 1e-4 here).
  */
 const ADAMW_TOL = { atol: 1e-6, rtol: 1e-5 } as const;
-
-/** Written around every tensor: a kernel that writes outside its tensor changes it. */
-const SENTINEL = -7777;
 
 function placed(ctx: GpuContext, data: Float32Array, pad: number, fill: number): GpuTensor {
   const padded = new Float32Array(pad + data.length + 3).fill(fill);

@@ -7,9 +7,7 @@ import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { expectGradClose, finiteDifferenceGrad, GRAD_TOL } from '../helpers/gradcheck.ts';
 import { Rng } from '../helpers/random.ts';
-
-/** Written around every output region: a kernel that writes outside its tensor changes it. */
-const SENTINEL = -7777;
+import { SENTINEL, readOutput, withWorkgroupLimit } from '../helpers/placed.ts';
 
 /** `data` at element `pad` of a buffer whose other elements are `fill` (NaN: a kernel reading outside shows it). */
 function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number, fill = NaN): GpuTensor {
@@ -17,19 +15,6 @@ function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number
   if (data instanceof Uint32Array) new Uint32Array(padded.buffer).set(data, pad);
   else padded.set(data, pad);
   return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
-
-/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
-async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
-  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
-  const outside = [...all.subarray(0, y.offset), ...all.subarray(y.offset + count)];
-  expect(outside.every((value) => value === SENTINEL), 'writes outside the output tensor').toBe(true);
-  return all.slice(y.offset, y.offset + count);
-}
-
-/** The same context claiming only `limit` workgroups per grid dimension (exercises the folded 2-D grid). */
-function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
 }
 
 interface Case {

@@ -6,16 +6,7 @@ import { addScaledRef } from '../../src/reference/elementwise.ts';
 import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-
-/** Written around every output region: a kernel that writes outside its tensor changes it. */
-const SENTINEL = -7777;
-
-/** `data` at element `pad` of a buffer whose other elements are `fill` (NaN: a kernel reading outside shows it). */
-function placed(ctx: GpuContext, data: Float32Array, shape: number[], pad: number, fill = NaN): GpuTensor {
-  const padded = new Float32Array(pad + data.length + 5).fill(fill);
-  padded.set(data, pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
+import { SENTINEL, placed } from '../helpers/placed.ts';
 
 /** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
 async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {

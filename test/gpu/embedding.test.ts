@@ -5,9 +5,7 @@ import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
 import { embeddingRef } from '../../src/reference/embedding.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-
-/** Written around every output region: a kernel that writes outside its tensor changes it. */
-const SENTINEL = -7777;
+import { SENTINEL, readOutput, withWorkgroupLimit } from '../helpers/placed.ts';
 
 /** `data` at element `pad` of a buffer whose other 32-bit words are `fill`. */
 function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number, fill: number): GpuTensor {
@@ -17,23 +15,12 @@ function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number
   return tensor(ctx.upload(padded, 'placed'), shape, pad);
 }
 
-/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
-async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
-  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
-  const outside = [...all.subarray(0, y.offset), ...all.subarray(y.offset + count)];
-  expect(outside.every((value) => value === SENTINEL), 'writes outside the output tensor').toBe(true);
-  return all.slice(y.offset, y.offset + count);
-}
-
 /**
  * The same context claiming only `limit` workgroups per grid dimension, so that a
  * small launch already takes the folded 2-D grid path (the real limit, 65535, would
  * need ~65536 workgroups: half a minute on SwiftShader). Use it for every call of a
  * test: it queues its own commands.
  */
-function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
-}
 
 describe('embedding (embedding.wgsl)', () => {
   const V = 13;

@@ -6,6 +6,7 @@ import { logSoftmaxArgmaxRef } from '../../src/reference/logits.ts';
 import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
+import { withWorkgroupLimit } from '../helpers/placed.ts';
 
 /** Written around every output region: a kernel that writes outside its tensor changes it. */
 const SENTINEL = 0xdeadbeef;
@@ -41,9 +42,6 @@ async function readFloats(ctx: GpuContext, y: GpuTensor, count: number): Promise
  * need ~65536 workgroups: half a minute on SwiftShader). Use it for every call of a
  * test: it queues its own commands.
  */
-function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
-}
 
 interface Outputs {
   logprobs: Float32Array | null;

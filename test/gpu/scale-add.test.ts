@@ -1,33 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../src/gpu/context.ts';
 import { fill, scale, scaleAdd } from '../../src/gpu/kernels/scale-add.ts';
-import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { tensor } from '../../src/gpu/tensor.ts';
 import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-
-/** Written around every output region: a kernel that writes outside its tensor changes it. */
-const SENTINEL = -7777;
-
-/** `data` at element `pad` of a buffer whose other elements are `fill` (NaN: a kernel reading outside shows it). */
-function placed(ctx: GpuContext, data: Float32Array, shape: number[], pad: number, fillValue = NaN): GpuTensor {
-  const padded = new Float32Array(pad + data.length + 5).fill(fillValue);
-  padded.set(data, pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
-
-/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
-async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
-  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
-  const outside = [...all.subarray(0, y.offset), ...all.subarray(y.offset + count)];
-  expect(outside.every((value) => value === SENTINEL), 'writes outside the output tensor').toBe(true);
-  return all.slice(y.offset, y.offset + count);
-}
-
-/** The same context claiming only `limit` workgroups per grid dimension (exercises the folded 2-D grid). */
-function withWorkgroupLimit(ctx: GpuContext, limit: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: limit } } }) as GpuContext;
-}
+import { SENTINEL, placed, readOutput, withWorkgroupLimit } from '../helpers/placed.ts';
 
 const counts = [1, 7, 257, 1000];
 
