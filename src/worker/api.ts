@@ -7,8 +7,15 @@
 // Rules for the types here: everything must survive structured cloning (plain
 // objects, typed arrays, File); big arrays (logits) are transferred, not copied.
 
+import type { LineProblem } from '../data/dataset.ts';
 import type { GpuFeatures, GpuLimits } from '../gpu/context.ts';
+import type { IeSchema } from '../ie/schema.ts';
+import type { IeExample } from '../ie/spans.ts';
 import type { GlmFamily } from '../model/config.ts';
+import type { HistoryPoint } from '../train/checkpoint.ts';
+import type { SftProgress } from '../train/sft.ts';
+
+export type { IeExample, IeSchema, LineProblem, SftProgress, HistoryPoint };
 
 /** Reports progress of a long operation: `loaded` of `total` units (bytes for loading). */
 export type ProgressCallback = (loaded: number, total: number) => void;
@@ -58,6 +65,8 @@ export interface ModelSummary {
   bytesRead: number;
   /** Names of the files the checkpoint was read from. */
   files: string[];
+  /** The folder's key in the OPFS model cache (folder name + total size), or null when it could not be cached. */
+  cacheKey?: string | null;
 }
 
 export interface TokenLogit {
@@ -76,6 +85,91 @@ export interface NextTokenResult {
   lastLogits: Float32Array;
 }
 
+/** A dataset file's content, read on the main thread and transferred (not copied) to the worker. */
+export interface DatasetFileInput {
+  name: string;
+  bytes: ArrayBuffer;
+}
+
+export interface DatasetLoadOptions {
+  /** With one file: the fraction of examples (by id hash, splitExamples) kept for dev. With two files: unused (train, dev). */
+  devFraction: number;
+  seed: number;
+}
+
+export interface DatasetFileSummary {
+  name: string;
+  examples: number;
+  /** Lines that could not be used, with their 1-based line numbers. */
+  problems: LineProblem[];
+}
+
+export type DatasetSplit = 'train' | 'dev';
+
+export interface DatasetSummary {
+  files: DatasetFileSummary[];
+  /** 'hash': one file split by id hash; 'files': the first file is train, the second dev. */
+  splitBy: 'hash' | 'files';
+  train: number;
+  dev: number;
+  /** The schema the examples use (schemaFromDataset), the schema editor's starting point. */
+  schema: IeSchema;
+}
+
+export interface ExamplePage {
+  split: DatasetSplit;
+  offset: number;
+  /** Examples in the split. */
+  total: number;
+  examples: IeExample[];
+}
+
+export interface TrainSettings {
+  mode: 'full' | 'lora';
+  /** LoRA rank (alpha = 2·rank, adapters on query_key_value); ignored for full fine-tuning. */
+  loraRank: number;
+  lr: number;
+  steps: number;
+  batchSize: number;
+  /** Dev loss every N steps (0: never). */
+  evalEvery: number;
+  /** Autosave to OPFS every N steps (and on pause). */
+  checkpointEvery: number;
+}
+
+/** How a run call ended: 'paused' keeps the trainer (resumeTraining continues it), the others free it. */
+export interface TrainOutcome {
+  state: 'paused' | 'finished' | 'cancelled';
+  step: number;
+  totalSteps: number;
+  /** Whether the state at `step` is saved in OPFS (a closed tab can resume from it). */
+  saved: boolean;
+}
+
+export type TrainProgressCallback = (progress: SftProgress) => void;
+
+/** An unfinished run found in OPFS at start-up. */
+export interface SavedRunInfo {
+  settings: TrainSettings;
+  schema: IeSchema;
+  /** The checkpoint folder the run started from (its cache key). */
+  modelKey: string;
+  modelName: string;
+  dataFiles: string[];
+  step: number;
+  totalSteps: number;
+  history: HistoryPoint[];
+  /** Whether the base checkpoint is in the OPFS cache (the run cannot be resumed without it). */
+  modelCached: boolean;
+}
+
+/** What restoreSavedRun loaded: the model, the dataset and the trainer, paused at `step`. */
+export interface RestoredRun {
+  model: ModelSummary;
+  dataset: DatasetSummary;
+  run: SavedRunInfo;
+}
+
 export interface EngineApi {
   /** Creates the GPU device on first use; never throws (a missing GPU is a value). */
   gpuInfo(): Promise<GpuInfo>;
@@ -87,4 +181,28 @@ export interface EngineApi {
   nextToken(promptIds: number[]): Promise<NextTokenResult>;
   /** Frees the loaded model's GPU memory. */
   unloadModel(): Promise<void>;
+
+  /** Reads dataset files (JSONL / CoNLL) into the engine, replacing the loaded dataset; splits one file into train/dev. */
+  loadDataset(files: DatasetFileInput[], options: DatasetLoadOptions): Promise<DatasetSummary>;
+  /** A page of the loaded dataset's examples. */
+  previewExamples(split: DatasetSplit, offset: number, count: number): Promise<ExamplePage>;
+
+  /**
+   * Starts SFT on the loaded model and dataset under `schema` (replacing any earlier trainer),
+   * autosaving to OPFS; resolves when the run pauses, finishes or is cancelled.
+   */
+  startTraining(settings: TrainSettings, schema: IeSchema, onProgress: TrainProgressCallback): Promise<TrainOutcome>;
+  /** Asks the running run to stop after its current step (it saves, and keeps its trainer). */
+  pauseTraining(): Promise<void>;
+  /** Continues a paused (or restored) run; resolves like startTraining. */
+  resumeTraining(onProgress: TrainProgressCallback): Promise<TrainOutcome>;
+  /** Stops the run after its current step (or now, if paused), frees the trainer and forgets the saved run. */
+  cancelTraining(): Promise<void>;
+
+  /** The unfinished run saved in OPFS, if any. */
+  findSavedRun(): Promise<SavedRunInfo | null>;
+  /** Loads the saved run's model (from the OPFS cache), dataset and trainer state; the run is then paused. */
+  restoreSavedRun(onProgress?: ProgressCallback): Promise<RestoredRun>;
+  /** Deletes the saved run. */
+  discardSavedRun(): Promise<void>;
 }

@@ -2,8 +2,11 @@
 // each call through comlink. Callbacks travel as comlink proxies, so the worker
 // can report progress while a call runs. The store uses this without any React.
 
-import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
-import type { EngineApi, GpuInfo, ModelSummary, NextTokenResult, ProgressCallback, SelfTestResult } from './api.ts';
+import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
+import type {
+  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeSchema, ModelSummary, NextTokenResult,
+  ProgressCallback, RestoredRun, SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
+} from './api.ts';
 
 export class WorkerEngineClient implements EngineApi {
   private readonly worker: Worker;
@@ -32,6 +35,43 @@ export class WorkerEngineClient implements EngineApi {
 
   unloadModel(): Promise<void> {
     return this.remote.unloadModel();
+  }
+
+  /** The files' bytes are transferred: the caller's ArrayBuffers are detached afterwards. */
+  loadDataset(files: DatasetFileInput[], options: DatasetLoadOptions): Promise<DatasetSummary> {
+    return this.remote.loadDataset(transfer(files, files.map((file) => file.bytes)), options);
+  }
+
+  previewExamples(split: DatasetSplit, offset: number, count: number): Promise<ExamplePage> {
+    return this.remote.previewExamples(split, offset, count);
+  }
+
+  startTraining(settings: TrainSettings, schema: IeSchema, onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    return this.remote.startTraining(settings, schema, proxy(onProgress));
+  }
+
+  pauseTraining(): Promise<void> {
+    return this.remote.pauseTraining();
+  }
+
+  resumeTraining(onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    return this.remote.resumeTraining(proxy(onProgress));
+  }
+
+  cancelTraining(): Promise<void> {
+    return this.remote.cancelTraining();
+  }
+
+  findSavedRun(): Promise<SavedRunInfo | null> {
+    return this.remote.findSavedRun();
+  }
+
+  restoreSavedRun(onProgress?: ProgressCallback): Promise<RestoredRun> {
+    return this.remote.restoreSavedRun(onProgress ? proxy(onProgress) : undefined);
+  }
+
+  discardSavedRun(): Promise<void> {
+    return this.remote.discardSavedRun();
   }
 
   /** Stops the worker (and with it the GPU device). */

@@ -3,15 +3,25 @@
 // src/worker/engine.worker.ts exposes it, and the Node tests call it directly
 // on Dawn — so the same kernels run unchanged in the browser and in Node.
 
+import { readDatasetFile, type IeExample } from '../data/dataset.ts';
+import { splitExamples } from '../data/split.ts';
 import { GpuContext } from '../gpu/context.ts';
 import { linear, MATVEC_MAX_ROWS, type LinearWeight } from '../gpu/kernels/matmul.ts';
 import { tensor } from '../gpu/tensor.ts';
-import { loadCheckpoint } from '../io/checkpoint.ts';
-import { fileListSource } from '../io/source.ts';
+import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
+import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
+import { loadCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.ts';
+import { modelCacheKey, OpfsSink, OpfsStore, RUN_CHECKPOINT_DIR, RUN_DATA_DIR, RUN_FILE, type OpfsDirectory } from '../io/opfs.ts';
+import { fileListSource, normalizePath, type FileSource } from '../io/source.ts';
 import { stepLogits } from '../model/logits.ts';
 import { GlmModel } from '../model/model.ts';
 import { linearRef } from '../reference/matmul.ts';
-import type { EngineApi, GpuInfo, ModelSummary, NextTokenResult, ProgressCallback, SelfTestCase, SelfTestResult, TokenLogit } from './api.ts';
+import { readTrainerState, TRAINER_STATE_FILE } from '../train/checkpoint.ts';
+import { defaultSftOptions, SftTrainer, type SftOptions } from '../train/sft.ts';
+import type {
+  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, ModelSummary, NextTokenResult,
+  ProgressCallback, RestoredRun, SavedRunInfo, SelfTestCase, SelfTestResult, TokenLogit, TrainOutcome, TrainProgressCallback, TrainSettings,
+} from './api.ts';
 
 export const WEBGPU_MISSING_MESSAGE =
   'This browser does not expose WebGPU (navigator.gpu is undefined). Use a recent Chrome or Edge (113+) on a ' +
@@ -29,14 +39,119 @@ export const SELF_TEST_SHAPES: readonly (readonly [M: number, K: number, N: numb
 /** How many of the largest logits nextToken reports. */
 export const TOP_LOGITS = 5;
 
+/** The most examples previewExamples returns at once. */
+export const MAX_PREVIEW_PAGE = 50;
+
+/** runs/current/run.json: what a closed tab needs to resume the run. */
+interface RunRecord {
+  format: 'chatuie-run/1';
+  settings: TrainSettings;
+  schema: IeSchema;
+  modelKey: string;
+  modelName: string;
+  dataFiles: string[];
+  datasetOptions: DatasetLoadOptions;
+  finished: boolean;
+}
+
+interface LoadedDataset {
+  files: { name: string; text: string }[];
+  options: DatasetLoadOptions;
+  train: IeExample[];
+  dev: IeExample[];
+  summary: DatasetSummary;
+}
+
+/** The model the engine holds, and the folder it came from (the tokenizer is read from it). */
+interface LoadedModel {
+  model: GlmModel;
+  /** The checkpoint folder the run's tokenizer and (for LoRA) base weights come from. */
+  source: FileSource;
+  name: string;
+  /** Key of its copy in the OPFS model cache, null when not cached. */
+  cacheKey: string | null;
+}
+
+interface ActiveTrainer {
+  trainer: SftTrainer;
+  settings: TrainSettings;
+  /** The run record in OPFS, null when there is no OPFS. */
+  record: RunRecord | null;
+}
+
+/** SFT options for the app's settings (the same on start and on restore, so a resumed run continues exactly). */
+export function sftOptionsFor(settings: TrainSettings): SftOptions {
+  return defaultSftOptions({
+    steps: settings.steps,
+    batchSize: settings.batchSize,
+    lr: settings.lr,
+    evalEvery: settings.evalEvery,
+    checkpointEvery: settings.checkpointEvery,
+    lora: settings.mode === 'lora' ? { rank: settings.loraRank, alpha: 2 * settings.loraRank, targets: ['qkv'] } : null,
+  });
+}
+
+/** Reads dataset files: files whose name says dev/valid are the dev set; otherwise one pool is split by id hash. */
+export function readDataset(files: { name: string; text: string }[], options: DatasetLoadOptions): LoadedDataset {
+  if (files.length === 0) throw new Error('No dataset files given: choose a .jsonl or .conll file.');
+  const train: IeExample[] = [];
+  const devFromFiles: IeExample[] = [];
+  const fileSummaries = files.map(({ name, text }) => {
+    const { examples, problems } = readDatasetFile(name, text);
+    (/(^|[^a-z])(dev|valid|validation)([^a-z]|$)/i.test(name.split('/').pop() ?? name) ? devFromFiles : train).push(...examples);
+    return { name, examples: examples.length, problems };
+  });
+  let dev = devFromFiles;
+  let splitBy: DatasetSummary['splitBy'] = 'files';
+  let trainSet = train;
+  if (devFromFiles.length === 0 || train.length === 0) {
+    const splits = splitExamples([...train, ...devFromFiles], { dev: options.devFraction, test: 0, seed: options.seed });
+    trainSet = splits.train;
+    dev = splits.dev;
+    splitBy = 'hash';
+  }
+  const summary: DatasetSummary = {
+    files: fileSummaries,
+    splitBy,
+    train: trainSet.length,
+    dev: dev.length,
+    schema: schemaFromDataset([...trainSet, ...dev]),
+  };
+  return { files, options, train: trainSet, dev, summary };
+}
+
 export class Engine implements EngineApi {
   private context: Promise<GpuContext> | null = null;
-  private model: GlmModel | null = null;
+  private loaded: LoadedModel | null = null;
   /** Each load gets a number; a load that finishes after a newer one started frees its model and fails. */
   private latestLoad = 0;
+  private dataset: LoadedDataset | null = null;
+  private active: ActiveTrainer | null = null;
+  private running: Promise<TrainOutcome> | null = null;
+  private stopRequest: 'pause' | 'cancel' | null = null;
+  private storage: Promise<OpfsStore | null> | null = null;
 
-  /** `gpu` is navigator.gpu in the browser (undefined when WebGPU is missing), the `webgpu` package's GPU in Node. */
-  constructor(private readonly gpu: GPU | undefined) {}
+  /**
+   * `gpu` is navigator.gpu in the browser (undefined when WebGPU is missing), the `webgpu` package's GPU in Node.
+   * `storageRoot` gives the OPFS root (navigator.storage.getDirectory() in the browser); without it nothing is
+   * cached or autosaved.
+   */
+  constructor(
+    private readonly gpu: GPU | undefined,
+    private readonly storageRoot: () => Promise<OpfsDirectory | null> = async () => null,
+  ) {}
+
+  private get model(): GlmModel | null {
+    return this.loaded?.model ?? null;
+  }
+
+  private store(): Promise<OpfsStore | null> {
+    this.storage ??= this.storageRoot().then(
+      (root) => (root ? new OpfsStore(root) : null),
+      () => null,
+    );
+    return this.storage;
+  }
 
   /** The GPU context, created once; throws a clear error when there is no WebGPU. */
   private ctx(): Promise<GpuContext> {
@@ -92,6 +207,7 @@ export class Engine implements EngineApi {
 
   async loadModel(files: File[], onProgress?: ProgressCallback): Promise<ModelSummary> {
     const load = ++this.latestLoad;
+    this.refuseWhileTraining('load another model');
     const ctx = await this.ctx();
     this.freeModel();
     const source = fileListSource(files);
@@ -101,18 +217,30 @@ export class Engine implements EngineApi {
       model.destroy();
       throw new Error('This load was superseded by a newer one.');
     }
-    this.model = model;
-    const { config } = model;
-    return {
-      family: config.family,
-      layers: config.numLayers,
-      hidden: config.hiddenSize,
-      vocabSize: config.vocabSize,
-      parameterCount: model.parameterCount,
-      gpuBytes: model.gpuBytes,
-      bytesRead: checkpoint.bytesRead,
-      files: source.list(),
-    };
+    const name = folderNameOf(files);
+    this.loaded = { model, source, name, cacheKey: null };
+    this.loaded.cacheKey = await this.cacheModelFiles(files, source, name);
+    return summarize(model, checkpoint, source.list(), this.loaded.cacheKey);
+  }
+
+  /** Copies the checkpoint folder into the OPFS cache (a LoRA run resumes from it); null when there is no OPFS or it is full. */
+  private async cacheModelFiles(files: File[], source: FileSource, name: string): Promise<string | null> {
+    const store = await this.store();
+    if (!store) return null;
+    const names = source.list();
+    const key = modelCacheKey(name, names.reduce((sum, file) => sum + source.size(file), 0));
+    // The same names fileListSource gives: the path without the folder every file shares.
+    const paths = files.map((file) => normalizePath(file.webkitRelativePath || file.name));
+    const prefix = paths.every((path) => path.startsWith(`${name}/`)) ? `${name}/` : '';
+    const byName = new Map(files.map((file, index) => [paths[index]!.slice(prefix.length), file] as const));
+    const blobs = names.map((fileName) => ({ name: fileName, blob: byName.get(fileName) as Blob }));
+    if (blobs.some((entry) => entry.blob === undefined)) return null;
+    try {
+      await store.cacheModel(key, blobs);
+      return key;
+    } catch {
+      return null;
+    }
   }
 
   async nextToken(promptIds: number[]): Promise<NextTokenResult> {
@@ -133,13 +261,236 @@ export class Engine implements EngineApi {
 
   async unloadModel(): Promise<void> {
     this.latestLoad++;
+    this.refuseWhileTraining('unload the model');
     this.freeModel();
   }
 
   private freeModel(): void {
-    this.model?.destroy();
-    this.model = null;
+    this.freeTrainer();
+    this.loaded?.model.destroy();
+    this.loaded = null;
   }
+
+  private refuseWhileTraining(what: string): void {
+    if (this.running) throw new Error(`Training is running: pause or cancel it before you ${what}.`);
+  }
+
+  // ---- data ----
+
+  async loadDataset(files: DatasetFileInput[], options: DatasetLoadOptions): Promise<DatasetSummary> {
+    const decoder = new TextDecoder();
+    this.dataset = readDataset(files.map(({ name, bytes }) => ({ name, text: decoder.decode(bytes) })), options);
+    return this.dataset.summary;
+  }
+
+  async previewExamples(split: DatasetSplit, offset: number, count: number): Promise<ExamplePage> {
+    if (!this.dataset) throw new Error('No dataset is loaded: load a .jsonl or .conll file first.');
+    const examples = this.dataset[split];
+    const start = Math.max(0, Math.min(Math.floor(offset), examples.length));
+    return { split, offset: start, total: examples.length, examples: examples.slice(start, start + Math.max(0, Math.min(count, MAX_PREVIEW_PAGE))) };
+  }
+
+  // ---- training ----
+
+  async startTraining(settings: TrainSettings, schema: IeSchema, onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    const loaded = this.loaded;
+    if (!loaded) throw new Error('No model is loaded: load a checkpoint folder first.');
+    const dataset = this.dataset;
+    if (!dataset) throw new Error('No dataset is loaded: load a .jsonl or .conll file first.');
+    this.refuseWhileTraining('start another run');
+    checkSettings(settings);
+    const validSchema = validSchemaOrThrow(schema);
+    this.freeTrainer();
+    const trainer = await this.buildTrainer(loaded, dataset, validSchema, settings);
+    let record: RunRecord | null = null;
+    const store = await this.store();
+    if (store && loaded.cacheKey) {
+      record = {
+        format: 'chatuie-run/1', settings, schema: validSchema, modelKey: loaded.cacheKey, modelName: loaded.name,
+        dataFiles: dataset.files.map((file) => file.name), datasetOptions: dataset.options, finished: false,
+      };
+      const sink = await store.newRun();
+      for (const file of dataset.files) await sink.write(`${RUN_DATA_DIR}/${safeFileName(file.name)}`, file.text);
+      await sink.write(RUN_FILE, JSON.stringify(record, null, 2));
+    }
+    this.active = { trainer, settings, record };
+    return this.runActive(onProgress);
+  }
+
+  private async buildTrainer(loaded: LoadedModel, dataset: LoadedDataset, schema: IeSchema, settings: TrainSettings): Promise<SftTrainer> {
+    const { config } = loaded.model;
+    const tokenizer = await loadCheckpointTokenizer(loaded.source).catch((error: unknown) => {
+      throw new Error(`Training needs the checkpoint's tokenizer (tokenizer.json, tokenizer.model or ice_text.model): ${errorMessage(error)}`);
+    });
+    const family = promptFamilyOf(config, tokenizer);
+    const train = encodeTrainingExamples(dataset.train, schema, tokenizer, family, config.maxSequenceLength);
+    const dev = encodeTrainingExamples(dataset.dev, schema, tokenizer, family, config.maxSequenceLength);
+    if (train.sequences.length === 0) {
+      throw new Error(`No training example fits the model's ${config.maxSequenceLength} positions (${train.tooLong} too long of ${dataset.train.length}).`);
+    }
+    return new SftTrainer(loaded.model, { train: train.sequences, dev: dev.sequences }, sftOptionsFor(settings));
+  }
+
+  async pauseTraining(): Promise<void> {
+    if (this.running) this.stopRequest ??= 'pause';
+  }
+
+  async resumeTraining(onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    if (this.running) throw new Error('Training is already running.');
+    if (!this.active) throw new Error('There is no paused run to resume: start training first.');
+    return this.runActive(onProgress);
+  }
+
+  async cancelTraining(): Promise<void> {
+    if (this.running) {
+      this.stopRequest = 'cancel';
+      await this.running.catch(() => undefined);
+      return;
+    }
+    this.freeTrainer();
+    await (await this.store())?.removeRun();
+  }
+
+  private runActive(onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    const active = this.active!;
+    this.stopRequest = null;
+    const run = (async (): Promise<TrainOutcome> => {
+      const store = active.record ? await this.store() : null;
+      const sink = store ? new OpfsSink((await store.runSink()).directory) : null;
+      const checkpointSink = sink ? { write: (name: string, data: Uint8Array | string) => sink.write(`${RUN_CHECKPOINT_DIR}/${name}`, data) } : undefined;
+      const { trainer } = active;
+      await trainer.run(onProgress, checkpointSink, () => this.stopRequest !== null);
+      const step = trainer.completedSteps;
+      const totalSteps = trainer.options.steps;
+      if (this.stopRequest === 'cancel') {
+        this.freeTrainer();
+        await store?.removeRun();
+        return { state: 'cancelled', step, totalSteps, saved: false };
+      }
+      if (step >= totalSteps) {
+        if (sink && active.record) await sink.write(RUN_FILE, JSON.stringify({ ...active.record, finished: true }, null, 2));
+        // The trained model stays loaded; the trainer's optimizer state is freed.
+        this.freeTrainer();
+        return { state: 'finished', step, totalSteps, saved: sink !== null };
+      }
+      return { state: 'paused', step, totalSteps, saved: sink !== null };
+    })();
+    this.running = run;
+    return run.finally(() => {
+      if (this.running === run) this.running = null;
+      this.stopRequest = null;
+    });
+  }
+
+  private freeTrainer(): void {
+    this.active?.trainer.destroy();
+    this.active = null;
+  }
+
+  // ---- resuming a run a closed tab left in OPFS ----
+
+  private async savedRecord(): Promise<{ record: RunRecord; store: OpfsStore } | null> {
+    const store = await this.store();
+    const run = await store?.runSource();
+    if (!store || !run || !run.list().includes(RUN_FILE)) return null;
+    try {
+      const record = JSON.parse(await run.readText(RUN_FILE)) as RunRecord;
+      return record.format === 'chatuie-run/1' && !record.finished ? { record, store } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async findSavedRun(): Promise<SavedRunInfo | null> {
+    const saved = await this.savedRecord();
+    if (!saved) return null;
+    const { record, store } = saved;
+    const checkpoint = await store.runSource(RUN_CHECKPOINT_DIR);
+    let step = 0;
+    let history: SavedRunInfo['history'] = [];
+    if (checkpoint?.list().includes(TRAINER_STATE_FILE)) {
+      const state = await readTrainerState<SftOptions>(checkpoint);
+      step = state.step;
+      history = state.history;
+    }
+    return {
+      settings: record.settings, schema: record.schema, modelKey: record.modelKey, modelName: record.modelName, dataFiles: record.dataFiles,
+      step, totalSteps: record.settings.steps, history, modelCached: (await store.modelSource(record.modelKey)) !== null,
+    };
+  }
+
+  async restoreSavedRun(onProgress?: ProgressCallback): Promise<RestoredRun> {
+    this.refuseWhileTraining('restore a saved run');
+    const saved = await this.savedRecord();
+    const info = await this.findSavedRun();
+    if (!saved || !info) throw new Error('There is no unfinished training run saved in this browser.');
+    const { record, store } = saved;
+    const baseSource = await store.modelSource(record.modelKey);
+    if (!baseSource) throw new Error(`The run's checkpoint "${record.modelName}" is no longer cached in this browser: load that folder again and start a new run.`);
+    const checkpointSource = await store.runSource(RUN_CHECKPOINT_DIR);
+    const hasState = checkpointSource?.list().includes(TRAINER_STATE_FILE) === true;
+    // Full fine-tuning saves the whole model; LoRA saves only the adapter over the cached base weights.
+    const weightsSource = hasState && record.settings.mode === 'full' && checkpointSource ? checkpointSource : baseSource;
+    const ctx = await this.ctx();
+    this.latestLoad++;
+    this.freeModel();
+    const checkpoint = await loadCheckpoint(weightsSource, onProgress);
+    const model = await GlmModel.load(ctx, checkpoint);
+    const loaded: LoadedModel = { model, source: baseSource, name: record.modelName, cacheKey: record.modelKey };
+    this.loaded = loaded;
+    const dataSource = await store.runSource(RUN_DATA_DIR);
+    if (!dataSource) throw new Error('The saved run has lost its dataset files.');
+    const files = [];
+    for (const name of record.dataFiles) files.push({ name, text: await dataSource.readText(safeFileName(name)) });
+    this.dataset = readDataset(files, record.datasetOptions);
+    const trainer = await this.buildTrainer(loaded, this.dataset, record.schema, record.settings);
+    if (hasState && checkpointSource) await trainer.restore(checkpointSource);
+    this.active = { trainer, settings: record.settings, record };
+    return { model: summarize(model, checkpoint, baseSource.list(), record.modelKey), dataset: this.dataset.summary, run: info };
+  }
+
+  async discardSavedRun(): Promise<void> {
+    this.refuseWhileTraining('discard the saved run');
+    await (await this.store())?.removeRun();
+  }
+}
+
+function summarize(model: GlmModel, checkpoint: LoadedCheckpoint, files: string[], cacheKey: string | null): ModelSummary {
+  const { config } = model;
+  return {
+    family: config.family,
+    layers: config.numLayers,
+    hidden: config.hiddenSize,
+    vocabSize: config.vocabSize,
+    parameterCount: model.parameterCount,
+    gpuBytes: model.gpuBytes,
+    bytesRead: checkpoint.bytesRead,
+    files,
+    cacheKey,
+  };
+}
+
+/** The picked folder's name (the first segment every file shares), else "checkpoint". */
+function folderNameOf(files: File[]): string {
+  const paths = files.map((file) => normalizePath(file.webkitRelativePath || file.name));
+  const first = new Set(paths.map((path) => (path.includes('/') ? path.split('/')[0]! : '')));
+  const [only] = [...first];
+  return first.size === 1 && only ? only : 'checkpoint';
+}
+
+/** A dataset file's name as stored in OPFS (no folders). */
+function safeFileName(name: string): string {
+  return (name.split(/[\\/]/).pop() ?? name).replace(/[^A-Za-z0-9._-]+/g, '_') || 'data';
+}
+
+function checkSettings(settings: TrainSettings): void {
+  const counts: [string, number][] = [['steps', settings.steps], ['batch size', settings.batchSize]];
+  if (settings.mode === 'lora') counts.push(['LoRA rank', settings.loraRank]);
+  for (const [name, value] of counts) if (!Number.isInteger(value) || value < 1) throw new Error(`Training settings: ${name} must be a whole number ≥ 1 (got ${value}).`);
+  for (const [name, value] of [['evaluate every', settings.evalEvery], ['save every', settings.checkpointEvery]] as const) {
+    if (!Number.isInteger(value) || value < 0) throw new Error(`Training settings: ${name} must be a whole number ≥ 0 (got ${value}).`);
+  }
+  if (!(settings.lr > 0 && Number.isFinite(settings.lr))) throw new Error(`Training settings: the learning rate must be a positive number (got ${settings.lr}).`);
 }
 
 function errorMessage(error: unknown): string {

@@ -4,15 +4,26 @@
 // the call that used them.
 
 import { expose, releaseProxy, transfer, type ProxyMethods } from 'comlink';
-import type { EngineApi, NextTokenResult, ProgressCallback } from './api.ts';
+import type { EngineApi, NextTokenResult, ProgressCallback, TrainProgressCallback } from './api.ts';
+import { browserOpfsRoot } from '../io/opfs.ts';
 import { Engine } from './engine.ts';
 
 // `navigator.gpu` is undefined where the browser has no WebGPU; the engine reports that as a value.
-const engine = new Engine(self.navigator.gpu ?? undefined);
+// OPFS holds the model cache and the autosaved training run.
+const engine = new Engine(self.navigator.gpu ?? undefined, browserOpfsRoot);
 
 /** Closes the MessagePort behind a callback proxy (a plain function, in tests, has nothing to release). */
-function releaseCallback(callback: ProgressCallback | undefined): void {
-  (callback as (ProgressCallback & Partial<ProxyMethods>) | undefined)?.[releaseProxy]?.();
+function releaseCallback(callback: ProgressCallback | TrainProgressCallback | undefined): void {
+  (callback as ((...args: never[]) => void) & Partial<ProxyMethods> | undefined)?.[releaseProxy]?.();
+}
+
+/** Runs `call`, then releases the callback proxy it was given. */
+async function withCallback<T, C extends ProgressCallback | TrainProgressCallback | undefined>(callback: C, call: (callback: C) => Promise<T>): Promise<T> {
+  try {
+    return await call(callback);
+  } finally {
+    releaseCallback(callback);
+  }
 }
 
 const workerApi: EngineApi = {
@@ -30,6 +41,15 @@ const workerApi: EngineApi = {
     return transfer(result, [result.lastLogits.buffer]);
   },
   unloadModel: () => engine.unloadModel(),
+  loadDataset: (files, options) => engine.loadDataset(files, options),
+  previewExamples: (split, offset, count) => engine.previewExamples(split, offset, count),
+  startTraining: (settings, schema, onProgress) => withCallback(onProgress, (callback) => engine.startTraining(settings, schema, callback)),
+  pauseTraining: () => engine.pauseTraining(),
+  resumeTraining: (onProgress) => withCallback(onProgress, (callback) => engine.resumeTraining(callback)),
+  cancelTraining: () => engine.cancelTraining(),
+  findSavedRun: () => engine.findSavedRun(),
+  restoreSavedRun: (onProgress) => withCallback(onProgress, (callback) => engine.restoreSavedRun(callback)),
+  discardSavedRun: () => engine.discardSavedRun(),
 };
 
 expose(workerApi);

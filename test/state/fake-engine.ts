@@ -1,7 +1,10 @@
 // A scriptable EngineApi for store and component tests: each call is recorded and
 // answered by a function the test sets, so a test can hold a call open (a deferred
 // promise) and check the state while it runs.
-import type { EngineApi, GpuInfo, ModelSummary, NextTokenResult, ProgressCallback, SelfTestResult } from '../../src/worker/api.ts';
+import type {
+  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeExample, IeSchema, ModelSummary,
+  NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
+} from '../../src/worker/api.ts';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -44,6 +47,47 @@ export const TINY_SUMMARY: ModelSummary = {
   files: ['config.json', 'model.safetensors'],
 };
 
+export const SAMPLE_EXAMPLES: IeExample[] = [
+  {
+    id: 'ex-1',
+    text: 'John Smith works for Acme in Paris .',
+    entities: [
+      { type: 'person', start: 0, end: 10, text: 'John Smith' },
+      { type: 'organization', start: 21, end: 25, text: 'Acme' },
+      { type: 'location', start: 29, end: 34, text: 'Paris' },
+    ],
+    relations: [{ type: 'work for', head: 0, tail: 1 }],
+    events: [],
+  },
+  { id: 'ex-2', text: 'Nothing here .', entities: [], relations: [], events: [] },
+];
+
+export const SAMPLE_SCHEMA: IeSchema = {
+  entityTypes: ['location', 'organization', 'person'],
+  relationTypes: [{ name: 'work for', headTypes: ['person'], tailTypes: ['organization'] }],
+  eventTypes: [],
+};
+
+export const SAMPLE_DATASET: DatasetSummary = {
+  files: [{ name: 'sample.jsonl', examples: 2, problems: [{ line: 3, message: 'not valid JSON: Unexpected token' }] }],
+  splitBy: 'hash',
+  train: 2,
+  dev: 0,
+  schema: SAMPLE_SCHEMA,
+};
+
+export const SAVED_RUN: SavedRunInfo = {
+  settings: { mode: 'lora', loraRank: 4, lr: 0.002, steps: 10, batchSize: 2, evalEvery: 5, checkpointEvery: 2 },
+  schema: SAMPLE_SCHEMA,
+  modelKey: 'tiny-100',
+  modelName: 'tiny',
+  dataFiles: ['sample.jsonl'],
+  step: 4,
+  totalSteps: 10,
+  history: [1, 2, 3, 4].map((step) => ({ step, loss: 5 - step, lr: 0.002 })),
+  modelCached: true,
+};
+
 export class FakeEngine implements EngineApi {
   readonly calls: string[] = [];
   gpuInfoImpl: () => Promise<GpuInfo> = async () => SWIFTSHADER_INFO;
@@ -64,6 +108,18 @@ export class FakeEngine implements EngineApi {
     lastLogits: new Float32Array(TINY_SUMMARY.vocabSize),
   });
 
+  loadDatasetImpl: (files: DatasetFileInput[], options: DatasetLoadOptions) => Promise<DatasetSummary> = async () => SAMPLE_DATASET;
+  previewImpl: (split: DatasetSplit, offset: number, count: number) => Promise<ExamplePage> = async (split, offset, count) => {
+    const examples = split === 'train' ? SAMPLE_EXAMPLES : [];
+    return { split, offset, total: examples.length, examples: examples.slice(offset, offset + count) };
+  };
+  /** Training calls get the progress callback; the test reports steps through it and resolves the outcome. */
+  trainImpl: (onProgress: TrainProgressCallback) => Promise<TrainOutcome> = async () => ({ state: 'finished', step: 10, totalSteps: 10, saved: true });
+  savedRun: SavedRunInfo | null = null;
+  restoreImpl: (onProgress?: ProgressCallback) => Promise<RestoredRun> = async () => ({ model: TINY_SUMMARY, dataset: SAMPLE_DATASET, run: SAVED_RUN });
+  lastSettings: TrainSettings | null = null;
+  lastSchema: IeSchema | null = null;
+
   gpuInfo(): Promise<GpuInfo> {
     this.calls.push('gpuInfo');
     return this.gpuInfoImpl();
@@ -83,6 +139,47 @@ export class FakeEngine implements EngineApi {
   async unloadModel(): Promise<void> {
     this.calls.push('unloadModel');
   }
+  loadDataset(files: DatasetFileInput[], options: DatasetLoadOptions): Promise<DatasetSummary> {
+    this.calls.push(`loadDataset(${files.map((file) => `${file.name}:${file.bytes.byteLength}`).join(',')}; dev ${options.devFraction})`);
+    return this.loadDatasetImpl(files, options);
+  }
+  previewExamples(split: DatasetSplit, offset: number, count: number): Promise<ExamplePage> {
+    this.calls.push(`previewExamples(${split},${offset},${count})`);
+    return this.previewImpl(split, offset, count);
+  }
+  startTraining(settings: TrainSettings, schema: IeSchema, onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    this.calls.push('startTraining');
+    this.lastSettings = settings;
+    this.lastSchema = schema;
+    return this.trainImpl(onProgress);
+  }
+  async pauseTraining(): Promise<void> {
+    this.calls.push('pauseTraining');
+  }
+  resumeTraining(onProgress: TrainProgressCallback): Promise<TrainOutcome> {
+    this.calls.push('resumeTraining');
+    return this.trainImpl(onProgress);
+  }
+  async cancelTraining(): Promise<void> {
+    this.calls.push('cancelTraining');
+  }
+  async findSavedRun(): Promise<SavedRunInfo | null> {
+    this.calls.push('findSavedRun');
+    return this.savedRun;
+  }
+  restoreSavedRun(onProgress?: ProgressCallback): Promise<RestoredRun> {
+    this.calls.push('restoreSavedRun');
+    return this.restoreImpl(onProgress);
+  }
+  async discardSavedRun(): Promise<void> {
+    this.calls.push('discardSavedRun');
+    this.savedRun = null;
+  }
+}
+
+/** One step's progress report as the engine sends it. */
+export function progressAt(step: number, totalSteps = 10, devLoss?: number) {
+  return { step, totalSteps, loss: 5 / step, lr: 0.001, gradNorm: 1, tokensPerSecond: 100, elapsedMs: step * 1000, ...(devLoss !== undefined ? { devLoss } : {}) };
 }
 
 export function checkpointFolder(): File[] {
