@@ -3,9 +3,11 @@
 
 import { createStore } from 'zustand/vanilla';
 import type { EngineApi } from '../worker/api.ts';
+import { createDataSlice } from './data-slice.ts';
 import { createGpuSlice } from './gpu-slice.ts';
 import { createInferenceSlice } from './inference-slice.ts';
 import { createModelSlice } from './model-slice.ts';
+import { createTrainSlice } from './train-slice.ts';
 import type { AppState, AppStore } from './types.ts';
 
 export function createAppStore(engine: EngineApi): AppStore {
@@ -13,5 +15,7 @@ export function createAppStore(engine: EngineApi): AppStore {
     ...createGpuSlice(set, get, engine),
     ...createModelSlice(set, get, engine),
     ...createInferenceSlice(set, get, engine),
+    ...createDataSlice(set, get, engine),
+    ...createTrainSlice(set, get, engine),
   }));
 }

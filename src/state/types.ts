@@ -4,7 +4,11 @@
 // worker client's callbacks and from tests alike.
 
 import type { StoreApi } from 'zustand/vanilla';
-import type { EngineApi, GpuInfo, ModelSummary, NextTokenResult, SelfTestResult } from '../worker/api.ts';
+import type { SchemaIssue } from '../ie/schema.ts';
+import type {
+  DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeSchema, ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, SftProgress,
+  TrainSettings,
+} from '../worker/api.ts';
 
 /** idle → running → done | failed; `error` holds the message shown to the user as is. */
 export type TaskStatus = 'idle' | 'running' | 'done' | 'failed';
@@ -57,7 +61,71 @@ export interface InferenceSlice {
   predictNextToken(): Promise<void>;
 }
 
-export type AppState = GpuSlice & ModelSlice & InferenceSlice;
+export interface DataState {
+  status: TaskStatus;
+  error: string | null;
+  summary: DatasetSummary | null;
+  /** Dev share when one file is loaded (split by id hash). */
+  devFraction: number;
+  preview: { split: DatasetSplit; status: TaskStatus; page: ExamplePage | null; error: string | null };
+  /** The schema as edited (starts as the dataset's own schema); training uses it once it is valid. */
+  schemaDraft: IeSchema;
+  /** parseSchema's issues for the draft; empty when valid. */
+  schemaIssues: SchemaIssue[];
+}
+
+export interface DataSlice {
+  data: DataState;
+  setDevFraction(fraction: number): void;
+  /** Reads the files' text and hands it to the engine (one file: split into train/dev; a file named dev: the dev set). */
+  loadDatasetFiles(files: File[]): Promise<void>;
+  showPreview(split: DatasetSplit, offset: number): Promise<void>;
+  setSchemaDraft(draft: IeSchema): void;
+  /** Back to the schema the dataset uses. */
+  resetSchema(): void;
+}
+
+/** One point of the loss curve. */
+export interface TrainPoint {
+  step: number;
+  loss: number;
+  devLoss?: number;
+}
+
+/** 'pausing': asked to stop, the current step is still running. 'restoring': loading a saved run. */
+export type TrainStatus = 'idle' | 'restoring' | 'running' | 'pausing' | 'paused' | 'finished' | 'cancelled' | 'failed';
+
+export interface TrainState {
+  settings: TrainSettings;
+  status: TrainStatus;
+  error: string | null;
+  points: TrainPoint[];
+  /** The latest progress report (tokens/s, lr, elapsed time). */
+  last: SftProgress | null;
+  totalSteps: number;
+  /** The first step of the current start / resume (ETA uses the pace since then). */
+  session: { firstStep: number } | null;
+  /** Whether the run's state is saved in OPFS (a closed tab can resume it). */
+  saved: boolean;
+  /** An unfinished run found in OPFS at start-up. */
+  savedRun: SavedRunInfo | null;
+}
+
+export interface TrainSlice {
+  train: TrainState;
+  setTrainSettings(patch: Partial<TrainSettings>): void;
+  startTraining(): Promise<void>;
+  pauseTraining(): Promise<void>;
+  resumeTraining(): Promise<void>;
+  cancelTraining(): Promise<void>;
+  /** Looks for an unfinished run in OPFS (at start-up). */
+  checkSavedRun(): Promise<SavedRunInfo | null>;
+  /** Reloads the saved run's model, data and trainer, then resumes training. */
+  resumeSavedRun(): Promise<void>;
+  discardSavedRun(): Promise<void>;
+}
+
+export type AppState = GpuSlice & ModelSlice & InferenceSlice & DataSlice & TrainSlice;
 
 export type AppStore = StoreApi<AppState>;
 
