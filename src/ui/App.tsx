@@ -1,7 +1,9 @@
-// The page: title, WebGPU status, model.
+// The page: title, WebGPU status, model, data, training.
 
+import { DataPanel } from './DataPanel.tsx';
 import { GpuPanel } from './GpuPanel.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
+import { TrainPanel } from './TrainPanel.tsx';
 
 export function App() {
   return (
@@ -12,6 +14,8 @@ export function App() {
       </header>
       <GpuPanel />
       <ModelPanel />
+      <DataPanel />
+      <TrainPanel />
     </main>
   );
 }
