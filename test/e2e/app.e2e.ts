@@ -1,11 +1,19 @@
 // The built app in headless Chromium on SwiftShader: WebGPU is found in the worker,
 // the kernel self-test agrees with the CPU reference, and a tiny checkpoint folder
 // picked with the folder input gives the same next-token logits as the same engine
-// on Dawn in Node.
+// on Dawn in Node. Then a few CoNLL04 sentences are loaded (highlighted in the preview),
+// SFT runs a few steps with pause and resume, and after a reload (a closed tab) the run
+// autosaved in OPFS is offered and resumed to the end.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { Engine } from '../../src/worker/engine.ts';
+import { DATA_DIR } from '../ie/realdata.ts';
 import { check, type E2eContext } from './context.ts';
-import { writeTinyGlm2Checkpoint } from './tiny-checkpoint.ts';
+import { shortConll04Lines, writeTinyIeCheckpoint } from './tiny-checkpoint.ts';
+
+/** SFT steps of the browser run (SwiftShader: seconds per ~150-token sequence). */
+const TRAIN_STEPS = 8;
 
 const PROMPT_IDS = [5, 17, 42, 3, 9];
 /** The page shows logits with 4 decimals; Chromium's and Dawn's SwiftShader run the same WGSL. */
@@ -37,8 +45,9 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   check(Number.isFinite(maxDiff) && maxDiff < 1e-4, `self-test max |diff| ${match[1]} is not below 1e-4`);
   await screenshot('gpu');
 
-  // Model: a random tiny ChatGLM2 folder, picked through the folder input.
-  const checkpoint = writeTinyGlm2Checkpoint(resultsDir);
+  // Model: a random tiny ChatGLM2 folder with a word-level tokenizer of a few CoNLL04 sentences, picked through the folder input.
+  const lines = shortConll04Lines(readFileSync(join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8'), 4);
+  const checkpoint = writeTinyIeCheckpoint(resultsDir, lines);
   log(`wrote ${checkpoint.dir} (${Object.keys(checkpoint.files).join(', ')})`);
   await page.getByTestId('model-folder').setInputFiles(checkpoint.dir);
   const summary = page.getByTestId('model-summary');
@@ -47,7 +56,7 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   if (await modelError.isVisible()) throw new Error(`loading the checkpoint failed: ${await modelError.innerText()}`);
   const summaryText = await summary.innerText();
   log(`model: ${summaryText.replace(/\s+/g, ' ')}`);
-  check(/layers\s+2\b/.test(summaryText) && /hidden\s+32\b/.test(summaryText), `summary does not show 2 layers / hidden 32: ${summaryText}`);
+  check(/layers\s+1\b/.test(summaryText) && /hidden\s+32\b/.test(summaryText), `summary does not show 1 layer / hidden 32: ${summaryText}`);
 
   await page.getByTestId('token-ids').fill(PROMPT_IDS.join(', '));
   await page.getByRole('button', { name: 'Next token' }).click();
@@ -74,4 +83,78 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
     check(shownId === tokenId, `rank ${rank}: browser token ${shownId}, Node token ${tokenId}`);
     check(Math.abs((shownLogit ?? NaN) - logit) <= LOGIT_TOL, `rank ${rank}: browser logit ${shownLogit}, Node logit ${logit}`);
   });
+
+  await trainInTheBrowser({ page, resultsDir, log, screenshot } as E2eContext, lines);
+}
+
+async function trainInTheBrowser({ page, resultsDir, log, screenshot }: E2eContext, lines: string[]): Promise<void> {
+  // Data: three training sentences and one dev sentence (a file named *dev* is the dev set).
+  const trainFile = join(resultsDir, 'conll04-sample.jsonl');
+  const devFile = join(resultsDir, 'conll04-sample-dev.jsonl');
+  writeFileSync(trainFile, lines.slice(0, 3).join('\n') + '\nthis line is not JSON\n');
+  writeFileSync(devFile, lines[3] + '\n');
+  await page.getByTestId('data-files').setInputFiles([trainFile, devFile]);
+  const dataSummary = page.getByTestId('data-summary');
+  await dataSummary.waitFor({ timeout: 30_000 });
+  const dataText = await dataSummary.innerText();
+  log(`data: ${dataText}`);
+  check(/3 train \/ 1 dev/.test(dataText), `data summary does not say 3 train / 1 dev: ${dataText}`);
+  const problems = await page.getByTestId('data-problems').innerText();
+  check(/line 4: not valid JSON/.test(problems), `the bad line is not reported with its number: ${problems}`);
+  const firstSpan = page.getByTestId('preview').locator('mark.span').first();
+  await firstSpan.waitFor();
+  const spanType = await firstSpan.getAttribute('data-type');
+  const spanColor = await firstSpan.evaluate((element) => getComputedStyle(element).backgroundColor);
+  log(`first highlighted span: "${await firstSpan.innerText()}" (${spanType}, ${spanColor})`);
+  check(spanType !== null && spanColor !== 'rgba(0, 0, 0, 0)', 'the highlighted span has no type or no colour');
+  await page.getByTestId('schema-valid').waitFor();
+  await screenshot('data');
+
+  // Train: LoRA rank 2, batch 1, pause and resume in the page.
+  await page.getByTestId('train-mode').selectOption('lora');
+  for (const [field, value] of [['loraRank', '2'], ['lr', '0.01'], ['steps', String(TRAIN_STEPS)], ['batchSize', '1'], ['evalEvery', String(TRAIN_STEPS)], ['checkpointEvery', '1']]) {
+    await page.getByTestId(`train-${field}`).fill(value!);
+  }
+  const status = page.getByTestId('train-status');
+  const stepCell = page.getByTestId('train-step');
+  const shownStep = async (): Promise<number> => Number(/^(\d+)/.exec(await stepCell.innerText())?.[1] ?? NaN);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await stepCell.waitFor({ timeout: 120_000 });
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.getByTestId('train-status').filter({ hasText: /^paused$/ }).waitFor({ timeout: 120_000 });
+  const pausedAt = await shownStep();
+  const loss = Number(await page.getByTestId('train-loss').innerText());
+  log(`paused at step ${pausedAt}, loss ${loss}, tokens/s ${await page.getByTestId('train-tps').innerText()}`);
+  check(pausedAt >= 1 && pausedAt < TRAIN_STEPS, `paused at step ${pausedAt}`);
+  check(Number.isFinite(loss) && loss > 0, `loss shown is ${loss}`);
+  const points = await page.getByTestId('loss-chart').getByTestId('chart-point').count();
+  check(points >= pausedAt, `the chart has ${points} points after ${pausedAt} steps`);
+  await screenshot('train-paused');
+
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.waitForFunction((step) => Number(/^(\d+)/.exec(document.querySelector('[data-testid="train-step"]')?.textContent ?? '')?.[1]) > step, pausedAt, { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await status.filter({ hasText: /^(paused|finished)$/ }).waitFor({ timeout: 120_000 });
+  const secondPause = await shownStep();
+  log(`resumed and paused again at step ${secondPause} (${await status.innerText()})`);
+  check(secondPause > pausedAt && secondPause < TRAIN_STEPS, `resume did not advance, or the run ended before the second pause: ${pausedAt} → ${secondPause}`);
+
+  {
+    // A closed tab: reload, and the run autosaved in OPFS is offered and resumed to the end.
+    await page.reload();
+    const savedRun = page.getByTestId('saved-run');
+    await savedRun.waitFor({ timeout: 60_000 });
+    log(`after reload: ${(await savedRun.innerText()).replace(/\s+/g, ' ')}`);
+    check(new RegExp(`step ${secondPause} of ${TRAIN_STEPS}`).test(await savedRun.innerText()), 'the saved run does not show the paused step');
+    await page.getByTestId('gpu-adapter').waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Resume training' }).click();
+  }
+  const trainError = page.getByTestId('train-error');
+  await status.filter({ hasText: /^finished$/ }).or(trainError).waitFor({ timeout: 180_000 });
+  if (await trainError.isVisible()) throw new Error(`training failed: ${await trainError.innerText()}`);
+  const finalPoints = await page.getByTestId('loss-chart').getByTestId('chart-point').count();
+  log(`finished at step ${await shownStep()} with ${finalPoints} chart points`);
+  check((await shownStep()) === TRAIN_STEPS, 'the run did not reach its last step');
+  check(finalPoints >= TRAIN_STEPS + 1, `expected ${TRAIN_STEPS} loss points and a dev loss point, the chart has ${finalPoints}`);
+  await screenshot('train-finished');
 }
