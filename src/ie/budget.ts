@@ -1,0 +1,68 @@
+// A token budget for constrained answers: within `maxTokens` the answer must be complete,
+// so that every constrained generation parses even when the model would ramble on. When
+// the remaining budget falls to `reserve` tokens, each step allows only the most closing
+// token the answer grammar accepts — the end token, then `}`, `]}`, `"]}`, `]`, `"]`, `"` —
+// and, where none is allowed (an empty mention, the second half of a pair, a key after ", "),
+// whatever the grammar allows. Every closing step shortens the path to the end, so with a
+// reserve as long as the longest closing path in single-character tokens (see budgetReserve
+// in extract.ts) the end token is always reached in time.
+
+import type { ConstraintVocabulary, TokenConstraint } from './constraint.ts';
+
+/** Closing pieces, most closing first. */
+const CLOSERS = ['}', ']}', '"]}', ']', '"]', '"'];
+
+export function closerIds(vocab: ConstraintVocabulary): number[] {
+  const ids: number[] = [vocab.endId];
+  for (const closer of CLOSERS) {
+    const id = vocab.pieces.indexOf(closer);
+    if (id >= 0) ids.push(id);
+  }
+  return ids;
+}
+
+function isAllowed(mask: Uint32Array, id: number): boolean {
+  return ((mask[id >>> 5]! >>> (id & 31)) & 1) === 1;
+}
+
+export class BudgetedConstraint implements TokenConstraint {
+  private remaining: number;
+  private cached: Uint32Array | null = null;
+
+  constructor(
+    private readonly inner: TokenConstraint,
+    private readonly closers: readonly number[],
+    maxTokens: number,
+    private readonly reserve = 16,
+  ) {
+    // A budget at or below the reserve closes the answer at once ({} when nothing was started).
+    this.remaining = maxTokens;
+  }
+
+  get done(): boolean {
+    return this.inner.done;
+  }
+
+  allowed(): Uint32Array {
+    if (this.cached) return this.cached;
+    const mask = this.inner.allowed();
+    if (this.remaining > this.reserve) return mask;
+    const closer = this.closers.find((id) => isAllowed(mask, id));
+    if (closer === undefined) return mask;
+    const only = new Uint32Array(mask.length);
+    only[closer >>> 5] = 1 << (closer & 31);
+    this.cached = only;
+    return only;
+  }
+
+  advance(tokenId: number): void {
+    if (!isAllowed(this.allowed(), tokenId)) throw new Error(`token ${tokenId} is not allowed here (budget ${this.remaining})`);
+    this.inner.advance(tokenId);
+    this.remaining--;
+    this.cached = null;
+  }
+}
+
+export function withTokenBudget(inner: TokenConstraint, vocab: ConstraintVocabulary, maxTokens: number, reserve = 16): TokenConstraint {
+  return new BudgetedConstraint(inner, closerIds(vocab), maxTokens, reserve);
+}

@@ -1,0 +1,104 @@
+// Extraction with a GLM: schema + texts → prompts → (constrained) generation on the GPU →
+// answer text → typed character spans. The one place the IE task meets the engine; the
+// CLI's extract / eval commands and the app's Extract panel call it.
+
+import type { GlmModel } from '../model/model.ts';
+import { generate, type DecodeStats } from '../model/generate.ts';
+import type { LoraAdapters } from '../model/lora.ts';
+import type { Tokenizer } from '../io/tokenizer.ts';
+import { inferTaskKind, parseAnswer, type AnswerParseResult, type IeTaskKind } from './answer.ts';
+import { buildConstraintVocabulary, createAnswerConstraint, type TokenConstraint } from './constraint.ts';
+import { decodeAnswerIds, stopTokenIds, type PromptFamily } from './prompt.ts';
+import type { IeSchema } from './schema.ts';
+import { promptIdsFor } from './task-data.ts';
+import { withTokenBudget } from './budget.ts';
+
+/**
+ * Tokens kept for closing an answer, in the worst case of one token per character: from
+ * inside the longest type or role name, the rest of it and `": [{"trigger": "x"}]}` plus
+ * the end token.
+ */
+export function budgetReserve(schema: IeSchema): number {
+  const names = [...schema.entityTypes, ...schema.relationTypes.map((r) => r.name), ...schema.eventTypes.flatMap((e) => [e.name, ...e.roles])];
+  return 24 + Math.max(0, ...names.map((name) => JSON.stringify(name).length));
+}
+
+export interface ExtractOptions {
+  /** Mask decoding to valid answers whose spans occur in the input (default true). */
+  constrained: boolean;
+  maxNewTokens: number;
+  /** Sequences decoded side by side. */
+  batchSize: number;
+  task?: IeTaskKind;
+  lora?: LoraAdapters | null;
+}
+
+export interface Extracted {
+  text: string;
+  /** The answer as the model wrote it. */
+  answerText: string;
+  parsed: AnswerParseResult;
+  /** Generated token ids (with the end token when the model stopped). */
+  ids: number[];
+  /** True when the answer ended with a stop token, not at maxNewTokens. */
+  finished: boolean;
+}
+
+export interface ExtractRun {
+  results: Extracted[];
+  /** Tokens generated per second of decoding, over all batches. */
+  decodeTokensPerSecond: number;
+  generatedTokens: number;
+  elapsedMs: number;
+}
+
+export interface Extractor {
+  model: GlmModel;
+  tokenizer: Tokenizer;
+  family: PromptFamily;
+}
+
+export async function extract(extractor: Extractor, schema: IeSchema, texts: readonly string[], options: ExtractOptions): Promise<ExtractRun> {
+  const { model, tokenizer, family } = extractor;
+  const task = options.task ?? inferTaskKind(schema);
+  const encoder = { tokenizer, family, schema, task };
+  const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family) : null;
+  const stopIds = stopTokenIds(tokenizer, family);
+  const results: Extracted[] = [];
+  let decodeMs = 0;
+  let generatedTokens = 0;
+  const started = performance.now();
+  for (let start = 0; start < texts.length; start += options.batchSize) {
+    const batch = texts.slice(start, start + options.batchSize);
+    const prompts = batch.map((text) => promptIdsFor(encoder, text));
+    // The budget makes every constrained answer complete within maxNewTokens.
+    const constraints: (TokenConstraint | null)[] = batch.map((text) =>
+      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
+    );
+    let stats: DecodeStats | null = null;
+    const generations = await generate(model, prompts, {
+      maxNewTokens: options.maxNewTokens,
+      stopIds,
+      ...(vocab ? { constraints } : {}),
+      onStats: (s) => {
+        stats = s;
+      },
+    }, options.lora ?? null);
+    const finalStats = stats as DecodeStats | null;
+    if (finalStats) {
+      decodeMs += finalStats.decodeMs;
+      generatedTokens += finalStats.generatedTokens;
+    }
+    generations.forEach((generation, i) => {
+      const text = batch[i]!;
+      const answerText = decodeAnswerIds(tokenizer, family, generation.ids);
+      results.push({ text, answerText, parsed: parseAnswer(answerText, text, schema), ids: generation.ids, finished: generation.stopped });
+    });
+  }
+  return {
+    results,
+    decodeTokensPerSecond: decodeMs > 0 ? (generatedTokens / decodeMs) * 1000 : 0,
+    generatedTokens,
+    elapsedMs: performance.now() - started,
+  };
+}
