@@ -3,15 +3,19 @@
 
 import { LOGITS_USAGE, logitsCommand } from './logits.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
+import { EXTRACT_USAGE, extractCommand } from './extract.ts';
+import { EVAL_USAGE, evalCommand } from './eval.ts';
 import { UsageError } from './args.ts';
 
-const USAGE = `usage:\n  ${LOGITS_USAGE}\n  ${TRAIN_USAGE}\n`;
+const USAGE = `usage:\n  ${LOGITS_USAGE}\n  ${TRAIN_USAGE}\n  ${EXTRACT_USAGE}\n  ${EVAL_USAGE}\n`;
 
 type Command = (argv: readonly string[], out: (text: string) => void) => Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
   logits: logitsCommand,
   train: trainCommand,
+  extract: extractCommand,
+  eval: evalCommand,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,46 @@
+// `chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--no-constraint] [--batch B]`
+// extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
+// and per type, malformed answers and hallucinated spans, as one JSON object.
+
+import { readFileSync } from 'node:fs';
+import { readDatasetFile } from '../data/dataset.ts';
+import { extract } from '../ie/extract.ts';
+import { scoreExtractions } from '../ie/metrics.ts';
+import { schemaFromDataset, validSchemaOrThrow } from '../ie/schema.ts';
+import { extractionOf } from '../ie/spans.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
+
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--no-constraint] [--batch B] [--max-new-tokens N]';
+
+export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
+  const args = parseArgs(argv, {
+    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, schema: { kind: 'value' }, limit: { kind: 'value' },
+    ...DECODING_OPTIONS,
+  });
+  const file = args.get('data')![0]!;
+  const read = readDatasetFile(file, readFileSync(file, 'utf8'));
+  for (const problem of read.problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
+  const limitText = args.get('limit')?.[0];
+  const limit = limitText === undefined ? Infinity : Number(limitText);
+  if (!(limit >= 1)) throw new UsageError(`--limit: "${limitText}" is not a positive count`);
+  const examples = read.examples.slice(0, limit);
+  if (examples.length === 0) throw new UsageError(`--data ${file}: no usable examples`);
+  const schemaFile = args.get('schema')?.[0];
+  const schema = schemaFile ? validSchemaOrThrow(JSON.parse(readFileSync(schemaFile, 'utf8'))) : schemaFromDataset(read.examples);
+  const choice = decodingChoice(args);
+  const { ctx, extractor } = await openExtractor(args.get('model')![0]!);
+  try {
+    const run = await extract(extractor, schema, examples.map((e) => e.text), choice);
+    const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
+    out(JSON.stringify({
+      data: file,
+      constrained: choice.constrained,
+      unfinished: run.results.filter((r) => !r.finished).length,
+      decodeTokensPerSecond: run.decodeTokensPerSecond,
+      ...metrics,
+    }) + '\n');
+  } finally {
+    ctx.destroy();
+  }
+}

@@ -1,0 +1,44 @@
+// What the extract and eval commands share: a checkpoint folder loaded onto the GPU with
+// its tokenizer and prompt family, and the decoding options they take.
+
+import { createNodeContext } from '../gpu/node.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { loadCheckpoint } from '../io/checkpoint.ts';
+import { directorySource } from '../io/node-source.ts';
+import type { Extractor } from '../ie/extract.ts';
+import { loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
+import { GlmModel } from '../model/model.ts';
+import type { ParsedArgs, OptionSpec } from './args.ts';
+import { UsageError } from './args.ts';
+
+export const DECODING_OPTIONS: Record<string, OptionSpec> = {
+  'no-constraint': { kind: 'switch' },
+  'max-new-tokens': { kind: 'value' },
+  batch: { kind: 'value' },
+};
+
+export interface DecodingChoice {
+  constrained: boolean;
+  maxNewTokens: number;
+  batchSize: number;
+}
+
+export function decodingChoice(args: ParsedArgs): DecodingChoice {
+  const count = (name: string, fallback: number): number => {
+    const text = args.get(name)?.[0];
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name}: "${text}" is not a positive count`);
+    return value;
+  };
+  return { constrained: !args.has('no-constraint'), maxNewTokens: count('max-new-tokens', 256), batchSize: count('batch', 8) };
+}
+
+export async function openExtractor(modelDir: string): Promise<{ ctx: GpuContext; extractor: Extractor }> {
+  const source = directorySource(modelDir);
+  const checkpoint = await loadCheckpoint(source);
+  const tokenizer = await loadCheckpointTokenizer(source);
+  const ctx = await createNodeContext();
+  const model = await GlmModel.load(ctx, checkpoint);
+  return { ctx, extractor: { model, tokenizer, family: promptFamilyOf(checkpoint.config, tokenizer) } };
+}

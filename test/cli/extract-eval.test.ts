@@ -1,0 +1,87 @@
+// `npx chatuie extract` and `npx chatuie eval` in real processes, on a random-weight GLM with
+// its own tokenizer.json: the outputs are well formed, constrained answers only hold spans
+// of the input, and eval reports the metrics of every task with zero hallucinated spans.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseGlmConfig } from '../../src/model/config.ts';
+import { writeCheckpointDir } from '../helpers/checkpoint-dir.ts';
+import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
+import { buildByteLevelTokenizerJson } from '../ie/fixtures/tokenizers.ts';
+import { DATA_DIR } from '../ie/realdata.ts';
+import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
+
+const run = promisify(execFile);
+const BIN = path.resolve(import.meta.dirname, '../../bin/chatuie.mjs');
+
+interface Span {
+  type: string;
+  start: number;
+  end: number;
+  text: string;
+}
+
+describe('chatuie extract and eval', () => {
+  // The three shortest of the first 40 CoNLL04 dev sentences (SwiftShader decodes slowly).
+  const lines = readFileSync(path.join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8').split('\n').slice(0, 40).sort((a, b) => a.length - b.length).slice(0, 3);
+  const texts = lines.map((line) => (JSON.parse(line) as { text: string }).text);
+  const words = [...new Set(texts.join(' ').split(' ').concat(['person', 'location', 'organization', 'other', 'kill', 'live', 'in', 'located', 'based', 'work', 'for']))];
+  const { json } = buildByteLevelTokenizerJson(words.flatMap((w) => [w, ` ${w}`]));
+  const vocabSize = loadHfTokenizer(json).vocabSize;
+  const config = parseGlmConfig({ ...TINY_GLM2_CONFIG, padded_vocab_size: vocabSize, seq_length: 1024 });
+  const modelDir = writeCheckpointDir(config, tinyTensors(config, 31, 1.0));
+  writeFileSync(path.join(modelDir, 'tokenizer.json'), JSON.stringify(json));
+  const work = mkdtempSync(path.join(tmpdir(), 'chatuie-extract-'));
+  const schemaFile = path.join(work, 'schema.json');
+  writeFileSync(schemaFile, JSON.stringify({ entityTypes: ['person', 'location'] }));
+
+  it('extract prints typed spans that all occur in the text; --no-constraint still prints the raw answer', async () => {
+    const text = texts[0]!;
+    const { stdout } = await run(process.execPath, [BIN, 'extract', '--model', modelDir, '--schema', schemaFile, '--text', text, '--max-new-tokens', '40']);
+    const result = JSON.parse(stdout) as { ok: boolean; answer: string; entities: Span[]; hallucinated: unknown[]; constrained: boolean };
+    expect(result.constrained).toBe(true);
+    expect(result.ok).toBe(true);
+    expect(result.hallucinated).toEqual([]);
+    for (const entity of result.entities) {
+      expect(['person', 'location']).toContain(entity.type);
+      expect(text.slice(entity.start, entity.end)).toBe(entity.text);
+      expect(entity.end).toBeGreaterThan(entity.start);
+    }
+    const free = JSON.parse((await run(process.execPath, [BIN, 'extract', '--model', modelDir, '--schema', schemaFile, '--text', text, '--max-new-tokens', '12', '--no-constraint'])).stdout) as { answer: string; constrained: boolean };
+    expect(free.constrained).toBe(false);
+    expect(typeof free.answer).toBe('string');
+  });
+
+  it('eval scores a CoNLL04 sample: P/R/F1 per task and type, no malformed answer, no hallucinated span', async () => {
+    const data = path.join(work, 'sample.jsonl');
+    writeFileSync(data, lines.join('\n') + '\n');
+    const { stdout } = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, '--max-new-tokens', '72', '--batch', '3']);
+    const report = JSON.parse(stdout) as {
+      examples: number; malformedAnswers: number; unfinished: number;
+      entities: { overall: { precision: number; recall: number; f1: number; gold: number } };
+      relationsStrict: { overall: { f1: number; gold: number } };
+      hallucinated: { count: number; mentions: number };
+    };
+    expect(report.examples).toBe(3);
+    expect(report.unfinished).toBe(0);
+    expect(report.malformedAnswers).toBe(0);
+    expect(report.hallucinated.count).toBe(0);
+    expect(report.entities.overall.gold).toBeGreaterThan(0);
+    for (const value of [report.entities.overall.precision, report.entities.overall.recall, report.entities.overall.f1, report.relationsStrict.overall.f1]) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('reports bad input on stderr with a non-zero status', async () => {
+    const badSchema = path.join(work, 'bad.json');
+    writeFileSync(badSchema, JSON.stringify({ entityTypes: ['person'], relationTypes: [{ name: 'x', headTypes: ['persn'] }] }));
+    const error = await run(process.execPath, [BIN, 'extract', '--model', modelDir, '--schema', badSchema, '--text', 'a'])
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(error?.code).not.toBe(0);
+    expect(error?.stderr).toMatch(/persn/);
+  });
+});
