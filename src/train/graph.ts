@@ -227,15 +227,13 @@ export class TrainingGraph {
     this.lora.backward(this.ctx, this.workspace, x, weight, dy, dx, { a, b });
   }
 
-  /** dx (=) of a norm, accumulating its weight (and bias) gradients when they are trainable. */
+  /** dx (=) of a norm, accumulating its weight (and bias) gradients when they are trainable (null skips them). */
   private normBackward(dy: GpuTensor, x: GpuTensor, weights: NormWeights, dx: GpuTensor): void {
     const { ctx, config } = this;
-    const C = config.hiddenSize;
-    const dWeight = this.gradOf(weights.weight) ?? this.workspace.get('frozen.norm.dweight', [C]);
+    const dWeight = this.gradOf(weights.weight);
     if (config.norm === 'layernorm') {
       if (!weights.bias) throw new Error('LayerNorm needs a bias');
-      const dBias = this.gradOf(weights.bias) ?? this.workspace.get('frozen.norm.dbias', [C]);
-      layerNormBackward(ctx, dy, x, weights.weight, dx, dWeight, dBias, config.normEps);
+      layerNormBackward(ctx, dy, x, weights.weight, dx, dWeight, this.gradOf(weights.bias), config.normEps);
     } else {
       rmsNormBackward(ctx, dy, x, weights.weight, dx, dWeight, config.normEps);
     }

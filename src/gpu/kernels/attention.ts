@@ -4,8 +4,9 @@
 import rotarySource from '../../../shaders/rotary.wgsl?raw';
 import attentionSource from '../../../shaders/glm_attention.wgsl?raw';
 import type { GpuContext } from '../context.ts';
-import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import { defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
+import { elementGrid } from './elementwise.ts';
 import { expectShape } from '../tensor.ts';
 
 export const rotaryKernel = defineKernel(
@@ -88,8 +89,6 @@ export function rotaryQkv(
     if (t.offset !== 0) throw new Error(`rotary: ${name} must start at offset 0`);
   }
   const count = B * T * (H + 2 * G) * (D / 2);
-  const groups = ceilDiv(count, 256);
-  const x = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
   ctx.dispatch(rotaryKernel, {
     buffers: [tensors.qkv.buffer, tensors.rope.buffer, tensors.seq.buffer, tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer],
     uniforms: packUniforms(rotaryKernel, {
@@ -98,7 +97,7 @@ export function rotaryQkv(
       kvStride: layout.kvStride, _pad0: 0, _pad1: 0, _pad2: 0,
     }),
     constants: { PAIRING: pairing },
-    workgroups: [x, ceilDiv(groups, x)],
+    workgroups: elementGrid(ctx, count),
   });
 }
 
