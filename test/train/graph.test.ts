@@ -64,6 +64,24 @@ for (const family of ['glm', 'glm2'] as const) {
       graph.destroy();
     });
 
+    it('gradient accumulation over two passes equals one pass over the whole batch', async () => {
+      const tiny = await tinyModel(family, 13);
+      const graph = new TrainingGraph(tiny.model);
+      const lossScale = 1 / trainingStep(tiny.config.family, sequences).answerTokens;
+      const readGrads = async (): Promise<Float32Array[]> =>
+        Promise.all(graph.params.map((p) => tiny.model.ctx.readF32(p.grad.buffer, p.grad.offset, p.grad.shape.reduce((a, b) => a * b, 1))));
+      graph.zeroGrads();
+      const whole = await graph.forwardBackward(sequences, lossScale);
+      const once = await readGrads();
+      graph.zeroGrads();
+      const first = await graph.forwardBackward([sequences[0]!], lossScale);
+      const second = await graph.forwardBackward([sequences[1]!], lossScale);
+      const accumulated = await readGrads();
+      expect(first.loss + second.loss).toBeCloseTo(whole.loss, 5);
+      once.forEach((grad, i) => expectClose(accumulated[i]!, grad, { atol: 1e-6, rtol: 1e-4 }, graph.params[i]!.name));
+      graph.destroy();
+    });
+
     it('one AdamW step changes the weights exactly as the reference update from the reference gradient', async () => {
       const tiny = await tinyModel(family, 11);
       const layout = trainingStep(tiny.config.family, sequences);
