@@ -8,6 +8,7 @@
 // objects, typed arrays, File); big arrays (logits) are transferred, not copied.
 
 import type { LineProblem } from '../data/dataset.ts';
+import type { AnswerParseResult } from '../ie/answer.ts';
 import type { GpuFeatures, GpuLimits } from '../gpu/context.ts';
 import type { IeSchema } from '../ie/schema.ts';
 import type { IeExample } from '../ie/spans.ts';
@@ -15,7 +16,7 @@ import type { GlmFamily } from '../model/config.ts';
 import type { HistoryPoint } from '../train/checkpoint.ts';
 import type { SftProgress } from '../train/sft.ts';
 
-export type { IeExample, IeSchema, LineProblem, SftProgress, HistoryPoint };
+export type { AnswerParseResult, IeExample, IeSchema, LineProblem, SftProgress, HistoryPoint };
 
 /** Reports progress of a long operation: `loaded` of `total` units (bytes for loading). */
 export type ProgressCallback = (loaded: number, total: number) => void;
@@ -170,6 +171,53 @@ export interface RestoredRun {
   run: SavedRunInfo;
 }
 
+export interface ExtractRequest {
+  schema: IeSchema;
+  text: string;
+  /** Mask decoding to well-formed answers whose spans occur in the text. */
+  constrained: boolean;
+  maxNewTokens: number;
+}
+
+export interface ExtractionResult {
+  text: string;
+  /** The answer as the model wrote it. */
+  answerText: string;
+  /** The answer as typed character spans (entities, relations, events), with issues and hallucinated mentions. */
+  parsed: AnswerParseResult;
+  /** True when the model ended its answer, false when it stopped at maxNewTokens. */
+  finished: boolean;
+  generatedTokens: number;
+  elapsedMs: number;
+  decodeTokensPerSecond: number;
+  /** Whether the LoRA adapter of the current (or finished) training run took part. */
+  withAdapter: boolean;
+}
+
+/** A corrected extraction: the gold example (corrected spans) and the model's answer it replaces. */
+export interface CorrectionInput {
+  schema: IeSchema;
+  example: IeExample;
+  /** The model's answer text (the rejected side of the preference pair). */
+  modelAnswer: string;
+}
+
+export interface CorrectionCounts {
+  /** Corrected examples added to the training data. */
+  goldExamples: number;
+  /** (prompt, chosen, rejected) pairs. */
+  preferencePairs: number;
+}
+
+/** A file for the user to save. */
+export interface ExportedFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** 'merged': config.json + model.safetensors (with any LoRA adapter added into the weights) + tokenizer files; 'adapter': the PEFT adapter. */
+export type ModelExportKind = 'merged' | 'adapter';
+
 export interface EngineApi {
   /** Creates the GPU device on first use; never throws (a missing GPU is a value). */
   gpuInfo(): Promise<GpuInfo>;
@@ -205,4 +253,17 @@ export interface EngineApi {
   restoreSavedRun(onProgress?: ProgressCallback): Promise<RestoredRun>;
   /** Deletes the saved run. */
   discardSavedRun(): Promise<void>;
+
+  /** Extracts from one text with the loaded model (and the LoRA adapter of the current or finished run, unmerged). */
+  extract(request: ExtractRequest): Promise<ExtractionResult>;
+  /** Saves a correction (OPFS): its example joins the training data, and a preference pair is recorded. */
+  addCorrection(correction: CorrectionInput): Promise<CorrectionCounts>;
+  /** Counts of the saved corrections (read from OPFS on first use). */
+  correctionCounts(): Promise<CorrectionCounts>;
+  /** Forgets every saved correction. */
+  clearCorrections(): Promise<CorrectionCounts>;
+  /** The model's files to save: merged checkpoint or LoRA adapter. */
+  exportModel(kind: ModelExportKind): Promise<ExportedFile[]>;
+  /** TRL datasets: sft.jsonl (train set + corrections under `schema`) and preference.jsonl (the pairs). */
+  exportDatasets(schema: IeSchema): Promise<ExportedFile[]>;
 }

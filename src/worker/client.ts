@@ -4,8 +4,9 @@
 
 import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
 import type {
-  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeSchema, ModelSummary, NextTokenResult,
-  ProgressCallback, RestoredRun, SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
+  CorrectionCounts, CorrectionInput, DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile,
+  ExtractionResult, ExtractRequest, GpuInfo, IeSchema, ModelExportKind, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun,
+  SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from './api.ts';
 
 export class WorkerEngineClient implements EngineApi {
@@ -72,6 +73,31 @@ export class WorkerEngineClient implements EngineApi {
 
   discardSavedRun(): Promise<void> {
     return this.remote.discardSavedRun();
+  }
+
+  extract(request: ExtractRequest): Promise<ExtractionResult> {
+    return this.remote.extract(request);
+  }
+
+  addCorrection(correction: CorrectionInput): Promise<CorrectionCounts> {
+    return this.remote.addCorrection(correction);
+  }
+
+  correctionCounts(): Promise<CorrectionCounts> {
+    return this.remote.correctionCounts();
+  }
+
+  clearCorrections(): Promise<CorrectionCounts> {
+    return this.remote.clearCorrections();
+  }
+
+  /** The files' bytes arrive transferred from the worker. */
+  exportModel(kind: ModelExportKind): Promise<ExportedFile[]> {
+    return this.remote.exportModel(kind);
+  }
+
+  exportDatasets(schema: IeSchema): Promise<ExportedFile[]> {
+    return this.remote.exportDatasets(schema);
   }
 
   /** Stops the worker (and with it the GPU device). */

@@ -9,18 +9,26 @@ import { GpuContext } from '../gpu/context.ts';
 import { linear, MATVEC_MAX_ROWS, type LinearWeight } from '../gpu/kernels/matmul.ts';
 import { tensor } from '../gpu/tensor.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
+import { extract, type Extractor } from '../ie/extract.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
-import { loadCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.ts';
-import { modelCacheKey, OpfsSink, OpfsStore, RUN_CHECKPOINT_DIR, RUN_DATA_DIR, RUN_FILE, type OpfsDirectory } from '../io/opfs.ts';
+import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
+import { PREFERENCE_DATASET_FILE, preferenceJsonl, preferencePairOf, readPreferenceJsonl, SFT_DATASET_FILE, sftJsonl, toJsonl, type PreferencePair } from '../io/export.ts';
+import {
+  modelCacheKey, openDirectory, OpfsSink, opfsSource, OpfsStore, removePath, RUN_CHECKPOINT_DIR, RUN_DATA_DIR, RUN_FILE, type OpfsDirectory,
+} from '../io/opfs.ts';
+import { writeSafetensors } from '../io/safetensors.ts';
+import type { Tokenizer } from '../io/tokenizer.ts';
+import type { LoraAdapters } from '../model/lora.ts';
 import { fileListSource, normalizePath, type FileSource } from '../io/source.ts';
 import { stepLogits } from '../model/logits.ts';
 import { GlmModel } from '../model/model.ts';
 import { linearRef } from '../reference/matmul.ts';
-import { readTrainerState, TRAINER_STATE_FILE } from '../train/checkpoint.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_FILE, adapterConfigJson, readAdapterTensors, readTrainerState, TRAINER_STATE_FILE } from '../train/checkpoint.ts';
 import { defaultSftOptions, SftTrainer, type SftOptions } from '../train/sft.ts';
 import type {
-  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, ModelSummary, NextTokenResult,
-  ProgressCallback, RestoredRun, SavedRunInfo, SelfTestCase, SelfTestResult, TokenLogit, TrainOutcome, TrainProgressCallback, TrainSettings,
+  CorrectionCounts, CorrectionInput, DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile,
+  ExtractionResult, ExtractRequest, GpuInfo, ModelExportKind, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo,
+  SelfTestCase, SelfTestResult, TokenLogit, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from './api.ts';
 
 export const WEBGPU_MISSING_MESSAGE =
@@ -52,6 +60,23 @@ interface RunRecord {
   dataFiles: string[];
   datasetOptions: DatasetLoadOptions;
   finished: boolean;
+  /** File in data/ holding the corrected examples trained on besides the dataset (IeExample JSON lines). */
+  correctionsFile?: string;
+}
+
+/** OPFS folder of the saved corrections. */
+export const CORRECTIONS_DIR = 'corrections';
+/** Corrected examples, one IeExample JSON object per line. */
+export const CORRECTION_EXAMPLES_FILE = 'gold.jsonl';
+/** The run's copy of the corrections it trains on, in data/. */
+const RUN_CORRECTIONS_FILE = 'corrections.gold.jsonl';
+
+/** The most tokens one extraction may generate. */
+export const MAX_EXTRACT_TOKENS = 2048;
+
+interface Corrections {
+  examples: IeExample[];
+  pairs: PreferencePair[];
 }
 
 interface LoadedDataset {
@@ -130,6 +155,11 @@ export class Engine implements EngineApi {
   private running: Promise<TrainOutcome> | null = null;
   private stopRequest: 'pause' | 'cancel' | null = null;
   private storage: Promise<OpfsStore | null> | null = null;
+  /** The LoRA adapter of a finished run, kept (unmerged) for extraction and export until the model changes or a new run starts. */
+  private finishedAdapter: LoraAdapters | null = null;
+  /** Tokenizer and prompt family of the loaded model, read on the first extraction. */
+  private extractorCache: { model: GlmModel; extractor: Promise<Extractor> } | null = null;
+  private corrections: Promise<Corrections> | null = null;
 
   /**
    * `gpu` is navigator.gpu in the browser (undefined when WebGPU is missing), the `webgpu` package's GPU in Node.
@@ -267,6 +297,8 @@ export class Engine implements EngineApi {
 
   private freeModel(): void {
     this.freeTrainer();
+    this.freeFinishedAdapter();
+    this.extractorCache = null;
     this.loaded?.model.destroy();
     this.loaded = null;
   }
@@ -301,32 +333,37 @@ export class Engine implements EngineApi {
     checkSettings(settings);
     const validSchema = validSchemaOrThrow(schema);
     this.freeTrainer();
-    const trainer = await this.buildTrainer(loaded, dataset, validSchema, settings);
+    this.freeFinishedAdapter();
+    const correctionExamples = (await this.loadCorrections()).examples;
+    const trainer = await this.buildTrainer(loaded, dataset, validSchema, settings, correctionExamples);
     let record: RunRecord | null = null;
     const store = await this.store();
     if (store && loaded.cacheKey) {
       record = {
         format: 'chatuie-run/1', settings, schema: validSchema, modelKey: loaded.cacheKey, modelName: loaded.name,
         dataFiles: dataset.files.map((file) => file.name), datasetOptions: dataset.options, finished: false,
+        ...(correctionExamples.length > 0 ? { correctionsFile: RUN_CORRECTIONS_FILE } : {}),
       };
       const sink = await store.newRun();
       for (const file of dataset.files) await sink.write(`${RUN_DATA_DIR}/${safeFileName(file.name)}`, file.text);
+      if (correctionExamples.length > 0) await sink.write(`${RUN_DATA_DIR}/${RUN_CORRECTIONS_FILE}`, toJsonl(correctionExamples));
       await sink.write(RUN_FILE, JSON.stringify(record, null, 2));
     }
     this.active = { trainer, settings, record };
     return this.runActive(onProgress);
   }
 
-  private async buildTrainer(loaded: LoadedModel, dataset: LoadedDataset, schema: IeSchema, settings: TrainSettings): Promise<SftTrainer> {
+  /** The trainer over the dataset's train split plus `extraTrain` (saved corrections). */
+  private async buildTrainer(loaded: LoadedModel, dataset: LoadedDataset, schema: IeSchema, settings: TrainSettings, extraTrain: readonly IeExample[]): Promise<SftTrainer> {
     const { config } = loaded.model;
     const tokenizer = await loadCheckpointTokenizer(loaded.source).catch((error: unknown) => {
       throw new Error(`Training needs the checkpoint's tokenizer (tokenizer.json, tokenizer.model or ice_text.model): ${errorMessage(error)}`);
     });
     const family = promptFamilyOf(config, tokenizer);
-    const train = encodeTrainingExamples(dataset.train, schema, tokenizer, family, config.maxSequenceLength);
+    const train = encodeTrainingExamples([...dataset.train, ...extraTrain], schema, tokenizer, family, config.maxSequenceLength);
     const dev = encodeTrainingExamples(dataset.dev, schema, tokenizer, family, config.maxSequenceLength);
     if (train.sequences.length === 0) {
-      throw new Error(`No training example fits the model's ${config.maxSequenceLength} positions (${train.tooLong} too long of ${dataset.train.length}).`);
+      throw new Error(`No training example fits the model's ${config.maxSequenceLength} positions (${train.tooLong} too long of ${dataset.train.length + extraTrain.length}).`);
     }
     return new SftTrainer(loaded.model, { train: train.sequences, dev: dev.sequences }, sftOptionsFor(settings));
   }
@@ -369,8 +406,15 @@ export class Engine implements EngineApi {
       }
       if (step >= totalSteps) {
         if (sink && active.record) await sink.write(RUN_FILE, JSON.stringify({ ...active.record, finished: true }, null, 2));
-        // The trained model stays loaded; the trainer's optimizer state is freed.
-        this.freeTrainer();
+        // The trained model stays loaded; the trainer's optimizer state is freed. A LoRA adapter is kept for extraction and export.
+        if (trainer.lora) {
+          trainer.optimizer.destroy();
+          trainer.graph.destroy();
+          this.finishedAdapter = trainer.lora;
+          this.active = null;
+        } else {
+          this.freeTrainer();
+        }
         return { state: 'finished', step, totalSteps, saved: sink !== null };
       }
       return { state: 'paused', step, totalSteps, saved: sink !== null };
@@ -385,6 +429,16 @@ export class Engine implements EngineApi {
   private freeTrainer(): void {
     this.active?.trainer.destroy();
     this.active = null;
+  }
+
+  private freeFinishedAdapter(): void {
+    this.finishedAdapter?.destroy();
+    this.finishedAdapter = null;
+  }
+
+  /** The adapter of the current run (paused), else of the finished run; null for full fine-tuning or no run. */
+  private currentAdapter(): LoraAdapters | null {
+    return this.active?.trainer.lora ?? this.finishedAdapter;
   }
 
   // ---- resuming a run a closed tab left in OPFS ----
@@ -443,7 +497,8 @@ export class Engine implements EngineApi {
     const files = [];
     for (const name of record.dataFiles) files.push({ name, text: await dataSource.readText(safeFileName(name)) });
     this.dataset = readDataset(files, record.datasetOptions);
-    const trainer = await this.buildTrainer(loaded, this.dataset, record.schema, record.settings);
+    const extraTrain = record.correctionsFile ? parseExampleLines(await dataSource.readText(record.correctionsFile)) : [];
+    const trainer = await this.buildTrainer(loaded, this.dataset, record.schema, record.settings, extraTrain);
     if (hasState && checkpointSource) await trainer.restore(checkpointSource);
     this.active = { trainer, settings: record.settings, record };
     return { model: summarize(model, checkpoint, baseSource.list(), record.modelKey), dataset: this.dataset.summary, run: info };
@@ -452,6 +507,227 @@ export class Engine implements EngineApi {
   async discardSavedRun(): Promise<void> {
     this.refuseWhileTraining('discard the saved run');
     await (await this.store())?.removeRun();
+  }
+
+  // ---- extraction ----
+
+  private extractorFor(loaded: LoadedModel): Promise<Extractor> {
+    if (this.extractorCache?.model !== loaded.model) {
+      const extractor = loadCheckpointTokenizer(loaded.source).then(
+        (tokenizer): Extractor => ({
+          model: loaded.model,
+          tokenizer: withModelVocabulary(tokenizer, loaded.model.config.vocabSize),
+          family: promptFamilyOf(loaded.model.config, tokenizer),
+        }),
+        (error: unknown) => {
+          throw new Error(`Extraction needs the checkpoint's tokenizer (tokenizer.json, tokenizer.model or ice_text.model): ${errorMessage(error)}`);
+        },
+      );
+      this.extractorCache = { model: loaded.model, extractor };
+      extractor.catch(() => {
+        if (this.extractorCache?.extractor === extractor) this.extractorCache = null;
+      });
+    }
+    return this.extractorCache.extractor;
+  }
+
+  async extract(request: ExtractRequest): Promise<ExtractionResult> {
+    const loaded = this.loaded;
+    if (!loaded) throw new Error('No model is loaded: load a checkpoint folder first.');
+    this.refuseWhileTraining('extract');
+    const schema = validSchemaOrThrow(request.schema);
+    if (request.text.trim() === '') throw new Error('The text is empty: paste a sentence to extract from.');
+    const { maxNewTokens } = request;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_EXTRACT_TOKENS) {
+      throw new Error(`The answer length must be a whole number of tokens from 1 to ${MAX_EXTRACT_TOKENS} (got ${maxNewTokens}).`);
+    }
+    const extractor = await this.extractorFor(loaded);
+    const lora = this.currentAdapter();
+    const run = await extract(extractor, schema, [request.text], { constrained: request.constrained, maxNewTokens, batchSize: 1, lora });
+    const [result] = run.results;
+    if (!result) throw new Error('The extraction returned no result.');
+    return {
+      text: result.text,
+      answerText: result.answerText,
+      parsed: result.parsed,
+      finished: result.finished,
+      generatedTokens: run.generatedTokens,
+      elapsedMs: run.elapsedMs,
+      decodeTokensPerSecond: run.decodeTokensPerSecond,
+      withAdapter: lora !== null,
+    };
+  }
+
+  // ---- corrections (gold examples and preference pairs, kept in OPFS) ----
+
+  private async correctionsDirectory(create: boolean): Promise<OpfsDirectory | null> {
+    const store = await this.store();
+    return store ? openDirectory(store.root, CORRECTIONS_DIR, create) : null;
+  }
+
+  private loadCorrections(): Promise<Corrections> {
+    this.corrections ??= (async (): Promise<Corrections> => {
+      const directory = await this.correctionsDirectory(false);
+      if (!directory) return { examples: [], pairs: [] };
+      const source = await opfsSource(directory);
+      const names = source.list();
+      return {
+        examples: names.includes(CORRECTION_EXAMPLES_FILE) ? parseExampleLines(await source.readText(CORRECTION_EXAMPLES_FILE)) : [],
+        pairs: names.includes(PREFERENCE_DATASET_FILE) ? readPreferenceJsonl(await source.readText(PREFERENCE_DATASET_FILE)) : [],
+      };
+    })();
+    this.corrections.catch(() => {
+      this.corrections = null;
+    });
+    return this.corrections;
+  }
+
+  private async saveCorrections(corrections: Corrections): Promise<void> {
+    const directory = await this.correctionsDirectory(true);
+    if (!directory) return;
+    const sink = new OpfsSink(directory);
+    await sink.write(CORRECTION_EXAMPLES_FILE, toJsonl(corrections.examples));
+    await sink.write(PREFERENCE_DATASET_FILE, preferenceJsonl(corrections.pairs));
+  }
+
+  async addCorrection({ schema, example, modelAnswer }: CorrectionInput): Promise<CorrectionCounts> {
+    const validSchema = validSchemaOrThrow(schema);
+    checkExampleSpans(example);
+    const corrections = await this.loadCorrections();
+    const gold: IeExample = { ...example, id: `correction-${corrections.examples.length + 1}` };
+    const pair = preferencePairOf(gold, validSchema, modelAnswer);
+    const next = { examples: [...corrections.examples, gold], pairs: [...corrections.pairs, pair] };
+    await this.saveCorrections(next);
+    this.corrections = Promise.resolve(next);
+    return countsOf(next);
+  }
+
+  async correctionCounts(): Promise<CorrectionCounts> {
+    return countsOf(await this.loadCorrections());
+  }
+
+  async clearCorrections(): Promise<CorrectionCounts> {
+    const store = await this.store();
+    if (store) await removePath(store.root, CORRECTIONS_DIR);
+    const empty = { examples: [], pairs: [] };
+    this.corrections = Promise.resolve(empty);
+    return countsOf(empty);
+  }
+
+  // ---- export ----
+
+  async exportModel(kind: ModelExportKind): Promise<ExportedFile[]> {
+    const loaded = this.loaded;
+    if (!loaded) throw new Error('No model is loaded: load a checkpoint folder first.');
+    this.refuseWhileTraining('export the model');
+    const { model } = loaded;
+    const lora = this.currentAdapter();
+    const encoder = new TextEncoder();
+    const file = (name: string, content: Uint8Array | string): ExportedFile => ({ name, bytes: typeof content === 'string' ? encoder.encode(content) : content });
+    if (kind === 'adapter') {
+      if (!lora) throw new Error('There is no LoRA adapter to export: train with LoRA first (a full fine-tuning run changes the weights themselves: export the merged model).');
+      return [
+        file(ADAPTER_CONFIG_FILE, JSON.stringify(adapterConfigJson(lora.options), null, 2) + '\n'),
+        file(ADAPTER_FILE, writeSafetensors(await readAdapterTensors(model, lora), { format: 'pt' })),
+      ];
+    }
+    const tensors = await model.readParameters();
+    if (lora) addAdapterIntoWeights(tensors, await readAdapterTensors(model, lora), lora.options.alpha / lora.options.rank);
+    const files = Object.entries(checkpointFiles(model.config, tensors)).map(([name, content]) => file(name, content));
+    // The tokenizer and the rest of the folder's small files (not the weights, not the config, which was just written).
+    for (const name of loaded.source.list()) {
+      if (name === CONFIG_FILE || name === INDEX_FILE || /\.(safetensors|bin|pt|pth|ckpt)$/i.test(name)) continue;
+      files.push(file(name, await loaded.source.read(name)));
+    }
+    return files;
+  }
+
+  async exportDatasets(schema: IeSchema): Promise<ExportedFile[]> {
+    const validSchema = validSchemaOrThrow(schema);
+    const corrections = await this.loadCorrections();
+    const gold = [...(this.dataset?.train ?? []), ...corrections.examples];
+    const encoder = new TextEncoder();
+    return [
+      { name: SFT_DATASET_FILE, bytes: encoder.encode(sftJsonl(gold, validSchema)) },
+      { name: PREFERENCE_DATASET_FILE, bytes: encoder.encode(preferenceJsonl(corrections.pairs)) },
+    ];
+  }
+}
+
+/**
+ * The tokenizer with the model's vocabulary size when the model's (padded) vocabulary is larger, as in
+ * ChatGLM2/3 (padded_vocab_size 65024, tokenizer 64798): the constraint's token mask must cover every
+ * logit; the padding ids decode to nothing, so the constraint never allows them.
+ */
+export function withModelVocabulary(tokenizer: Tokenizer, modelVocabSize: number): Tokenizer {
+  if (modelVocabSize <= tokenizer.vocabSize) return tokenizer;
+  const realSize = tokenizer.vocabSize;
+  const padded = Object.create(tokenizer, { vocabSize: { value: modelVocabSize } }) as Tokenizer;
+  const decode = tokenizer.decode.bind(tokenizer);
+  padded.decode = (ids, options) => (ids.some((id) => id >= realSize) ? '' : decode(ids, options));
+  return padded;
+}
+
+function countsOf(corrections: Corrections): CorrectionCounts {
+  return { goldExamples: corrections.examples.length, preferencePairs: corrections.pairs.length };
+}
+
+/** IeExample JSON objects, one per line (the corrections files). */
+function parseExampleLines(text: string): IeExample[] {
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as IeExample);
+}
+
+/** Throws when a span's text is not the example's text at its offsets, or a relation points at no entity. */
+export function checkExampleSpans(example: IeExample): void {
+  const { text } = example;
+  const check = (span: { start: number; end: number; text: string }, what: string): void => {
+    if (!(Number.isInteger(span.start) && Number.isInteger(span.end) && span.start >= 0 && span.start < span.end && span.end <= text.length)) {
+      throw new Error(`${what} has offsets ${span.start}..${span.end}, outside the text (length ${text.length}) or empty.`);
+    }
+    if (text.slice(span.start, span.end) !== span.text) throw new Error(`${what} says "${span.text}" but the text has "${text.slice(span.start, span.end)}" at ${span.start}..${span.end}.`);
+  };
+  example.entities.forEach((entity, index) => check(entity, `Entity #${index + 1} (${entity.type})`));
+  example.relations.forEach((relation, index) => {
+    if (!example.entities[relation.head] || !example.entities[relation.tail]) throw new Error(`Relation #${index + 1} (${relation.type}) points at a missing entity.`);
+  });
+  example.events.forEach((event, index) => {
+    check(event.trigger, `Trigger of event #${index + 1} (${event.type})`);
+    event.arguments.forEach((argument, argumentIndex) => check(argument, `Argument #${argumentIndex + 1} of event #${index + 1}`));
+  });
+}
+
+/**
+ * W += scale · B·A for each adapter (PEFT names `<module>.lora_A.weight` [r, in], `<module>.lora_B.weight` [out, r])
+ * into the parameter `<module without base_model.model.>.weight` [out, in], on the CPU (sums in float64).
+ */
+export function addAdapterIntoWeights(parameters: HostTensor[], adapterTensors: readonly HostTensor[], scale: number): void {
+  const byName = new Map(parameters.map((tensor) => [tensor.name, tensor]));
+  const adapters = new Map(adapterTensors.map((tensor) => [tensor.name, tensor]));
+  for (const [name, a] of adapters) {
+    if (!name.endsWith('.lora_A.weight')) continue;
+    const module = name.slice(0, -'.lora_A.weight'.length);
+    const b = adapters.get(`${module}.lora_B.weight`);
+    const weightName = `${module.replace(/^base_model\.model\./, '')}.weight`;
+    const weight = byName.get(weightName);
+    if (!b || !weight) throw new Error(`LoRA merge: no ${b ? `parameter ${weightName}` : `${module}.lora_B.weight`} for adapter ${module}.`);
+    const [rank, inFeatures] = a.shape as [number, number];
+    const [outFeatures] = weight.shape as [number, number];
+    if (weight.shape[1] !== inFeatures || b.shape[0] !== outFeatures || b.shape[1] !== rank) {
+      throw new Error(`LoRA merge: ${weightName} [${weight.shape.join(', ')}] does not match A [${a.shape.join(', ')}] and B [${b.shape.join(', ')}].`);
+    }
+    const row = new Float64Array(inFeatures);
+    for (let n = 0; n < outFeatures; n++) {
+      row.fill(0);
+      // row[k] = Σ_j B[n, j] · A[j, k]
+      for (let j = 0; j < rank; j++) {
+        const bnj = b.data[n * rank + j]!;
+        if (bnj === 0) continue;
+        const aRow = j * inFeatures;
+        for (let k = 0; k < inFeatures; k++) row[k]! += bnj * a.data[aRow + k]!;
+      }
+      const wRow = n * inFeatures;
+      for (let k = 0; k < inFeatures; k++) weight.data[wRow + k]! += scale * row[k]!;
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 // the call that used them.
 
 import { expose, releaseProxy, transfer, type ProxyMethods } from 'comlink';
-import type { EngineApi, NextTokenResult, ProgressCallback, TrainProgressCallback } from './api.ts';
+import type { EngineApi, ExportedFile, NextTokenResult, ProgressCallback, TrainProgressCallback } from './api.ts';
 import { browserOpfsRoot } from '../io/opfs.ts';
 import { Engine } from './engine.ts';
 
@@ -50,6 +50,18 @@ const workerApi: EngineApi = {
   findSavedRun: () => engine.findSavedRun(),
   restoreSavedRun: (onProgress) => withCallback(onProgress, (callback) => engine.restoreSavedRun(callback)),
   discardSavedRun: () => engine.discardSavedRun(),
+  extract: (request) => engine.extract(request),
+  addCorrection: (correction) => engine.addCorrection(correction),
+  correctionCounts: () => engine.correctionCounts(),
+  clearCorrections: () => engine.clearCorrections(),
+  exportModel: async (kind) => transferFiles(await engine.exportModel(kind)),
+  exportDatasets: async (schema) => transferFiles(await engine.exportDatasets(schema)),
 };
+
+/** Transfers the files' bytes (each copied first when it shares its buffer with other data). */
+function transferFiles(files: ExportedFile[]): ExportedFile[] {
+  const own = files.map(({ name, bytes }) => ({ name, bytes: bytes.byteLength === bytes.buffer.byteLength && bytes.byteOffset === 0 ? bytes : bytes.slice() }));
+  return transfer(own, own.map((file) => file.bytes.buffer as ArrayBuffer));
+}
 
 expose(workerApi);

@@ -2,6 +2,7 @@
 // answered by a function the test sets, so a test can hold a call open (a deferred
 // promise) and check the state while it runs.
 import type {
+  CorrectionCounts, CorrectionInput, ExportedFile, ExtractionResult, ExtractRequest, ModelExportKind,
   DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeExample, IeSchema, ModelSummary,
   NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from '../../src/worker/api.ts';
@@ -117,6 +118,12 @@ export class FakeEngine implements EngineApi {
   trainImpl: (onProgress: TrainProgressCallback) => Promise<TrainOutcome> = async () => ({ state: 'finished', step: 10, totalSteps: 10, saved: true });
   savedRun: SavedRunInfo | null = null;
   restoreImpl: (onProgress?: ProgressCallback) => Promise<RestoredRun> = async () => ({ model: TINY_SUMMARY, dataset: SAMPLE_DATASET, run: SAVED_RUN });
+  extractImpl: (request: ExtractRequest) => Promise<ExtractionResult> = async (request) => sampleExtraction(request.text);
+  readonly savedCorrections: CorrectionInput[] = [];
+  exportModelImpl: (kind: ModelExportKind) => Promise<ExportedFile[]> = async (kind) =>
+    kind === 'merged'
+      ? [{ name: 'config.json', bytes: new TextEncoder().encode('{}') }, { name: 'model.safetensors', bytes: new Uint8Array(24) }, { name: 'tokenizer.json', bytes: new Uint8Array(3) }]
+      : [{ name: 'adapter_config.json', bytes: new TextEncoder().encode('{}') }, { name: 'adapter_model.safetensors', bytes: new Uint8Array(8) }];
   lastSettings: TrainSettings | null = null;
   lastSchema: IeSchema | null = null;
 
@@ -175,6 +182,61 @@ export class FakeEngine implements EngineApi {
     this.calls.push('discardSavedRun');
     this.savedRun = null;
   }
+  extract(request: ExtractRequest): Promise<ExtractionResult> {
+    this.calls.push(`extract(${request.text}; constrained ${request.constrained}; ${request.maxNewTokens})`);
+    return this.extractImpl(request);
+  }
+  private counts(): CorrectionCounts {
+    return { goldExamples: this.savedCorrections.length, preferencePairs: this.savedCorrections.length };
+  }
+  async addCorrection(correction: CorrectionInput): Promise<CorrectionCounts> {
+    this.calls.push('addCorrection');
+    this.savedCorrections.push(correction);
+    return this.counts();
+  }
+  async correctionCounts(): Promise<CorrectionCounts> {
+    this.calls.push('correctionCounts');
+    return this.counts();
+  }
+  async clearCorrections(): Promise<CorrectionCounts> {
+    this.calls.push('clearCorrections');
+    this.savedCorrections.length = 0;
+    return this.counts();
+  }
+  exportModel(kind: ModelExportKind): Promise<ExportedFile[]> {
+    this.calls.push(`exportModel(${kind})`);
+    return this.exportModelImpl(kind);
+  }
+  async exportDatasets(schema: IeSchema): Promise<ExportedFile[]> {
+    this.calls.push(`exportDatasets(${schema.entityTypes.join(',')})`);
+    const encoder = new TextEncoder();
+    return [
+      { name: 'sft.jsonl', bytes: encoder.encode('{"prompt": "p", "completion": "{}"}\n') },
+      { name: 'preference.jsonl', bytes: encoder.encode('') },
+    ];
+  }
+}
+
+/** What the fake engine's extract answers for SAMPLE_EXAMPLES[0]'s text: "John Smith" as a person (and "Paris" wrongly as an organization), one relation. */
+export function sampleExtraction(text: string): ExtractionResult {
+  const john = text.indexOf('John Smith');
+  const paris = text.indexOf('Paris');
+  const entities = [
+    ...(john >= 0 ? [{ type: 'person', start: john, end: john + 10, text: 'John Smith' }] : []),
+    ...(paris >= 0 ? [{ type: 'organization', start: paris, end: paris + 5, text: 'Paris' }] : []),
+  ];
+  const relations = entities.length === 2 ? [{ type: 'work for', head: entities[0]!, tail: { ...entities[1]!, entityType: 'organization' } }] : [];
+  const answerText = '{"person": ["John Smith"], "organization": ["Paris"], "work for": [["John Smith", "Paris"]]}';
+  return {
+    text,
+    answerText,
+    parsed: { ok: true, answer: { entities, relations, events: [], hallucinated: [], mentionCount: 4, issues: [] } },
+    finished: true,
+    generatedTokens: 30,
+    elapsedMs: 150,
+    decodeTokensPerSecond: 200,
+    withAdapter: false,
+  };
 }
 
 /** One step's progress report as the engine sends it. */

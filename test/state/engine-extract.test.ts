@@ -1,0 +1,119 @@
+// The engine's extraction, corrections and export on Dawn: extract with the adapter of a finished
+// LoRA run, export the merged checkpoint and load it into a new engine (same answer), export the
+// adapter, and corrections that persist in OPFS and feed the TRL datasets.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nodeGpu } from '../../src/gpu/node.ts';
+import { parseSafetensors } from '../../src/io/safetensors.ts';
+import type { IeExample, TrainSettings } from '../../src/worker/api.ts';
+import { addAdapterIntoWeights, checkExampleSpans, Engine } from '../../src/worker/engine.ts';
+import { shortConll04Lines, writeTinyIeCheckpoint } from '../e2e/tiny-checkpoint.ts';
+import { DATA_DIR } from '../ie/realdata.ts';
+import { MemoryOpfsDirectory } from '../io/memory-opfs.ts';
+
+const LINES = shortConll04Lines(readFileSync(path.join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8'), 4);
+const checkpoint = writeTinyIeCheckpoint(null, LINES);
+const EXAMPLES = LINES.map((line) => JSON.parse(line) as { text: string });
+
+function folder(): File[] {
+  return Object.entries(checkpoint.files).map(([name, content]) => new File([typeof content === 'string' ? content : new Uint8Array(content)], name));
+}
+
+function dataFiles() {
+  return [{ name: 'sample.jsonl', bytes: new TextEncoder().encode(LINES.slice(0, 3).join('\n') + '\n').buffer as ArrayBuffer }];
+}
+
+const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.05, steps: 2, batchSize: 1, evalEvery: 0, checkpointEvery: 0 };
+
+describe('addAdapterIntoWeights', () => {
+  it('adds scale·B·A into the named weight', () => {
+    const weight = { name: 'transformer.x.weight', shape: [2, 3], data: new Float32Array([1, 1, 1, 1, 1, 1]) };
+    const a = { name: 'base_model.model.transformer.x.lora_A.weight', shape: [1, 3], data: new Float32Array([1, 2, 3]) };
+    const b = { name: 'base_model.model.transformer.x.lora_B.weight', shape: [2, 1], data: new Float32Array([1, -1]) };
+    addAdapterIntoWeights([weight], [a, b], 2);
+    expect([...weight.data]).toEqual([3, 5, 7, -1, -3, -5]);
+    expect(() => addAdapterIntoWeights([], [a, b], 1)).toThrow(/no parameter transformer\.x\.weight/);
+  });
+});
+
+describe('checkExampleSpans', () => {
+  it('refuses spans whose text is not at their offsets', () => {
+    const example: IeExample = { id: 'x', text: 'Ada went home', entities: [{ type: 'p', start: 0, end: 3, text: 'Ada' }], relations: [], events: [] };
+    expect(() => checkExampleSpans(example)).not.toThrow();
+    expect(() => checkExampleSpans({ ...example, entities: [{ type: 'p', start: 1, end: 3, text: 'Ada' }] })).toThrow(/says "Ada" but the text has "da"/);
+    expect(() => checkExampleSpans({ ...example, relations: [{ type: 'r', head: 0, tail: 4 }] })).toThrow(/missing entity/);
+  });
+});
+
+describe('engine: extraction, corrections and export on Dawn', () => {
+  it('extracts with the finished run\'s adapter; the merged export loaded elsewhere gives the same answer', async () => {
+    const gpu = await nodeGpu();
+    const engine = new Engine(gpu);
+    await expect(engine.exportModel('merged')).rejects.toThrow(/No model is loaded/);
+    await engine.loadModel(folder());
+    const dataset = await engine.loadDataset(dataFiles(), { devFraction: 0, seed: 0 });
+    const schema = dataset.schema;
+    const text = EXAMPLES[0]!.text;
+    const request = { schema, text, constrained: true, maxNewTokens: 48 };
+    const base = await engine.extract(request);
+    expect(base.withAdapter).toBe(false);
+    expect(base.parsed.ok).toBe(true);
+    expect(base.generatedTokens).toBeGreaterThan(0);
+    const parsed = base.parsed.ok ? base.parsed.answer : base.parsed.partial;
+    for (const entity of parsed.entities) {
+      expect(text.slice(entity.start, entity.end)).toBe(entity.text);
+      expect(schema.entityTypes).toContain(entity.type);
+    }
+    await expect(engine.exportModel('adapter')).rejects.toThrow(/no LoRA adapter/);
+
+    await expect(engine.startTraining(SETTINGS, schema, () => undefined)).resolves.toMatchObject({ state: 'finished' });
+    const tuned = await engine.extract(request);
+    expect(tuned.withAdapter).toBe(true);
+
+    const adapter = await engine.exportModel('adapter');
+    expect(adapter.map((file) => file.name)).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const adapterNames = parseSafetensors(adapter[1]!.bytes).tensors.map((tensor) => tensor.name);
+    expect(adapterNames).toContain('base_model.model.transformer.encoder.layers.0.self_attention.query_key_value.lora_B.weight');
+    expect(JSON.parse(new TextDecoder().decode(adapter[0]!.bytes))).toMatchObject({ peft_type: 'LORA', r: 2, lora_alpha: 4 });
+
+    const merged = await engine.exportModel('merged');
+    const names = merged.map((file) => file.name);
+    expect(names).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json']));
+    const original = folder().find((file) => file.name === 'model.safetensors')!;
+    const mergedWeights = merged.find((file) => file.name === 'model.safetensors')!.bytes;
+    expect(Buffer.from(mergedWeights).equals(Buffer.from(await original.arrayBuffer()))).toBe(false);
+
+    const reloaded = new Engine(gpu);
+    await reloaded.loadModel(merged.map(({ name, bytes }) => new File([bytes as Uint8Array<ArrayBuffer>], name)));
+    const fromMerged = await reloaded.extract(request);
+    expect(fromMerged.withAdapter).toBe(false);
+    expect(fromMerged.answerText).toBe(tuned.answerText);
+  }, 300_000);
+
+  it('keeps corrections in OPFS and writes them into the TRL datasets', async () => {
+    const gpu = await nodeGpu();
+    const root = new MemoryOpfsDirectory();
+    const engine = new Engine(gpu, async () => root);
+    await engine.loadDataset(dataFiles(), { devFraction: 0, seed: 0 });
+    const schema = { entityTypes: ['Peop', 'Loc'], relationTypes: [], eventTypes: [] };
+    expect(await engine.correctionCounts()).toEqual({ goldExamples: 0, preferencePairs: 0 });
+    const example: IeExample = { id: 'x', text: 'Ada lives in Rome .', entities: [{ type: 'Peop', start: 0, end: 3, text: 'Ada' }, { type: 'Loc', start: 13, end: 17, text: 'Rome' }], relations: [], events: [] };
+    await expect(engine.addCorrection({ schema, example: { ...example, entities: [{ type: 'Peop', start: 0, end: 2, text: 'Ada' }] }, modelAnswer: '{}' })).rejects.toThrow(/says "Ada"/);
+    expect(await engine.addCorrection({ schema, example, modelAnswer: '{"Peop": ["Rome"]}' })).toEqual({ goldExamples: 1, preferencePairs: 1 });
+
+    const reopened = new Engine(gpu, async () => root);
+    expect(await reopened.correctionCounts()).toEqual({ goldExamples: 1, preferencePairs: 1 });
+    const [sft, preference] = await reopened.exportDatasets(schema);
+    expect(sft!.name).toBe('sft.jsonl');
+    const sftLines = new TextDecoder().decode(sft!.bytes).trimEnd().split('\n');
+    expect(sftLines).toHaveLength(1); // the reopened engine has no dataset loaded: only the correction
+    expect(JSON.parse(sftLines[0]!)).toEqual({ prompt: expect.stringContaining('Text: Ada lives in Rome .'), completion: '{"Peop": ["Ada"], "Loc": ["Rome"]}' });
+    const pair = JSON.parse(new TextDecoder().decode(preference!.bytes)) as Record<string, string>;
+    expect(pair).toEqual({ prompt: JSON.parse(sftLines[0]!).prompt, chosen: '{"Peop": ["Ada"], "Loc": ["Rome"]}', rejected: '{"Peop": ["Rome"]}' });
+    const withData = await engine.exportDatasets(schema);
+    expect(new TextDecoder().decode(withData[0]!.bytes).trimEnd().split('\n')).toHaveLength(4);
+    expect(await reopened.clearCorrections()).toEqual({ goldExamples: 0, preferencePairs: 0 });
+    expect(await new Engine(gpu, async () => root).correctionCounts()).toEqual({ goldExamples: 0, preferencePairs: 0 });
+  }, 120_000);
+});
