@@ -3,7 +3,10 @@
 
 import { createStore } from 'zustand/vanilla';
 import type { EngineApi } from '../worker/api.ts';
+import { createCorrectionSlice } from './correction-slice.ts';
 import { createDataSlice } from './data-slice.ts';
+import { createExportSlice } from './export-slice.ts';
+import { createExtractSlice } from './extract-slice.ts';
 import { createGpuSlice } from './gpu-slice.ts';
 import { createInferenceSlice } from './inference-slice.ts';
 import { createModelSlice } from './model-slice.ts';
@@ -17,5 +20,8 @@ export function createAppStore(engine: EngineApi): AppStore {
     ...createInferenceSlice(set, get, engine),
     ...createDataSlice(set, get, engine),
     ...createTrainSlice(set, get, engine),
+    ...createExtractSlice(set, get, engine),
+    ...createCorrectionSlice(set, get, engine),
+    ...createExportSlice(set, get, engine),
   }));
 }

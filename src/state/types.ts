@@ -6,9 +6,10 @@
 import type { StoreApi } from 'zustand/vanilla';
 import type { SchemaIssue } from '../ie/schema.ts';
 import type {
-  DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeSchema, ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, SftProgress,
-  TrainSettings,
+  CorrectionCounts, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile, ExtractionResult, GpuInfo, IeSchema, ModelExportKind,
+  ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, SftProgress, TrainSettings,
 } from '../worker/api.ts';
+import type { CorrectionDraft, SpanEdge, SpanMove, SpanUnit } from './correction.ts';
 
 /** idle → running → done | failed; `error` holds the message shown to the user as is. */
 export type TaskStatus = 'idle' | 'running' | 'done' | 'failed';
@@ -125,7 +126,76 @@ export interface TrainSlice {
   discardSavedRun(): Promise<void>;
 }
 
-export type AppState = GpuSlice & ModelSlice & InferenceSlice & DataSlice & TrainSlice;
+export interface ExtractState {
+  text: string;
+  /** Extract under the Data panel's schema (true) or the schema typed here. */
+  useDataSchema: boolean;
+  /** The schema typed here, as JSON. */
+  customSchemaText: string;
+  constrained: boolean;
+  maxNewTokens: number;
+  status: TaskStatus;
+  error: string | null;
+  result: ExtractionResult | null;
+  /** The schema the result was extracted under. */
+  schema: IeSchema | null;
+}
+
+export interface ExtractSlice {
+  extraction: ExtractState;
+  setExtractText(text: string): void;
+  setUseDataSchema(use: boolean): void;
+  setCustomSchemaText(text: string): void;
+  setConstrained(constrained: boolean): void;
+  setMaxNewTokens(count: number): void;
+  /** The schema an extraction would use now, or the reason there is none. */
+  extractionSchema(): { schema: IeSchema } | { error: string };
+  runExtraction(): Promise<void>;
+}
+
+export interface CorrectionState {
+  /** The extraction being corrected, null when not correcting. */
+  draft: CorrectionDraft | null;
+  status: TaskStatus;
+  error: string | null;
+  /** Saved corrections, null until read from the engine. */
+  counts: CorrectionCounts | null;
+}
+
+export interface CorrectionSlice {
+  correction: CorrectionState;
+  /** Starts correcting the current extraction. */
+  startCorrection(): void;
+  cancelCorrection(): void;
+  acceptSpan(index: number): void;
+  rejectSpan(index: number): void;
+  retypeSpan(index: number, type: string): void;
+  adjustSpan(index: number, edge: SpanEdge, move: SpanMove, unit: SpanUnit): void;
+  setSpan(index: number, start: number, end: number): void;
+  addSpan(start: number, end: number, type: string): void;
+  /** Saves the draft as a gold example and a preference pair. */
+  saveCorrection(): Promise<void>;
+  loadCorrectionCounts(): Promise<void>;
+  clearCorrections(): Promise<void>;
+}
+
+export type ExportKind = ModelExportKind | 'datasets';
+
+export interface ExportState {
+  status: TaskStatus;
+  error: string | null;
+  kind: ExportKind | null;
+  files: ExportedFile[];
+}
+
+export interface ExportSlice {
+  exports: ExportState;
+  exportModel(kind: ModelExportKind): Promise<void>;
+  /** SFT and preference JSONL under the extraction schema (the Data panel's, or the one typed in the Extract panel). */
+  exportDatasets(): Promise<void>;
+}
+
+export type AppState = GpuSlice & ModelSlice & InferenceSlice & DataSlice & TrainSlice & ExtractSlice & CorrectionSlice & ExportSlice;
 
 export type AppStore = StoreApi<AppState>;
 

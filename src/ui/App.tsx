@@ -1,6 +1,8 @@
-// The page: title, WebGPU status, model, data, training.
+// The page: title, WebGPU status, model, data, training, extraction (and corrections), export.
 
 import { DataPanel } from './DataPanel.tsx';
+import { ExportPanel } from './ExportPanel.tsx';
+import { ExtractPanel } from './ExtractPanel.tsx';
 import { GpuPanel } from './GpuPanel.tsx';
 import { ModelPanel } from './ModelPanel.tsx';
 import { TrainPanel } from './TrainPanel.tsx';
@@ -16,6 +18,8 @@ export function App() {
       <ModelPanel />
       <DataPanel />
       <TrainPanel />
+      <ExtractPanel />
+      <ExportPanel />
     </main>
   );
 }
