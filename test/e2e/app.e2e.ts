@@ -85,6 +85,67 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   });
 
   await trainInTheBrowser({ page, resultsDir, log, screenshot } as E2eContext, lines);
+  await extractCorrectExport({ page, resultsDir, log, screenshot } as E2eContext, lines);
+}
+
+/** Answer tokens of the browser extraction (the constraint closes the answer within them). */
+const EXTRACT_TOKENS = 48;
+
+async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eContext, lines: string[]): Promise<void> {
+  // Extract (constrained) from one sentence of the tokenizer's vocabulary, with the trained run's adapter.
+  const sentence = (JSON.parse(lines[0]!) as { text: string }).text;
+  await page.getByTestId('extract-text').fill(sentence);
+  await page.getByTestId('extract-max-tokens').fill(String(EXTRACT_TOKENS));
+  check(await page.getByTestId('extract-constrained').isChecked(), 'constrained decoding is not on by default');
+  await page.getByRole('button', { name: 'Extract', exact: true }).click();
+  const result = page.getByTestId('extract-result');
+  const extractError = page.getByTestId('extract-error');
+  await result.or(extractError).waitFor({ timeout: 120_000 });
+  if (await extractError.isVisible()) throw new Error(`extraction failed: ${await extractError.innerText()}`);
+  const schemaTypes = await page.getByTestId('extract-legend').locator('.legend-item').evaluateAll((items) => items.map((item) => item.getAttribute('data-type')));
+  const spans = await result.locator('mark.span').evaluateAll((marks) => marks.map((mark) => [mark.firstChild?.textContent ?? '', mark.getAttribute('data-type') ?? '']));
+  log(`extracted from "${sentence}": ${JSON.stringify(spans)}; ${await page.getByTestId('extract-timing').innerText()}`);
+  log(`answer: ${await page.getByTestId('extract-answer').textContent()}`);
+  check(spans.length > 0, 'the extraction highlighted no entity');
+  for (const [text, type] of spans) {
+    check(text !== '' && sentence.includes(text!), `highlighted "${text}" does not occur in the sentence`);
+    check(schemaTypes.includes(type!), `highlighted type "${type}" is not in the schema ${JSON.stringify(schemaTypes)}`);
+  }
+  await screenshot('extract');
+
+  // Correct: retype the first span to another schema type and save; the preference-pair count rises.
+  const counts = page.getByTestId('correction-counts');
+  const pairsBefore = Number(/(\d+) preference pairs/.exec(await counts.innerText())?.[1] ?? NaN);
+  await page.getByRole('button', { name: 'Correct this answer' }).click();
+  const firstSpanType = page.getByTestId('correction-span').first().getByTestId('span-type');
+  const otherType = schemaTypes.find((type) => type !== spans[0]![1]) ?? spans[0]![1]!;
+  await firstSpanType.selectOption(otherType!);
+  await screenshot('correct');
+  await page.getByRole('button', { name: 'Save correction' }).click();
+  await counts.filter({ hasText: `${pairsBefore + 1} preference pairs` }).waitFor({ timeout: 30_000 });
+  log(`after the correction: ${await counts.innerText()}`);
+
+  // Export the merged checkpoint, save every file, and load the folder back through the Model panel.
+  await page.getByRole('button', { name: 'Export merged checkpoint' }).click();
+  const links = page.getByTestId('export-file');
+  await page.getByTestId('export-files').or(page.getByTestId('export-error')).waitFor({ timeout: 120_000 });
+  if (await page.getByTestId('export-error').isVisible()) throw new Error(`export failed: ${await page.getByTestId('export-error').innerText()}`);
+  const exportDir = join(resultsDir, 'exported-merged');
+  const names: string[] = [];
+  for (let index = 0; index < (await links.count()); index++) {
+    const [download] = await Promise.all([page.waitForEvent('download'), links.nth(index).click()]);
+    names.push(download.suggestedFilename());
+    await download.saveAs(join(exportDir, download.suggestedFilename()));
+  }
+  log(`exported ${names.join(', ')} to ${exportDir}`);
+  check(['config.json', 'model.safetensors', 'tokenizer.json'].every((name) => names.includes(name)), `the export lacks a checkpoint file: ${names.join(', ')}`);
+  await screenshot('export');
+  await page.getByTestId('model-folder').setInputFiles(exportDir);
+  const summary = page.getByTestId('model-summary');
+  await page.getByTestId('model-error').or(summary.filter({ hasText: /layers\s+1\b/ })).waitFor({ timeout: 120_000 });
+  if (await page.getByTestId('model-error').isVisible()) throw new Error(`re-loading the exported checkpoint failed: ${await page.getByTestId('model-error').innerText()}`);
+  log(`re-loaded the exported checkpoint: ${(await summary.innerText()).replace(/\s+/g, ' ')}`);
+  await screenshot('reloaded');
 }
 
 async function trainInTheBrowser({ page, resultsDir, log, screenshot }: E2eContext, lines: string[]): Promise<void> {
