@@ -7,10 +7,11 @@ import dqSource from '../../../shaders/glm_attention_backward_dq.wgsl?raw';
 import dkvSource from '../../../shaders/glm_attention_backward_dkv.wgsl?raw';
 import rotaryBackwardSource from '../../../shaders/rotary_backward.wgsl?raw';
 import type { GpuContext } from '../context.ts';
-import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import { defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { expectShape, tensor } from '../tensor.ts';
-import type { AttentionDims, QkvLayout, RotaryPairing } from './attention.ts';
+import { checkRotaryTensors, type AttentionDims, type QkvLayout, type RotaryPairing } from './attention.ts';
+import { elementGrid } from './elementwise.ts';
 
 const attentionUniforms = [u32('B'), u32('T'), u32('H'), u32('G'), u32('D'), u32('S'), f32('scale'), u32('_pad')];
 
@@ -110,26 +111,10 @@ export function rotaryQkvBackward(
   tensors: { rope: GpuTensor; seq: GpuTensor; dq: GpuTensor; dk: GpuTensor; dv: GpuTensor; dqkv: GpuTensor },
 ): void {
   const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
-  const W = tensors.dqkv.shape[1] ?? 0;
-  expectShape('rotary backward dqkv', tensors.dqkv.shape, [B * T, W]);
-  expectShape('rotary backward rope table', tensors.rope.shape, [B * T, ropePairs, 2]);
-  expectShape('rotary backward seq', tensors.seq.shape, [B, 4]);
-  expectShape('rotary backward dq', tensors.dq.shape, [B, H, T, D]);
-  expectShape('rotary backward dk', tensors.dk.shape, [B, G, S, D]);
-  expectShape('rotary backward dv', tensors.dv.shape, [B, G, S, D]);
-  if (D % 4 !== 0) throw new Error(`rotary backward: head dim ${D} must be a multiple of 4`);
-  if (H % G !== 0) throw new Error(`rotary backward: ${H} heads do not split into ${G} groups`);
-  if (layout.qStride < D || layout.kvStride < D) {
-    throw new Error(`rotary backward: head strides (q ${layout.qStride}, kv ${layout.kvStride}) must be at least the head dim ${D}`);
-  }
-  if (pairing === 1 && 2 * ropePairs > D) throw new Error(`rotary backward: ${ropePairs} rotary pairs exceed head dim ${D}`);
-  if (pairing === 0 && ropePairs < D / 2) throw new Error(`rotary backward: GLM 2D rotary needs ${D / 2} pairs, got ${ropePairs}`);
-  for (const [name, t] of Object.entries(tensors)) {
-    if (t.offset !== 0) throw new Error(`rotary backward: ${name} must start at offset 0`);
-  }
+  const W = checkRotaryTensors('rotary backward', dims, layout, pairing, ropePairs, {
+    qkv: tensors.dqkv, rope: tensors.rope, seq: tensors.seq, q: tensors.dq, k: tensors.dk, v: tensors.dv,
+  });
   const count = B * T * W;
-  const groups = ceilDiv(count, 256);
-  const x = Math.min(groups, ctx.limits.maxComputeWorkgroupsPerDimension);
   ctx.dispatch(rotaryBackwardKernel, {
     buffers: [tensors.rope.buffer, tensors.seq.buffer, tensors.dq.buffer, tensors.dk.buffer, tensors.dv.buffer, tensors.dqkv.buffer],
     uniforms: packUniforms(rotaryBackwardKernel, {
@@ -138,6 +123,6 @@ export function rotaryQkvBackward(
       kvStride: layout.kvStride, _pad0: 0, _pad1: 0, _pad2: 0,
     }),
     constants: { PAIRING: pairing },
-    workgroups: [x, ceilDiv(groups, x)],
+    workgroups: elementGrid(ctx, count),
   });
 }

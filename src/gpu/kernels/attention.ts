@@ -64,6 +64,39 @@ export interface AttentionDims {
 export type RotaryPairing = 0 | 1;
 
 /**
+ * Checks the tensors of the rotary kernel or its backward (qkv or its gradient [B·T, W], the
+ * rope table, seq, q [B,H,T,D], k and v [B,G,S,D]) against dims and layout; returns W.
+ */
+export function checkRotaryTensors(
+  what: string,
+  dims: AttentionDims,
+  layout: QkvLayout,
+  pairing: RotaryPairing,
+  ropePairs: number,
+  tensors: { qkv: GpuTensor; rope: GpuTensor; seq: GpuTensor; q: GpuTensor; k: GpuTensor; v: GpuTensor },
+): number {
+  const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
+  const W = tensors.qkv.shape[1] ?? 0;
+  expectShape(`${what} qkv`, tensors.qkv.shape, [B * T, W]);
+  expectShape(`${what} rope table`, tensors.rope.shape, [B * T, ropePairs, 2]);
+  expectShape(`${what} seq`, tensors.seq.shape, [B, 4]);
+  expectShape(`${what} q`, tensors.q.shape, [B, H, T, D]);
+  expectShape(`${what} k`, tensors.k.shape, [B, G, S, D]);
+  expectShape(`${what} v`, tensors.v.shape, [B, G, S, D]);
+  if (D % 4 !== 0) throw new Error(`${what}: head dim ${D} must be a multiple of 4`);
+  if (H % G !== 0) throw new Error(`${what}: ${H} heads do not split into ${G} groups`);
+  if (layout.qStride < D || layout.kvStride < D) {
+    throw new Error(`${what}: head strides (q ${layout.qStride}, kv ${layout.kvStride}) must be at least the head dim ${D}`);
+  }
+  if (pairing === 1 && 2 * ropePairs > D) throw new Error(`${what}: ${ropePairs} rotary pairs exceed head dim ${D}`);
+  if (pairing === 0 && ropePairs < D / 2) throw new Error(`${what}: GLM 2D rotary needs ${D / 2} pairs, got ${ropePairs}`);
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.offset !== 0) throw new Error(`${what}: ${name} must start at offset 0`);
+  }
+  return W;
+}
+
+/**
  * qkv [B·T, W] → q [B, H, T, D] (rotated), and appends rotated k and v to the caches
  * [B, G, S, D] at each sequence's pastLen. rope: [B·T, P, 2]; seq: u32 [B, 4].
  */
@@ -76,18 +109,9 @@ export function rotaryQkv(
   tensors: { qkv: GpuTensor; rope: GpuTensor; seq: GpuTensor; q: GpuTensor; kCache: GpuTensor; vCache: GpuTensor },
 ): void {
   const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
-  const W = tensors.qkv.shape[1] ?? 0;
-  expectShape('rotary qkv', tensors.qkv.shape, [B * T, W]);
-  expectShape('rotary rope table', tensors.rope.shape, [B * T, ropePairs, 2]);
-  expectShape('rotary seq', tensors.seq.shape, [B, 4]);
-  expectShape('rotary q', tensors.q.shape, [B, H, T, D]);
-  expectShape('rotary k cache', tensors.kCache.shape, [B, G, S, D]);
-  expectShape('rotary v cache', tensors.vCache.shape, [B, G, S, D]);
-  if (D % 4 !== 0) throw new Error(`rotary: head dim ${D} must be a multiple of 4`);
-  if (H % G !== 0) throw new Error(`rotary: ${H} heads do not split into ${G} groups`);
-  for (const [name, t] of Object.entries(tensors)) {
-    if (t.offset !== 0) throw new Error(`rotary: ${name} must start at offset 0`);
-  }
+  const W = checkRotaryTensors('rotary', dims, layout, pairing, ropePairs, {
+    qkv: tensors.qkv, rope: tensors.rope, seq: tensors.seq, q: tensors.q, k: tensors.kCache, v: tensors.vCache,
+  });
   const count = B * T * (H + 2 * G) * (D / 2);
   ctx.dispatch(rotaryKernel, {
     buffers: [tensors.qkv.buffer, tensors.rope.buffer, tensors.seq.buffer, tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer],
