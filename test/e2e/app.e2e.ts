@@ -96,6 +96,10 @@ async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eCo
   const sentence = (JSON.parse(lines[0]!) as { text: string }).text;
   await page.getByTestId('extract-text').fill(sentence);
   await page.getByTestId('extract-max-tokens').fill(String(EXTRACT_TOKENS));
+  // An entity-only schema (the Data panel's entity types): the answer can hold nothing but entities.
+  await page.getByTestId('extract-use-data-schema').uncheck();
+  const dataSchema = JSON.parse(await page.getByTestId('extract-schema').inputValue()) as { entityTypes: string[] };
+  await page.getByTestId('extract-schema').fill(JSON.stringify({ entityTypes: dataSchema.entityTypes, relationTypes: [], eventTypes: [] }));
   check(await page.getByTestId('extract-constrained').isChecked(), 'constrained decoding is not on by default');
   await page.getByRole('button', { name: 'Extract', exact: true }).click();
   const result = page.getByTestId('extract-result');
