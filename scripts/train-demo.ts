@@ -1,0 +1,65 @@
+// `npm run train:demo -- --out DIR [--preset tiny|demo|extra-small] [--data ../shared/data]
+//  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card]`
+// Trains the demo GLM (ChatGLM-6B architecture) from scratch with this engine: tokenizer →
+// pretraining → IE fine-tuning → evaluation → model card, each stage checkpointed in DIR.
+// Ctrl-C stops at the next step after a checkpoint; `--resume` continues from there.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, UsageError } from '../src/cli/args.ts';
+import { createNodeContext } from '../src/gpu/node.ts';
+import { demoPreset } from '../src/train/demo/config.ts';
+import { runDemoPipeline, STAGES, type StageName } from '../src/train/demo/pipeline.ts';
+
+const USAGE = 'npm run train:demo -- --out DIR [--preset tiny|demo|extra-small] [--data DIR] [--resume] [--stop-after STAGE]';
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, {
+      out: { kind: 'value', required: true }, preset: { kind: 'value' }, data: { kind: 'value' },
+      resume: { kind: 'switch' }, 'stop-after': { kind: 'value' },
+    });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\nusage: ${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const stopAfter = args.get('stop-after')?.[0];
+  if (stopAfter !== undefined && !(STAGES as readonly string[]).includes(stopAfter)) {
+    process.stderr.write(`--stop-after: "${stopAfter}" is not a stage (${STAGES.join(', ')})\n`);
+    return 2;
+  }
+  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const dataDir = path.resolve(args.get('data')?.[0] ?? path.join(repoRoot, '..', 'shared', 'data'));
+  let stopRequested = false;
+  process.on('SIGINT', () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write('\nstopping after the current step (Ctrl-C again to quit now)…\n');
+  });
+  const ctx = await createNodeContext();
+  try {
+    const state = await runDemoPipeline({
+      ctx,
+      preset: demoPreset(args.get('preset')?.[0] ?? 'tiny'),
+      dataDir,
+      outDir: path.resolve(args.get('out')![0]!),
+      resume: args.has('resume'),
+      ...(stopAfter !== undefined ? { stopAfter: stopAfter as StageName } : {}),
+      log: (line) => process.stdout.write(line + '\n'),
+      shouldStop: () => stopRequested,
+    });
+    process.stdout.write(`completed stages: ${state.completed.join(', ') || 'none'}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`train-demo: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    ctx.destroy();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,146 @@
+// Size presets of the demo-model pipeline (scripts/train-demo.ts): model shape, tokenizer,
+// data limits, and the steps of each stage.
+//
+//   extra-small  the test's preset: a few dozen examples, a handful of steps per stage (SwiftShader, < 2 min)
+//   tiny         runs on SwiftShader in a few minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
+//   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
+//
+// Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
+
+import { parseGlmConfig, type GlmConfig } from '../../model/config.ts';
+
+/** The datasets of ../shared/data the pipeline trains and evaluates on. */
+export const DEMO_DATASETS = ['conll04', 'wnut17', 'resume-ner'] as const;
+export type DemoDataset = (typeof DEMO_DATASETS)[number];
+
+export interface DemoModelShape {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  ffnHiddenSize: number;
+  /**
+   * Tokenizer vocabulary asked for (bytes + merges + special tokens); the model's V is what the
+   * tokenizer reached (less when the texts ran out of pairs), since the decoding masks need them equal.
+   */
+  vocabSize: number;
+  maxSequenceLength: number;
+  /** Standard deviation of the random normal initialization of every matrix. */
+  initStd: number;
+}
+
+export interface DemoStageSteps {
+  steps: number;
+  batchSize: number;
+  accumulation: number;
+  lr: number;
+  /** Save a resumable checkpoint every N steps (the stage's end always saves). */
+  checkpointEvery: number;
+  /** Dev loss every N steps (0: never). */
+  evalEvery: number;
+}
+
+export interface DemoPreset {
+  name: 'extra-small' | 'tiny' | 'demo';
+  model: DemoModelShape;
+  /** Training examples per dataset for pretraining and SFT (null: all); the tokenizer always sees every training text. */
+  trainPerDataset: number | null;
+  /**
+   * Take the shortest examples (by text length) instead of the first ones, for training and
+   * evaluation: the SwiftShader presets, where every token costs.
+   */
+  pickShortest: boolean;
+  /** Dev examples per dataset for the dev loss (SFT) and the held-out LM loss (pretraining). */
+  devLossPerDataset: number;
+  /** Also use CASIE's training texts (English cybersecurity news) for the tokenizer and pretraining. */
+  pretrainOnCasie: boolean;
+  /** Pretraining texts are cut to this many tokens. */
+  pretrainMaxTokens: number;
+  pretrain: DemoStageSteps;
+  sft: DemoStageSteps;
+  eval: {
+    /** Examples per dataset and split (null: all). */
+    examplesPerSplit: number | null;
+    maxNewTokens: number;
+    batchSize: number;
+  };
+  seed: number;
+}
+
+export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
+  'extra-small': {
+    name: 'extra-small',
+    model: { hiddenSize: 16, numLayers: 1, numHeads: 2, ffnHiddenSize: 32, vocabSize: 400, maxSequenceLength: 512, initStd: 0.1 },
+    trainPerDataset: 2,
+    pickShortest: true,
+    devLossPerDataset: 1,
+    pretrainOnCasie: false,
+    pretrainMaxTokens: 24,
+    pretrain: { steps: 2, batchSize: 4, accumulation: 1, lr: 2e-2, checkpointEvery: 1, evalEvery: 0 },
+    sft: { steps: 3, batchSize: 6, accumulation: 1, lr: 2e-2, checkpointEvery: 2, evalEvery: 0 },
+    eval: { examplesPerSplit: 1, maxNewTokens: 8, batchSize: 1 },
+    seed: 1,
+  },
+  tiny: {
+    name: 'tiny',
+    model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 512, initStd: 0.05 },
+    trainPerDataset: 16,
+    pickShortest: true,
+    devLossPerDataset: 2,
+    pretrainOnCasie: false,
+    pretrainMaxTokens: 32,
+    pretrain: { steps: 6, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 3, evalEvery: 0 },
+    sft: { steps: 8, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 4, evalEvery: 4 },
+    eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
+    seed: 1,
+  },
+  demo: {
+    name: 'demo',
+    model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
+    trainPerDataset: null,
+    pickShortest: false,
+    devLossPerDataset: 64,
+    pretrainOnCasie: true,
+    pretrainMaxTokens: 128,
+    pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 250, evalEvery: 250 },
+    sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 250, evalEvery: 250 },
+    eval: { examplesPerSplit: null, maxNewTokens: 256, batchSize: 16 },
+    seed: 1,
+  },
+};
+
+export function demoPreset(name: string): DemoPreset {
+  const preset = (DEMO_PRESETS as Record<string, DemoPreset | undefined>)[name];
+  if (!preset) throw new Error(`unknown preset "${name}" (available: ${Object.keys(DEMO_PRESETS).join(', ')})`);
+  return preset;
+}
+
+/**
+ * The ChatGLM-6B ("glm" family) config of a preset's model: LayerNorm, GeLU, 2D rotary,
+ * DeepNorm post-LN residual, tied word embeddings, the tokenizer's special token ids.
+ */
+export function demoGlmConfig(shape: DemoModelShape, specialIds: { pad: number; mask: number; gmask: number; sop: number; eop: number }): GlmConfig {
+  if (shape.hiddenSize % shape.numHeads !== 0) throw new Error(`hiddenSize ${shape.hiddenSize} is not a multiple of numHeads ${shape.numHeads}`);
+  return parseGlmConfig({
+    architectures: ['ChatGLMModel'],
+    model_type: 'chatglm',
+    hidden_size: shape.hiddenSize,
+    num_layers: shape.numLayers,
+    num_attention_heads: shape.numHeads,
+    inner_hidden_size: shape.ffnHiddenSize,
+    vocab_size: shape.vocabSize,
+    layernorm_epsilon: 1e-5,
+    position_encoding_2d: true,
+    max_sequence_length: shape.maxSequenceLength,
+    bos_token_id: specialIds.sop,
+    eos_token_id: specialIds.eop,
+    mask_token_id: specialIds.mask,
+    gmask_token_id: specialIds.gmask,
+    pad_token_id: specialIds.pad,
+  });
+}
+
+/** Parameters of a preset's model (tied embeddings): V·C + L·(4C² + 2CF + 9C + F) + 2C. */
+export function demoParameterCount(shape: DemoModelShape): number {
+  const { hiddenSize: C, ffnHiddenSize: F, vocabSize: V, numLayers: L } = shape;
+  return V * C + L * (4 * C * C + 2 * C * F + 9 * C + F) + 2 * C;
+}

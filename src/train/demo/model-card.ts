@@ -1,0 +1,127 @@
+// The model card (README.md of the model folder, meant for public/models/<name>/) filled from a
+// finished demo run: architecture and size, data, steps, wall time and hardware, dev/test scores
+// per dataset, and the learning curves as a small table.
+
+import type { HistoryPoint } from '../checkpoint.ts';
+import type { GlmConfig } from '../../model/config.ts';
+import { DEMO_DATASETS } from './config.ts';
+import type { EvalReport, PipelineState } from './pipeline.ts';
+
+export interface ModelCardInput {
+  state: PipelineState;
+  report: EvalReport;
+  config: GlmConfig;
+  parameterCount: number;
+}
+
+const DATA_SOURCES: Record<string, string> = {
+  conll04: 'CoNLL04 (Roth & Yih 2004): English news, entities + relations',
+  wnut17: 'WNUT-17 (CC BY 4.0): English social media, emerging entities',
+  'resume-ner': 'Resume NER (Zhang & Yang 2018): Chinese resumes, entities',
+  casie: 'CASIE (Satyapanich et al. 2020): English cybersecurity news — texts only, for the tokenizer and pretraining',
+};
+
+function percent(value: number | null): string {
+  return value === null ? '–' : (100 * value).toFixed(1);
+}
+
+function minutes(ms: number | undefined): string {
+  return ms === undefined ? '–' : `${(ms / 60000).toFixed(1)} min`;
+}
+
+/** At most `rows` points of a loss history, evenly spaced, always with the last one. */
+function curveRows(history: readonly HistoryPoint[], rows = 10): HistoryPoint[] {
+  if (history.length <= rows) return [...history];
+  const picked: HistoryPoint[] = [];
+  for (let i = 0; i < rows; i++) picked.push(history[Math.round((i * (history.length - 1)) / (rows - 1))]!);
+  return picked;
+}
+
+function curveTable(history: readonly HistoryPoint[]): string {
+  const lines = ['| step | train loss | dev loss | lr |', '| ---: | ---: | ---: | ---: |'];
+  for (const point of curveRows(history)) {
+    // Dev loss is measured every evalEvery steps: show the nearest measurement at or before this step.
+    const dev = [...history].reverse().find((p) => p.step <= point.step && p.devLoss !== undefined)?.devLoss;
+    lines.push(`| ${point.step} | ${point.loss.toFixed(3)} | ${dev === undefined ? '–' : dev.toFixed(3)} | ${point.lr.toExponential(1)} |`);
+  }
+  return lines.join('\n');
+}
+
+export function writeModelCard({ state, report, config, parameterCount }: ModelCardInput): string {
+  const { preset } = state;
+  const datasets = [...DEMO_DATASETS, ...(preset.pretrainOnCasie ? ['casie'] : [])];
+  const scoreRows: string[] = ['| dataset | split | examples | entity F1 | relation F1 (strict) | entity F1, free | relation F1, free | malformed (free) | hallucinated (free) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  for (const dataset of DEMO_DATASETS) {
+    for (const split of ['dev', 'test'] as const) {
+      const scores = report.datasets[dataset]?.[split];
+      if (!scores) continue;
+      const { constrained: on, free: off } = scores;
+      scoreRows.push(`| ${dataset} | ${split} | ${on.examples} | ${percent(on.entityF1)} | ${percent(on.relationStrictF1)} | ${percent(off.entityF1)} | ${percent(off.relationStrictF1)} | ${off.malformedAnswers} | ${off.hallucinated} |`);
+    }
+  }
+  const megabytes = (parameterCount * 4) / 1e6;
+  return `# ChatUIE demo GLM (${preset.name})
+
+A small GLM with the ChatGLM-6B architecture, trained from scratch by ChatUIE Web's own WebGPU
+engine (\`npm run train:demo -- --preset ${preset.name}\`) to extract entities and relations as
+JSON answers. It is a demonstration of the pipeline, not a competitive extractor.
+
+## Architecture and size
+
+| | |
+| --- | --- |
+| family | ChatGLM-6B (\`glm\`): prefix-LM attention mask, 2D rotary positions, DeepNorm post-LN residual (alpha = sqrt(56)), GeLU, tied embeddings |
+| hidden size C | ${config.hiddenSize} |
+| layers | ${config.numLayers} |
+| heads × head dim | ${config.numHeads} × ${config.headDim} |
+| MLP inner size | ${config.ffnHiddenSize} |
+| vocabulary | ${config.vocabSize} (byte-level BPE, ${state.tokenizer?.merges ?? '–'} merges, [MASK] [gMASK] [sMASK] <sop> <eop> <pad> <unk>) |
+| max sequence length | ${config.maxSequenceLength} |
+| parameters | ${parameterCount.toLocaleString('en')} (${megabytes.toFixed(1)} MB in float32) |
+
+## Data
+
+${datasets.map((d) => `- ${DATA_SOURCES[d] ?? d}`).join('\n')}
+
+Training texts per dataset: ${preset.trainPerDataset ?? 'all'}. See each dataset's licence before
+redistributing anything trained on it; this card names the data as the data's README asks.
+
+## Training
+
+| stage | what | steps | batch | peak lr | sequences | wall time |
+| --- | --- | ---: | ---: | ---: | ---: | ---: |
+| tokenizer | byte-level BPE on the training texts | – | – | – | ${state.tokenizer?.texts ?? '–'} texts | ${minutes(state.tokenizer?.wallMs)} |
+| pretrain | GLM gMASK language modelling (prefix read bidirectionally, rest generated) | ${state.pretrain?.steps ?? '–'} | ${preset.pretrain.batchSize * preset.pretrain.accumulation} | ${preset.pretrain.lr} | ${state.pretrain?.sequences ?? '–'} | ${minutes(state.pretrain?.wallMs)} |
+| sft | IE answers, conll04 + wnut17 + resume-ner together, each under its own schema | ${state.sft?.steps ?? '–'} | ${preset.sft.batchSize * preset.sft.accumulation} | ${preset.sft.lr} | ${state.sft?.sequences ?? '–'} | ${minutes(state.sft?.wallMs)} |
+| eval | constrained and free decoding on dev and test | – | ${report.examplesPerSplit ?? 'all'} per split | – | – | ${minutes(state.eval?.wallMs)} |
+
+Hardware: ${state.hardware}.
+
+### Learning curves
+
+Pretraining:
+
+${curveTable(state.pretrain?.history ?? [])}
+
+Fine-tuning:
+
+${curveTable(state.sft?.history ?? [])}
+
+## Scores
+
+Strict micro F1 (%) with schema- and span-constrained decoding (the default) and without it
+("free"), at most ${report.maxNewTokens} new tokens; ${report.examplesPerSplit === null ? 'every example' : `the first ${report.examplesPerSplit} examples`} of each split.
+
+${scoreRows.join('\n')}
+
+## Use
+
+\`\`\`bash
+npx chatuie extract --model THIS_FOLDER --schema schema.json --text "..."
+npx chatuie eval --model THIS_FOLDER --data ../shared/data/conll04/test.jsonl
+\`\`\`
+
+The prompt framing is ChatGLM-6B's: \`prompt [gMASK] <sop>\`, answers end with \`<eop>\`.
+`;
+}

@@ -1,0 +1,388 @@
+// The demo-model pipeline: a small ChatGLM-6B-architecture GLM trained from scratch with
+// this engine, in five stages that each checkpoint into one output folder:
+//
+//   OUT/tokenizer/   byte-level BPE on the training texts (tokenizer.json, tokenizer_config.json)
+//   OUT/pretrain/    GLM gMASK language modelling on the same texts (a normal HF folder + optimizer + trainer_state.json)
+//   OUT/sft/         IE fine-tuning on conll04 + wnut17 + resume-ner together, each with its own schema
+//   OUT/eval/report.json   dev and test scores per dataset, constraint on and off
+//   OUT/model/       the final checkpoint + tokenizer + README.md (the model card)
+//   OUT/pipeline.json      which stages are complete, with their wall time and loss history
+//
+// A run with `resume` skips completed stages and continues an interrupted training stage from
+// its last checkpoint (SftTrainer's exact resume). Nothing here knows about the command line.
+
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { GpuContext } from '../../gpu/context.ts';
+import { readDatasetFile } from '../../data/dataset.ts';
+import { checkpointFiles, expectedTensorShapes, loadCheckpoint, type HostTensor } from '../../io/checkpoint.ts';
+import { trainByteLevelBpe } from '../../io/bpe-trainer.ts';
+import { directorySink } from '../../io/node-sink.ts';
+import { directorySource } from '../../io/node-source.ts';
+import { memorySource } from '../../io/source.ts';
+import { loadHfTokenizer, type Tokenizer } from '../../io/tokenizer.ts';
+import { extract } from '../../ie/extract.ts';
+import { scoreExtractions, type IeMetrics } from '../../ie/metrics.ts';
+import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
+import { extractionOf, type IeExample } from '../../ie/spans.ts';
+import { encodeTrainingExamples } from '../../ie/task-data.ts';
+import type { GlmConfig } from '../../model/config.ts';
+import { GlmModel } from '../../model/model.ts';
+import type { TrainSequence } from '../../model/positions.ts';
+import type { HistoryPoint } from '../checkpoint.ts';
+import { TRAINER_STATE_FILE } from '../checkpoint.ts';
+import { defaultSftOptions, SftTrainer, type SftProgress } from '../sft.ts';
+import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
+import { writeModelCard } from './model-card.ts';
+
+export const STAGES = ['tokenizer', 'pretrain', 'sft', 'eval', 'card'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export const PIPELINE_FILE = 'pipeline.json';
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'];
+
+export interface TrainingStageRecord {
+  steps: number;
+  wallMs: number;
+  sequences: number;
+  tooLong?: number;
+  history: HistoryPoint[];
+}
+
+export interface PipelineState {
+  format: 'chatuie-demo/1';
+  preset: DemoPreset;
+  completed: StageName[];
+  tokenizer?: { vocabSize: number; merges: number; texts: number; wallMs: number };
+  pretrain?: TrainingStageRecord;
+  sft?: TrainingStageRecord;
+  eval?: { wallMs: number };
+  hardware: string;
+}
+
+export interface DatasetScores {
+  examples: number;
+  entityF1: number;
+  /** Strict relation F1 (both spans, both entity types, the relation type); null where the schema has no relations. */
+  relationStrictF1: number | null;
+  malformedAnswers: number;
+  hallucinated: number;
+  unfinished: number;
+  metrics: IeMetrics;
+}
+
+export interface EvalReport {
+  /** dataset → split → 'constrained' | 'free' → scores. */
+  datasets: Record<string, Record<'dev' | 'test', Record<'constrained' | 'free', DatasetScores>>>;
+  maxNewTokens: number;
+  examplesPerSplit: number | null;
+}
+
+export interface DemoPipelineOptions {
+  ctx: GpuContext;
+  preset: DemoPreset;
+  /** ../shared/data: conll04/, wnut17/, resume-ner/ (and casie/ when the preset uses it). */
+  dataDir: string;
+  outDir: string;
+  /** Continue the run in outDir (completed stages are skipped). Without it, outDir must not hold a run. */
+  resume: boolean;
+  /** Stop (complete) after this stage. */
+  stopAfter?: StageName;
+  log: (line: string) => void;
+  /** Polled between training steps; true stops the stage after a checkpoint. */
+  shouldStop?: () => boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+const SPLIT_FILES: Record<string, string> = { wnut17: '{split}.conll' };
+
+function readSplit(dataDir: string, dataset: string, split: 'train' | 'dev' | 'test'): IeExample[] {
+  const file = path.join(dataDir, dataset, (SPLIT_FILES[dataset] ?? '{split}.jsonl').replace('{split}', split));
+  if (!existsSync(file)) throw new Error(`${file} is missing: the demo pipeline reads ../shared/data (see its README)`);
+  return readDatasetFile(file, readFileSync(file, 'utf8'), `${dataset}-${split}`).examples;
+}
+
+/** The first `count` examples, or the `count` shortest texts (stable) when `shortest`. */
+function limit(items: readonly IeExample[], count: number | null, shortest: boolean): IeExample[] {
+  if (count === null) return [...items];
+  const ordered = shortest ? [...items].sort((a, b) => a.text.length - b.text.length) : items;
+  return ordered.slice(0, count);
+}
+
+/** A deterministic number in [0, 1) for (seed, index). */
+function unitHash(seed: number, index: number): number {
+  let t = (Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** Seeded standard normal samples (Box–Muller over a mulberry32 stream). */
+function normalSamples(count: number, seed: number, std: number): Float32Array {
+  const out = new Float32Array(count);
+  let state = seed >>> 0 || 1;
+  const uniform = (): number => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  for (let i = 0; i < count; i += 2) {
+    const radius = Math.sqrt(-2 * Math.log(uniform()));
+    const angle = 2 * Math.PI * uniform();
+    out[i] = radius * Math.cos(angle) * std;
+    if (i + 1 < count) out[i + 1] = radius * Math.sin(angle) * std;
+  }
+  return out;
+}
+
+/** Fresh weights: matrices ~ N(0, std²), biases 0, LayerNorm weights 1 (the model is trained from scratch). */
+export function initialTensors(config: GlmConfig, std: number, seed: number): HostTensor[] {
+  return [...expectedTensorShapes(config)].map(([name, shape], index) => {
+    const count = shape.reduce((a, b) => a * b, 1);
+    let data: Float32Array;
+    if (name.endsWith('layernorm.weight')) data = new Float32Array(count).fill(1);
+    else if (name.endsWith('.bias')) data = new Float32Array(count);
+    else data = normalSamples(count, seed * 1000 + index, std);
+    return { name, shape, data };
+  });
+}
+
+/**
+ * GLM's gMASK objective on one text: a prefix (none for a quarter of the texts, else up to
+ * half of the tokens) is read bidirectionally, the rest is generated. Prompt = prefix [gMASK]
+ * <sop>, answer = rest <eop> — the same framing buildPromptIds / buildAnswerIds give the IE task.
+ */
+export function gmaskSequence(ids: readonly number[], tokenizer: Tokenizer, seed: number, index: number): TrainSequence {
+  const { gmask, sop, eop } = tokenizer.specialTokens;
+  if (gmask === undefined || sop === undefined || eop === undefined) throw new Error('the tokenizer lacks [gMASK], <sop> or <eop>');
+  const r = unitHash(seed, index);
+  const prefix = r < 0.25 ? 0 : Math.floor(((r - 0.25) / 0.75) * 0.5 * ids.length);
+  return { prompt: [...ids.slice(0, prefix), gmask, sop], answer: [...ids.slice(prefix), eop] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+function readState(outDir: string): PipelineState | null {
+  const file = path.join(outDir, PIPELINE_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PipelineState) : null;
+}
+
+function writeState(outDir: string, state: PipelineState): void {
+  const file = path.join(outDir, PIPELINE_FILE);
+  writeFileSync(`${file}.partial`, JSON.stringify(state, null, 2) + '\n');
+  copyFileSync(`${file}.partial`, file);
+}
+
+function copyTokenizerFiles(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of TOKENIZER_FILES) copyFileSync(path.join(from, name), path.join(to, name));
+}
+
+function loadTokenizerDir(dir: string): Tokenizer {
+  return loadHfTokenizer(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+}
+
+function progressLine(stage: string, progress: SftProgress): string {
+  const seconds = progress.elapsedMs / 1000;
+  const eta = progress.step > 0 ? (seconds / progress.step) * (progress.totalSteps - progress.step) : 0;
+  return `[${stage}] step ${progress.step}/${progress.totalSteps} loss ${progress.loss.toFixed(4)}` +
+    (progress.devLoss !== undefined ? ` dev ${progress.devLoss.toFixed(4)}` : '') +
+    ` lr ${progress.lr.toExponential(2)} |g| ${progress.gradNorm.toFixed(3)} ${Math.round(progress.tokensPerSecond)} tok/s` +
+    ` ${seconds.toFixed(1)}s eta ${eta.toFixed(0)}s`;
+}
+
+/**
+ * Trains one stage with SftTrainer into `stageDir`: from `initial` weights, or — when the stage
+ * folder holds a checkpoint — from there, exactly where it stopped. Returns false when stopped early.
+ */
+async function trainStage(
+  options: DemoPipelineOptions,
+  stage: 'pretrain' | 'sft',
+  steps: DemoStageSteps,
+  data: { train: TrainSequence[]; dev: TrainSequence[] },
+  initial: () => Promise<{ config: GlmConfig; tensors: ReadonlyMap<string, HostTensor> }>,
+  record: (result: TrainingStageRecord) => void,
+  previousWallMs: number,
+): Promise<boolean> {
+  const stageDir = path.join(options.outDir, stage);
+  const resuming = existsSync(path.join(stageDir, TRAINER_STATE_FILE));
+  const checkpoint = resuming ? await loadCheckpoint(directorySource(stageDir)) : await initial();
+  const model = await GlmModel.load(options.ctx, checkpoint);
+  const trainer = new SftTrainer(model, { train: data.train, dev: data.dev }, defaultSftOptions({
+    steps: steps.steps, batchSize: steps.batchSize, accumulation: steps.accumulation, lr: steps.lr,
+    minLr: steps.lr * 0.1, checkpointEvery: steps.checkpointEvery, evalEvery: steps.evalEvery, seed: options.preset.seed,
+  }));
+  try {
+    if (resuming) {
+      await trainer.restore(directorySource(stageDir));
+      options.log(`[${stage}] resuming at step ${trainer.completedSteps}/${steps.steps}`);
+    }
+    const started = performance.now();
+    await trainer.run((progress) => options.log(progressLine(stage, progress)), directorySink(stageDir), options.shouldStop);
+    record({ steps: trainer.completedSteps, wallMs: previousWallMs + performance.now() - started, sequences: data.train.length, history: [...trainer.history] });
+    return trainer.completedSteps >= steps.steps;
+  } finally {
+    trainer.destroy();
+    model.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pipeline
+
+export async function runDemoPipeline(options: DemoPipelineOptions): Promise<PipelineState> {
+  const { preset, outDir, dataDir, log } = options;
+  mkdirSync(outDir, { recursive: true });
+  const existing = readState(outDir);
+  if (existing && !options.resume) throw new Error(`${outDir} already holds a demo run (${PIPELINE_FILE}): pass --resume to continue it, or choose another --out`);
+  if (existing && JSON.stringify(existing.preset) !== JSON.stringify(preset)) {
+    throw new Error(`${outDir} was started with preset "${existing.preset.name}" and different settings; resume it with the same preset`);
+  }
+  const state: PipelineState = existing ?? { format: 'chatuie-demo/1', preset, completed: [], hardware: options.ctx.adapterDescription };
+  const save = (): void => writeState(outDir, state);
+  save();
+  const done = (stage: StageName): boolean => state.completed.includes(stage);
+  const complete = (stage: StageName): void => {
+    if (!done(stage)) state.completed.push(stage);
+    save();
+  };
+  const finishedAfter = (stage: StageName): boolean => options.stopAfter === stage;
+
+  const tokenizerDir = path.join(outDir, 'tokenizer');
+  const pretrainDatasets: string[] = [...DEMO_DATASETS, ...(preset.pretrainOnCasie ? ['casie'] : [])];
+  const trainTexts = (): string[] => pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest).map((e) => e.text));
+
+  // (a) Tokenizer.
+  if (done('tokenizer')) log('[tokenizer] done, skipped');
+  else {
+    const started = performance.now();
+    const texts = pretrainDatasets.flatMap((dataset) => readSplit(dataDir, dataset, 'train').map((e) => e.text));
+    const bpe = trainByteLevelBpe(texts, { vocabSize: preset.model.vocabSize, modelMaxLength: preset.model.maxSequenceLength });
+    const sink = directorySink(tokenizerDir);
+    await sink.write('tokenizer.json', JSON.stringify(bpe.tokenizerJson));
+    await sink.write('tokenizer_config.json', JSON.stringify(bpe.tokenizerConfig, null, 2) + '\n');
+    state.tokenizer = { vocabSize: bpe.vocabSize, merges: bpe.merges, texts: texts.length, wallMs: performance.now() - started };
+    log(`[tokenizer] ${bpe.vocabSize} tokens (${bpe.merges} merges) from ${texts.length} texts in ${(state.tokenizer.wallMs / 1000).toFixed(1)}s`);
+    complete('tokenizer');
+  }
+  if (finishedAfter('tokenizer')) return state;
+  const tokenizer = loadTokenizerDir(tokenizerDir);
+  const { pad, mask, gmask, sop, eop } = tokenizer.specialTokens;
+  if (pad === undefined || mask === undefined || gmask === undefined || sop === undefined || eop === undefined) {
+    throw new Error(`${tokenizerDir}: the tokenizer lacks one of <pad> [MASK] [gMASK] <sop> <eop>`);
+  }
+  // The model's V is the tokenizer's (decoding masks are sized by the tokenizer and must match the logits).
+  const config = demoGlmConfig({ ...preset.model, vocabSize: tokenizer.vocabSize }, { pad, mask, gmask, sop, eop });
+
+  // (b) Pretraining: GLM gMASK language modelling on the training texts.
+  if (done('pretrain')) log('[pretrain] done, skipped');
+  else {
+    const maxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
+    const sequences = trainTexts().map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, maxTokens), tokenizer, preset.seed, index));
+    const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
+    const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, maxTokens), tokenizer, preset.seed + 1, index));
+    log(`[pretrain] ${sequences.length} texts, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters, ${preset.pretrain.steps} steps`);
+    const finished = await trainStage(options, 'pretrain', preset.pretrain, { train: sequences, dev },
+      async () => {
+        const tensors = initialTensors(config, preset.model.initStd, preset.seed);
+        return loadCheckpoint(memorySource(checkpointFiles(config, tensors)));
+      },
+      (record) => (state.pretrain = record), state.pretrain?.wallMs ?? 0);
+    copyTokenizerFiles(tokenizerDir, path.join(outDir, 'pretrain'));
+    save();
+    if (!finished) return state;
+    complete('pretrain');
+  }
+  if (finishedAfter('pretrain')) return state;
+
+  // (c) SFT on the IE task, the three datasets together, each under its own schema.
+  const schemas = new Map<DemoDataset, IeSchema>();
+  for (const dataset of DEMO_DATASETS) schemas.set(dataset, schemaFromDataset(readSplit(dataDir, dataset, 'train')));
+  if (done('sft')) log('[sft] done, skipped');
+  else {
+    const train: TrainSequence[] = [];
+    const dev: TrainSequence[] = [];
+    let tooLong = 0;
+    for (const dataset of DEMO_DATASETS) {
+      const schema = schemas.get(dataset)!;
+      const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength);
+      train.push(...encoded.sequences);
+      tooLong += encoded.tooLong;
+      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength).sequences);
+      log(`[sft] ${dataset}: ${encoded.sequences.length} examples (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types`);
+    }
+    const finished = await trainStage(options, 'sft', preset.sft, { train, dev },
+      () => loadCheckpoint(directorySource(path.join(outDir, 'pretrain'))),
+      (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0);
+    copyTokenizerFiles(tokenizerDir, path.join(outDir, 'sft'));
+    save();
+    if (!finished) return state;
+    complete('sft');
+  }
+  if (finishedAfter('sft')) return state;
+
+  // (d) Evaluation: dev and test of each dataset, constrained and free decoding.
+  const reportFile = path.join(outDir, 'eval', 'report.json');
+  if (done('eval')) log('[eval] done, skipped');
+  else {
+    const started = performance.now();
+    const checkpoint = await loadCheckpoint(directorySource(path.join(outDir, 'sft')));
+    const model = await GlmModel.load(options.ctx, checkpoint);
+    const report: EvalReport = { datasets: {}, maxNewTokens: preset.eval.maxNewTokens, examplesPerSplit: preset.eval.examplesPerSplit };
+    try {
+      for (const dataset of DEMO_DATASETS) {
+        const schema = schemas.get(dataset)!;
+        const bySplit = {} as EvalReport['datasets'][string];
+        for (const split of ['dev', 'test'] as const) {
+          const examples = limit(readSplit(dataDir, dataset, split), preset.eval.examplesPerSplit, preset.pickShortest);
+          const byMode = {} as Record<'constrained' | 'free', DatasetScores>;
+          for (const constrained of [true, false]) {
+            const run = await extract({ model, tokenizer, family: 'glm' }, schema, examples.map((e) => e.text), {
+              constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize,
+            });
+            const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
+            const scores: DatasetScores = {
+              examples: examples.length,
+              entityF1: metrics.entities.overall.f1,
+              relationStrictF1: schema.relationTypes.length > 0 ? metrics.relationsStrict.overall.f1 : null,
+              malformedAnswers: metrics.malformedAnswers,
+              hallucinated: metrics.hallucinated.count,
+              unfinished: run.results.filter((r) => !r.finished).length,
+              metrics,
+            };
+            byMode[constrained ? 'constrained' : 'free'] = scores;
+            log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
+              (scores.relationStrictF1 !== null ? ` relation F1 ${scores.relationStrictF1.toFixed(3)}` : '') +
+              ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples)`);
+          }
+          bySplit[split] = byMode;
+        }
+        report.datasets[dataset] = bySplit;
+      }
+    } finally {
+      model.destroy();
+    }
+    await directorySink(path.join(outDir, 'eval')).write('report.json', JSON.stringify(report, null, 2) + '\n');
+    state.eval = { wallMs: performance.now() - started };
+    complete('eval');
+  }
+  if (finishedAfter('eval')) return state;
+
+  // (e) The model folder with its model card.
+  if (done('card')) log('[card] done, skipped');
+  else {
+    const modelDir = path.join(outDir, 'model');
+    mkdirSync(modelDir, { recursive: true });
+    for (const name of ['config.json', 'model.safetensors']) copyFileSync(path.join(outDir, 'sft', name), path.join(modelDir, name));
+    copyTokenizerFiles(tokenizerDir, modelDir);
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as EvalReport;
+    writeFileSync(path.join(modelDir, 'README.md'), writeModelCard({ state, report, config, parameterCount: demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }) }));
+    log(`[card] ${path.join(modelDir, 'README.md')}`);
+    complete('card');
+  }
+  return state;
+}
