@@ -70,28 +70,35 @@ export function parseAdapterTargets(json: Record<string, unknown>): LoraTarget[]
   });
 }
 
-/** Writes a full checkpoint (weights or adapter, optimizer moments, trainer state). */
+/**
+ * Writes a full checkpoint (weights or adapter, optimizer moments, trainer state). Everything
+ * is read back from the GPU before the first file is written, so a device lost during the
+ * save leaves the previous checkpoint whole; trainer_state.json goes last and marks the files
+ * before it as complete.
+ */
 export async function saveTrainingCheckpoint<Options>(
   sink: FileSink,
   model: GlmModel,
   lora: LoraAdapters | null,
-  optimizer: OptimizerState,
+  optimizer: () => Promise<OptimizerState>,
   state: TrainerState<Options>,
 ): Promise<void> {
+  const files: [string, Uint8Array | string][] = [];
   if (lora) {
-    await sink.write(ADAPTER_FILE, writeSafetensors(await readAdapterTensors(model, lora), { format: 'pt' }));
-    await sink.write(ADAPTER_CONFIG_FILE, JSON.stringify(adapterConfigJson(lora.options), null, 2) + '\n');
+    files.push([ADAPTER_FILE, writeSafetensors(await readAdapterTensors(model, lora), { format: 'pt' })]);
+    files.push([ADAPTER_CONFIG_FILE, JSON.stringify(adapterConfigJson(lora.options), null, 2) + '\n']);
   } else {
-    await sink.write('model.safetensors', writeSafetensors(await model.readParameters(), { format: 'pt' }));
-    await sink.write('config.json', JSON.stringify(exportConfigJson(model.config), null, 2) + '\n');
+    files.push(['model.safetensors', writeSafetensors(await model.readParameters(), { format: 'pt' })]);
+    files.push(['config.json', JSON.stringify(exportConfigJson(model.config), null, 2) + '\n']);
   }
-  const moments = optimizer.moments.flatMap((m) => [
+  const moments = await optimizer();
+  const momentTensors = moments.moments.flatMap((m) => [
     { name: `${m.name}.exp_avg`, shape: [m.m.length], data: m.m },
     { name: `${m.name}.exp_avg_sq`, shape: [m.v.length], data: m.v },
   ]);
-  await sink.write(OPTIMIZER_FILE, writeSafetensors(moments, { step: String(optimizer.step) }));
-  // The state file goes last: its presence marks a complete checkpoint.
-  await sink.write(TRAINER_STATE_FILE, JSON.stringify(state, null, 2) + '\n');
+  files.push([OPTIMIZER_FILE, writeSafetensors(momentTensors, { step: String(moments.step) })]);
+  files.push([TRAINER_STATE_FILE, JSON.stringify(state, null, 2) + '\n']);
+  for (const [name, content] of files) await sink.write(name, content);
 }
 
 export async function readTrainerState<Options>(source: FileSource): Promise<TrainerState<Options>> {

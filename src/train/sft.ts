@@ -157,7 +157,7 @@ export class SftTrainer {
 
   async save(sink: FileSink): Promise<void> {
     const state: TrainerState<SftOptions> = { format: TRAINER_STATE_FORMAT, step: this.step, options: this.options, history: this.history };
-    await saveTrainingCheckpoint(sink, this.model, this.lora, await this.optimizer.exportState(), state);
+    await saveTrainingCheckpoint(sink, this.model, this.lora, () => this.optimizer.exportState(), state);
   }
 
   /** Mean answer-token cross-entropy over `sequences` (forward only). */
