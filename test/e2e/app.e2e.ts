@@ -146,8 +146,10 @@ async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eCo
   await screenshot('export');
   await page.getByTestId('model-folder').setInputFiles(exportDir);
   const summary = page.getByTestId('model-summary');
-  await page.getByTestId('model-error').or(summary.filter({ hasText: /layers\s+1\b/ })).waitFor({ timeout: 120_000 });
+  // The summary's text content runs cells together ("layers1hidden32"): wait on the row, check the page text.
+  await page.getByTestId('model-error').or(summary.filter({ hasText: 'model.safetensors' })).or(summary).waitFor({ timeout: 120_000 });
   if (await page.getByTestId('model-error').isVisible()) throw new Error(`re-loading the exported checkpoint failed: ${await page.getByTestId('model-error').innerText()}`);
+  check(/layers\s+1\b/.test(await summary.innerText()), `the re-loaded checkpoint's summary: ${await summary.innerText()}`);
   log(`re-loaded the exported checkpoint: ${(await summary.innerText()).replace(/\s+/g, ' ')}`);
   await screenshot('reloaded');
 }
