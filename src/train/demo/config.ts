@@ -69,7 +69,7 @@ export interface DemoPreset {
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
-    model: { hiddenSize: 16, numLayers: 1, numHeads: 2, ffnHiddenSize: 32, vocabSize: 400, maxSequenceLength: 512, initStd: 0.1 },
+    model: { hiddenSize: 16, numLayers: 1, numHeads: 2, ffnHiddenSize: 32, vocabSize: 400, maxSequenceLength: 640, initStd: 0.1 },
     trainPerDataset: 2,
     pickShortest: true,
     devLossPerDataset: 1,
@@ -82,7 +82,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   },
   tiny: {
     name: 'tiny',
-    model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 512, initStd: 0.05 },
+    model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 640, initStd: 0.05 },
     trainPerDataset: 16,
     pickShortest: true,
     devLossPerDataset: 2,

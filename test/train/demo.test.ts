@@ -1,0 +1,81 @@
+// The demo-model pipeline end to end on the extra-small preset (SwiftShader): tokenizer →
+// pretraining (stopped there) → resumed run that skips it → SFT → eval report → model card.
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/io/checkpoint.ts';
+import { directorySource } from '../../src/io/node-source.ts';
+import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
+import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.ts';
+import { demoPreset } from '../../src/train/demo/config.ts';
+import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
+import { testContext } from '../helpers/gpu.ts';
+import { DATA_DIR } from '../ie/realdata.ts';
+
+describe('demo-model pipeline (extra-small preset)', () => {
+  it('trains from scratch, resumes after pretraining without redoing it, and writes a report and a model card', async () => {
+    const ctx = await testContext();
+    const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-'));
+    const preset = demoPreset('extra-small');
+    const firstLog: string[] = [];
+    const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => firstLog.push(l) });
+    expect(first.completed).toEqual(['tokenizer', 'pretrain']);
+
+    // The tokenizer loads and has the ChatGLM-6B framing tokens.
+    const tokenizer = loadHfTokenizer(readFileSync(path.join(outDir, 'tokenizer', 'tokenizer.json'), 'utf8'), readFileSync(path.join(outDir, 'tokenizer', 'tokenizer_config.json'), 'utf8'));
+    expect(tokenizer.specialTokens.gmask).toBeDefined();
+    expect(tokenizer.specialTokens.eop).toBe(tokenizer.specialTokens.eos);
+    // The pretraining checkpoint is a normal ChatGLM-6B folder.
+    const pretrained = await loadCheckpoint(directorySource(path.join(outDir, 'pretrain')));
+    expect(pretrained.config.family).toBe('glm');
+    expect(pretrained.config.vocabSize).toBe(tokenizer.vocabSize);
+    const pretrainWeights = path.join(outDir, 'pretrain', 'model.safetensors');
+    const pretrainWritten = statSync(pretrainWeights).mtimeMs;
+
+    // A second run without --resume refuses to overwrite the run.
+    await expect(runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, log: () => {} })).rejects.toThrow(/--resume/);
+
+    const log: string[] = [];
+    const state: PipelineState = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: true, log: (l) => log.push(l) });
+    expect(state.completed).toEqual(['tokenizer', 'pretrain', 'sft', 'eval', 'card']);
+    expect(log).toContain('[tokenizer] done, skipped');
+    expect(log).toContain('[pretrain] done, skipped');
+    expect(log.some((l) => l.startsWith('[pretrain] step'))).toBe(false);
+    expect(statSync(pretrainWeights).mtimeMs).toBe(pretrainWritten);
+
+    // SFT: its checkpoint loads (with the tokenizer and the glm framing), and the loss fell.
+    const sftSource = directorySource(path.join(outDir, 'sft'));
+    const sft = await loadCheckpoint(sftSource);
+    expect(promptFamilyOf(sft.config, await loadCheckpointTokenizer(sftSource))).toBe('glm');
+    const history = state.sft!.history;
+    expect(history).toHaveLength(preset.sft.steps);
+    expect(history.at(-1)!.loss).toBeLessThan(history[0]!.loss);
+    expect(state.sft!.sequences).toBeGreaterThanOrEqual(5); // conll04 (relations) is part of it
+
+    // The report: entity F1 for every dataset, relation F1 for conll04, no hallucination when constrained.
+    const report = JSON.parse(readFileSync(path.join(outDir, 'eval', 'report.json'), 'utf8')) as EvalReport;
+    expect(Object.keys(report.datasets).sort()).toEqual(['conll04', 'resume-ner', 'wnut17']);
+    for (const [dataset, splits] of Object.entries(report.datasets)) {
+      for (const split of ['dev', 'test'] as const) {
+        for (const mode of ['constrained', 'free'] as const) {
+          const scores = splits[split][mode];
+          expect(scores.entityF1).toBeGreaterThanOrEqual(0);
+          expect(scores.entityF1).toBeLessThanOrEqual(1);
+          if (dataset === 'conll04') expect(scores.relationStrictF1).not.toBeNull();
+          else expect(scores.relationStrictF1).toBeNull();
+        }
+        expect(splits[split].constrained.hallucinated).toBe(0);
+        expect(splits[split].constrained.malformedAnswers).toBe(0);
+      }
+    }
+
+    // The final model folder loads and carries the model card.
+    const final = await loadCheckpoint(directorySource(path.join(outDir, 'model')));
+    expect(final.config.numLayers).toBe(preset.model.numLayers);
+    const card = readFileSync(path.join(outDir, 'model', 'README.md'), 'utf8');
+    expect(card).toContain('ChatGLM-6B');
+    expect(card).toMatch(/\| conll04 \| test \|/);
+    expect(card).toContain('### Learning curves');
+  }, 400_000);
+});
