@@ -55,16 +55,17 @@ export class ConstraintError extends Error {
 
 const REPLACEMENT_CHARACTER = '\uFFFD';
 
-const vocabularyCache = new WeakMap<Tokenizer, Map<PromptFamily, ConstraintVocabulary>>();
+const vocabularyCache = new WeakMap<Tokenizer, Map<string, ConstraintVocabulary>>();
 
 /**
  * The surface of every token of `tokenizer` and the family's end token. Decodes each id once
  * (about a second at 150k tokens); the result is cached per tokenizer and family.
  */
-export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFamily): ConstraintVocabulary {
+export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFamily, modelVocabSize = tokenizer.vocabSize): ConstraintVocabulary {
   let byFamily = vocabularyCache.get(tokenizer);
   if (byFamily === undefined) vocabularyCache.set(tokenizer, (byFamily = new Map()));
-  const cached = byFamily.get(family);
+  const key = `${family}:${modelVocabSize}`;
+  const cached = byFamily.get(key);
   if (cached !== undefined) return cached;
 
   const endId = answerEndId(tokenizer, family);
@@ -76,7 +77,9 @@ export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFa
   // anchor and cut the anchor off, so " x" keeps its space as it has in the middle of an answer.
   const anchorIds = tokenizer.format === 'sentencepiece' ? tokenizer.encode('a') : [];
   const anchorText = anchorIds.length === 0 ? '' : tokenizer.decode(anchorIds, { skipSpecialTokens: true });
-  const pieces: string[] = new Array(tokenizer.vocabSize);
+  // A model's (padded) vocabulary may be larger than its tokenizer's (ChatGLM2/3: 65024 logits,
+  // 64798 tokens): the mask covers every logit, and the padding ids are never allowed.
+  const pieces: string[] = new Array(Math.max(modelVocabSize, tokenizer.vocabSize)).fill('');
   for (let id = 0; id < tokenizer.vocabSize; id++) {
     if (special.has(id) || id === endId) {
       pieces[id] = '';
@@ -96,7 +99,7 @@ export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFa
     pieces[id] = piece.includes(REPLACEMENT_CHARACTER) ? '' : piece;
   }
   const vocabulary: ConstraintVocabulary = { pieces, endId };
-  byFamily.set(family, vocabulary);
+  byFamily.set(key, vocabulary);
   return vocabulary;
 }
 

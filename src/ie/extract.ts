@@ -62,7 +62,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
   const { model, tokenizer, family } = extractor;
   const task = options.task ?? inferTaskKind(schema);
   const encoder = { tokenizer, family, schema, task };
-  const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family) : null;
+  const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family, model.config.vocabSize) : null;
   const stopIds = stopTokenIds(tokenizer, family);
   const results: Extracted[] = [];
   let decodeMs = 0;
@@ -91,7 +91,8 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     }
     generations.forEach((generation, i) => {
       const text = batch[i]!;
-      const answerText = decodeAnswerIds(tokenizer, family, generation.ids);
+      // Unconstrained decoding may pick a padding id of the model's larger vocabulary: it has no text.
+      const answerText = decodeAnswerIds(tokenizer, family, generation.ids.filter((id) => id < tokenizer.vocabSize));
       results.push({ text, answerText, parsed: parseAnswer(answerText, text, schema), ids: generation.ids, finished: generation.stopped });
     });
   }

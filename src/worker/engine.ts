@@ -17,7 +17,6 @@ import {
   modelCacheKey, openDirectory, OpfsSink, opfsSource, OpfsStore, removePath, RUN_CHECKPOINT_DIR, RUN_DATA_DIR, RUN_FILE, type OpfsDirectory,
 } from '../io/opfs.ts';
 import { writeSafetensors } from '../io/safetensors.ts';
-import type { Tokenizer } from '../io/tokenizer.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import { fileListSource, normalizePath, type FileSource } from '../io/source.ts';
 import { stepLogits } from '../model/logits.ts';
@@ -516,7 +515,7 @@ export class Engine implements EngineApi {
       const extractor = loadCheckpointTokenizer(loaded.source).then(
         (tokenizer): Extractor => ({
           model: loaded.model,
-          tokenizer: withModelVocabulary(tokenizer, loaded.model.config.vocabSize),
+          tokenizer,
           family: promptFamilyOf(loaded.model.config, tokenizer),
         }),
         (error: unknown) => {
@@ -652,20 +651,6 @@ export class Engine implements EngineApi {
       { name: PREFERENCE_DATASET_FILE, bytes: encoder.encode(preferenceJsonl(corrections.pairs)) },
     ];
   }
-}
-
-/**
- * The tokenizer with the model's vocabulary size when the model's (padded) vocabulary is larger, as in
- * ChatGLM2/3 (padded_vocab_size 65024, tokenizer 64798): the constraint's token mask must cover every
- * logit; the padding ids decode to nothing, so the constraint never allows them.
- */
-export function withModelVocabulary(tokenizer: Tokenizer, modelVocabSize: number): Tokenizer {
-  if (modelVocabSize <= tokenizer.vocabSize) return tokenizer;
-  const realSize = tokenizer.vocabSize;
-  const padded = Object.create(tokenizer, { vocabSize: { value: modelVocabSize } }) as Tokenizer;
-  const decode = tokenizer.decode.bind(tokenizer);
-  padded.decode = (ids, options) => (ids.some((id) => id >= realSize) ? '' : decode(ids, options));
-  return padded;
 }
 
 function countsOf(corrections: Corrections): CorrectionCounts {
