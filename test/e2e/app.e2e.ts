@@ -151,6 +151,14 @@ async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eCo
   if (await page.getByTestId('model-error').isVisible()) throw new Error(`re-loading the exported checkpoint failed: ${await page.getByTestId('model-error').innerText()}`);
   check(/layers\s+1\b/.test(await summary.innerText()), `the re-loaded checkpoint's summary: ${await summary.innerText()}`);
   log(`re-loaded the exported checkpoint: ${(await summary.innerText()).replace(/\s+/g, ' ')}`);
+  // The re-loaded merged weights (no adapter now) must answer exactly as base + adapter did.
+  const answerBefore = await page.getByTestId('extract-answer').textContent();
+  await page.getByRole('button', { name: 'Extract', exact: true }).click();
+  await page.getByTestId('extract-timing').filter({ hasNotText: 'adapter' }).or(extractError).waitFor({ timeout: 120_000 });
+  if (await extractError.isVisible()) throw new Error(`extraction with the re-loaded checkpoint failed: ${await extractError.innerText()}`);
+  const answerAfter = await page.getByTestId('extract-answer').textContent();
+  log(`re-loaded model answers: ${answerAfter}`);
+  check(answerAfter === answerBefore, `the re-loaded merged checkpoint answers ${answerAfter}, base + adapter answered ${answerBefore}`);
   await screenshot('reloaded');
 }
 
