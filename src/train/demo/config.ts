@@ -2,7 +2,7 @@
 // data limits, and the steps of each stage.
 //
 //   extra-small  the test's preset: a few dozen examples, a handful of steps per stage (SwiftShader, < 2 min)
-//   tiny         runs on SwiftShader in a few minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
+//   tiny         runs on SwiftShader in about 5–8 minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
@@ -89,7 +89,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainOnCasie: false,
     pretrainMaxTokens: 32,
     pretrain: { steps: 6, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 3, evalEvery: 0 },
-    sft: { steps: 8, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 4, evalEvery: 4 },
+    sft: { steps: 8, batchSize: 2, accumulation: 1, lr: 1e-2, checkpointEvery: 4, evalEvery: 4 },
     eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
     seed: 1,
   },
