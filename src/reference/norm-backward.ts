@@ -1,6 +1,8 @@
 // CPU float32 reference for layernorm_backward.wgsl and rmsnorm_backward.wgsl
 // (math and sums in float64, results rounded to float32 once).
 
+import { layerNormRowStats, rmsNormRowRstd } from './norm.ts';
+
 export interface LayerNormGradsRef {
   /** [N, C] gradient of the input (assigned) */
   dx: Float32Array;
@@ -25,12 +27,7 @@ export function layerNormBackwardRef(dy: Float32Array, x: Float32Array, weight: 
   const dBias = new Float64Array(C);
   for (let n = 0; n < N; n++) {
     const row = n * C;
-    let sum = 0;
-    for (let c = 0; c < C; c++) sum += x[row + c]!;
-    const mean = sum / C;
-    let squares = 0;
-    for (let c = 0; c < C; c++) squares += (x[row + c]! - mean) ** 2;
-    const rstd = 1 / Math.sqrt(squares / C + eps);
+    const { mean, rstd } = layerNormRowStats(x, row, C, eps);
     let sumDnorm = 0;
     let sumDnormXhat = 0;
     for (let c = 0; c < C; c++) {
@@ -56,9 +53,7 @@ export function rmsNormBackwardRef(dy: Float32Array, x: Float32Array, weight: Fl
   const dWeight = new Float64Array(C);
   for (let n = 0; n < N; n++) {
     const row = n * C;
-    let squares = 0;
-    for (let c = 0; c < C; c++) squares += x[row + c]! ** 2;
-    const rstd = 1 / Math.sqrt(squares / C + eps);
+    const rstd = rmsNormRowRstd(x, row, C, eps);
     let sumDnormXhat = 0;
     for (let c = 0; c < C; c++) {
       const xhat = x[row + c]! * rstd;
