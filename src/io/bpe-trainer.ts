@@ -119,6 +119,55 @@ class PairHeap {
 const PAIR_BASE = 65536;
 
 /** Trains byte-level BPE on `texts` (see the file comment) and returns the tokenizer files. */
+/**
+ * A Hugging Face tokenizer.json for a byte-level BPE: `vocab` and `merges` as given, the
+ * special tokens appended after the vocabulary, and pre-tokenization by `splitPattern`
+ * followed by the byte-level mapping (the GPT-2 / GLM-4 layout).
+ */
+export function byteLevelBpeTokenizerJson<Special extends string>(
+  vocab: Record<string, number>,
+  merges: readonly string[],
+  specialTokens: readonly Special[],
+  splitPattern: string,
+): { json: Record<string, unknown>; specialIds: Record<Special, number> } {
+  const base = Object.keys(vocab).length;
+  const specialIds = {} as Record<Special, number>;
+  const addedTokens = specialTokens.map((content, index) => {
+    const id = base + index;
+    specialIds[content] = id;
+    return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+  });
+  const json: Record<string, unknown> = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens,
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: splitPattern }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
+    },
+  };
+  return { json, specialIds };
+}
+
 export function trainByteLevelBpe(texts: Iterable<string>, options: BpeTrainOptions): TrainedBpe {
   const specialCount = GLM_SPECIAL_TOKENS.length;
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < 256 + specialCount) {
@@ -210,40 +259,7 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: BpeTrainOpti
   // 3. Vocabulary: bytes, merges, special tokens.
   const vocab: Record<string, number> = {};
   symbolText.forEach((text, id) => (vocab[text] = id));
-  const specialIds = {} as Record<(typeof GLM_SPECIAL_TOKENS)[number], number>;
-  const addedTokens = GLM_SPECIAL_TOKENS.map((content, index) => {
-    const id = symbolText.length + index;
-    specialIds[content] = id;
-    return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
-  });
-  const tokenizerJson: Record<string, unknown> = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens,
-    normalizer: null,
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: SPLIT_PATTERN }, behavior: 'Isolated', invert: false },
-        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges,
-    },
-  };
+  const { json: tokenizerJson, specialIds } = byteLevelBpeTokenizerJson(vocab, merges, GLM_SPECIAL_TOKENS, SPLIT_PATTERN);
   const tokenizerConfig: Record<string, unknown> = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     bos_token: '<sop>',
