@@ -6,6 +6,7 @@
 // Node, see src/gpu/node.ts).
 
 import type { KernelSpec } from './kernel.ts';
+import { GpuProfiler } from './profiler.ts';
 
 export class GpuError extends Error {
   override name = 'GpuError';
@@ -44,6 +45,12 @@ const LIMIT_NAMES: readonly (keyof GpuLimits)[] = [
   'maxStorageBuffersPerShaderStage',
 ];
 
+export interface GpuContextOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Time every compute pass with timestamp queries (see GpuProfiler). */
+  profile?: boolean;
+}
+
 export class GpuContext {
   readonly device: GPUDevice;
   readonly limits: GpuLimits;
@@ -56,6 +63,8 @@ export class GpuContext {
   private lostReason: string | null = null;
   private uncapturedError: string | null = null;
   private dispatchCount = 0;
+  /** Set by `create(gpu, { profile: true })`: per-kernel device time from timestamp queries. */
+  readonly profiler: GpuProfiler | null;
 
   private constructor(
     // The GPU instance and adapter must outlive the device: in Node, Dawn releases
@@ -67,8 +76,10 @@ export class GpuContext {
     limits: GpuLimits,
     features: GpuFeatures,
     description: string,
+    profile: boolean,
   ) {
     this.device = device;
+    this.profiler = profile ? new GpuProfiler(device) : null;
     this.limits = limits;
     this.features = features;
     this.adapterDescription = description;
@@ -83,8 +94,8 @@ export class GpuContext {
   }
 
   /** Requests an adapter and a device with the adapter's real limits (not the defaults). */
-  static async create(gpu: GPU, powerPreference: GPUPowerPreference = 'high-performance'): Promise<GpuContext> {
-    const adapter = await gpu.requestAdapter({ powerPreference });
+  static async create(gpu: GPU, options: GpuContextOptions = {}): Promise<GpuContext> {
+    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
     if (!adapter) {
       throw new GpuError(
         'No WebGPU adapter found. In Chrome, WebGPU needs a supported GPU or chrome://flags/#enable-unsafe-webgpu; ' +
@@ -98,12 +109,17 @@ export class GpuContext {
     const shaderF16 = adapter.features.has('shader-f16');
     if (subgroups) requiredFeatures.push('subgroups');
     if (shaderF16) requiredFeatures.push('shader-f16');
+    const profile = options.profile === true;
+    if (profile) {
+      if (!adapter.features.has('timestamp-query')) throw new GpuError('Profiling needs the timestamp-query feature, which this adapter lacks.');
+      requiredFeatures.push('timestamp-query');
+    }
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
     const limits = {} as GpuLimits;
     for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
     const info = adapter.info;
     const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ');
-    return new GpuContext(gpu, adapter, device, limits, { subgroups, shaderF16 }, description);
+    return new GpuContext(gpu, adapter, device, limits, { subgroups, shaderF16 }, description, profile);
   }
 
   /** Throws a clear error if the device was lost (driver reset, out of memory, tab in background too long). */
@@ -219,8 +235,10 @@ export class GpuContext {
     }
     const pipeline = this.pipeline(spec, args.constants);
     const bindGroup = this.device.createBindGroup({ layout: this.layoutFor(spec), entries });
+    if (this.profiler?.full) this.flush();
     this.encoder ??= this.device.createCommandEncoder();
-    const pass = this.encoder.beginComputePass({ label: spec.name });
+    const timestampWrites = this.profiler?.nextPass(spec.name);
+    const pass = this.encoder.beginComputePass(timestampWrites ? { label: spec.name, timestampWrites } : { label: spec.name });
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -237,6 +255,7 @@ export class GpuContext {
   /** Submits everything queued so far. */
   flush(): void {
     if (this.encoder) {
+      this.profiler?.resolve(this.encoder);
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = null;
     }

@@ -7,7 +7,7 @@
 import { create, globals } from 'webgpu';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { GpuContext, GpuError } from './context.ts';
+import { GpuContext, GpuError, type GpuContextOptions } from './context.ts';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -50,6 +50,6 @@ export async function nodeGpu(): Promise<GPU> {
   );
 }
 
-export async function createNodeContext(): Promise<GpuContext> {
-  return GpuContext.create(await nodeGpu());
+export async function createNodeContext(options: GpuContextOptions = {}): Promise<GpuContext> {
+  return GpuContext.create(await nodeGpu(), options);
 }
