@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { loadCheckpoint } from '../io/checkpoint.ts';
 import { directorySource } from '../io/node-source.ts';
 import type { Extractor } from '../ie/extract.ts';
+import { promptStyleOf } from '../ie/prompt.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
 import { GlmModel } from '../model/model.ts';
 import type { ParsedArgs, OptionSpec } from './args.ts';
@@ -40,5 +41,5 @@ export async function openExtractor(modelDir: string): Promise<{ ctx: GpuContext
   const tokenizer = await loadCheckpointTokenizer(source);
   const ctx = await createNodeContext();
   const model = await GlmModel.load(ctx, checkpoint);
-  return { ctx, extractor: { model, tokenizer, family: promptFamilyOf(checkpoint.config, tokenizer) } };
+  return { ctx, extractor: { model, tokenizer, family: promptFamilyOf(checkpoint.config, tokenizer), style: promptStyleOf(checkpoint.config.raw) } };
 }

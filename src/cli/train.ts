@@ -16,6 +16,8 @@ import type { FileSource } from '../io/source.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { readDatasetFile } from '../data/dataset.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
+import { promptStyleOf } from '../ie/prompt.ts';
+import { inferTaskKind } from '../ie/answer.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
 import { TRAINER_STATE_FILE } from '../train/checkpoint.ts';
 import { defaultSftOptions, SftTrainer } from '../train/sft.ts';
@@ -64,7 +66,7 @@ async function readData(file: string, what: string, context: TextDataContext): P
     context.tokenizer ??= await loadCheckpointTokenizer(context.modelSource);
     const schema = context.schema ?? schemaFromDataset(read.examples);
     const family = promptFamilyOf(context.config, context.tokenizer);
-    const encoded = encodeTrainingExamples(read.examples, schema, context.tokenizer, family, context.config.maxSequenceLength);
+    const encoded = encodeTrainingExamples(read.examples, schema, context.tokenizer, family, context.config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(context.config.raw));
     if (encoded.tooLong > 0) process.stderr.write(`${file}: ${encoded.tooLong} examples longer than ${context.config.maxSequenceLength} tokens left out\n`);
     sequences = encoded.sequences;
   }

@@ -8,7 +8,7 @@ import type { LoraAdapters } from '../model/lora.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { inferTaskKind, parseAnswer, type AnswerParseResult, type IeTaskKind } from './answer.ts';
 import { buildConstraintVocabulary, createAnswerConstraint, type TokenConstraint } from './constraint.ts';
-import { decodeAnswerIds, stopTokenIds, type PromptFamily } from './prompt.ts';
+import { decodeAnswerIds, stopTokenIds, type PromptFamily, type PromptStyle } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
@@ -56,12 +56,14 @@ export interface Extractor {
   model: GlmModel;
   tokenizer: Tokenizer;
   family: PromptFamily;
+  /** The checkpoint's prompt style (promptStyleOf(config.raw)); default full. */
+  style?: PromptStyle;
 }
 
 export async function extract(extractor: Extractor, schema: IeSchema, texts: readonly string[], options: ExtractOptions): Promise<ExtractRun> {
   const { model, tokenizer, family } = extractor;
   const task = options.task ?? inferTaskKind(schema);
-  const encoder = { tokenizer, family, schema, task };
+  const encoder = { tokenizer, family, schema, task, style: extractor.style ?? 'full' };
   const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family, model.config.vocabSize) : null;
   const stopIds = stopTokenIds(tokenizer, family);
   const results: Extracted[] = [];

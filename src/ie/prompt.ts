@@ -77,16 +77,43 @@ export function schemaLines(schema: IeSchema, task: IeTaskKind): string[] {
   return lines;
 }
 
+/**
+ * How much a prompt says around the schema and the text:
+ *   full     instruction, schema lines, answer shape and copy rule, text — for models that read
+ *            instructions (pretrained chat checkpoints);
+ *   compact  schema lines and text only — for small models fine-tuned on this format, where the
+ *            fixed instruction would be most of every sequence (the demo model: a wnut17 prompt
+ *            is 172 tokens full and ≈55 compact). The schema lines still name the task.
+ * A checkpoint declares its style in config.json as "chatuie_prompt_style" (default full).
+ */
+export type PromptStyle = 'full' | 'compact';
+
+export const PROMPT_STYLES: readonly PromptStyle[] = ['full', 'compact'];
+
+/** The config.json key through which a checkpoint declares the prompt style it was trained with. */
+export const PROMPT_STYLE_CONFIG_KEY = 'chatuie_prompt_style';
+
+/** The prompt style a checkpoint's config.json declares (full when it says nothing). */
+export function promptStyleOf(rawConfig: Readonly<Record<string, unknown>>): PromptStyle {
+  const value = rawConfig[PROMPT_STYLE_CONFIG_KEY];
+  if (value === undefined) return 'full';
+  if (typeof value === 'string' && (PROMPT_STYLES as readonly string[]).includes(value)) return value as PromptStyle;
+  throw new PromptError(`config.json: ${PROMPT_STYLE_CONFIG_KEY} must be one of ${PROMPT_STYLES.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
 export interface PromptTextOptions {
   /** Default: inferred from the schema (events → ee; entities + relations → ner-re; ...). */
   task?: IeTaskKind;
-  /** Replaces the default first line. */
+  /** Replaces the default first line (full style only). */
   instruction?: string;
+  /** Default full. */
+  style?: PromptStyle;
 }
 
 /** The prompt text for one input text. */
 export function buildPromptText(schema: IeSchema, text: string, options: PromptTextOptions = {}): string {
   const task = options.task ?? inferTaskKind(schema);
+  if (options.style === 'compact') return [...schemaLines(schema, task), `Text: ${text}`].join('\n');
   const instruction = options.instruction ?? DEFAULT_INSTRUCTIONS[task];
   return [instruction, ...schemaLines(schema, task), `${answerShape(task)} ${COPY_RULE}`, `Text: ${text}`].join('\n');
 }

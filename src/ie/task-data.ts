@@ -8,7 +8,7 @@ import type { Tokenizer, TokenizerFile } from '../io/tokenizer.ts';
 import { loadTokenizerFromFiles } from '../io/tokenizer.ts';
 import type { FileSource } from '../io/source.ts';
 import { inferTaskKind, serializeAnswer, type IeTaskKind } from './answer.ts';
-import { buildAnswerIds, buildPromptIds, buildPromptText, type PromptFamily } from './prompt.ts';
+import { buildAnswerIds, buildPromptIds, buildPromptText, type PromptFamily, type PromptStyle } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import type { IeExample } from './spans.ts';
 
@@ -43,10 +43,13 @@ export interface IeTaskEncoder {
   family: PromptFamily;
   schema: IeSchema;
   task: IeTaskKind;
+  /** Default full (see PromptStyle). */
+  style?: PromptStyle;
 }
 
 export function promptIdsFor(encoder: IeTaskEncoder, text: string): number[] {
-  return buildPromptIds(encoder.tokenizer, encoder.family, buildPromptText(encoder.schema, text, { task: encoder.task }));
+  const options = encoder.style ? { task: encoder.task, style: encoder.style } : { task: encoder.task };
+  return buildPromptIds(encoder.tokenizer, encoder.family, buildPromptText(encoder.schema, text, options));
 }
 
 export interface EncodedDataset {
@@ -63,8 +66,9 @@ export function encodeTrainingExamples(
   family: PromptFamily,
   maxLength: number,
   task: IeTaskKind = inferTaskKind(schema),
+  style: PromptStyle = 'full',
 ): EncodedDataset {
-  const encoder: IeTaskEncoder = { tokenizer, family, schema, task };
+  const encoder: IeTaskEncoder = { tokenizer, family, schema, task, style };
   const sequences: TrainSequence[] = [];
   let tooLong = 0;
   for (const example of examples) {

@@ -10,6 +10,8 @@ import { linear, MATVEC_MAX_ROWS, type LinearWeight } from '../gpu/kernels/matmu
 import { tensor } from '../gpu/tensor.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
 import { extract, type Extractor } from '../ie/extract.ts';
+import { promptStyleOf } from '../ie/prompt.ts';
+import { inferTaskKind } from '../ie/answer.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
 import { PREFERENCE_DATASET_FILE, preferenceJsonl, preferencePairOf, readPreferenceJsonl, SFT_DATASET_FILE, sftJsonl, toJsonl, type PreferencePair } from '../io/export.ts';
@@ -359,8 +361,10 @@ export class Engine implements EngineApi {
       throw new Error(`Training needs the checkpoint's tokenizer (tokenizer.json, tokenizer.model or ice_text.model): ${errorMessage(error)}`);
     });
     const family = promptFamilyOf(config, tokenizer);
-    const train = encodeTrainingExamples([...dataset.train, ...extraTrain], schema, tokenizer, family, config.maxSequenceLength);
-    const dev = encodeTrainingExamples(dataset.dev, schema, tokenizer, family, config.maxSequenceLength);
+    const style = promptStyleOf(config.raw);
+    const task = inferTaskKind(schema);
+    const train = encodeTrainingExamples([...dataset.train, ...extraTrain], schema, tokenizer, family, config.maxSequenceLength, task, style);
+    const dev = encodeTrainingExamples(dataset.dev, schema, tokenizer, family, config.maxSequenceLength, task, style);
     if (train.sequences.length === 0) {
       throw new Error(`No training example fits the model's ${config.maxSequenceLength} positions (${train.tooLong} too long of ${dataset.train.length + extraTrain.length}).`);
     }
@@ -517,6 +521,7 @@ export class Engine implements EngineApi {
           model: loaded.model,
           tokenizer,
           family: promptFamilyOf(loaded.model.config, tokenizer),
+          style: promptStyleOf(loaded.model.config.raw),
         }),
         (error: unknown) => {
           throw new Error(`Extraction needs the checkpoint's tokenizer (tokenizer.json, tokenizer.model or ice_text.model): ${errorMessage(error)}`);

@@ -7,8 +7,10 @@ import {
   buildPromptText,
   buildTrainingSequence,
   decodeAnswerIds,
+  promptStyleOf,
   stopTokenIds,
 } from '../../src/ie/prompt.ts';
+import { encodeTrainingExamples } from '../../src/ie/task-data.ts';
 import type { IeSchema } from '../../src/ie/schema.ts';
 import { loadHfTokenizer, loadSentencePieceTokenizer } from '../../src/io/tokenizer.ts';
 import { basePieces, bpePieces, buildByteLevelTokenizerJson, writeSentencePieceModel, type PieceSpec } from './fixtures/tokenizers.ts';
@@ -41,6 +43,31 @@ describe('prompt text', () => {
     ]);
     expect(buildPromptText(SCHEMA, 'x', { task: 're' })).not.toMatch(/Entity types/);
     expect(buildPromptText(SCHEMA, 'x', { instruction: 'Find things.' }).split('\n')[0]).toBe('Find things.');
+  });
+
+  it('compact style: the schema lines and the text only', () => {
+    expect(buildPromptText(SCHEMA, 'Ada joined IBM .', { style: 'compact' })).toBe(
+      ['Entity types: person, organization', 'Relation types: work for (person -> organization); knows', 'Text: Ada joined IBM .'].join('\n'),
+    );
+    expect(buildPromptText(SCHEMA, 'x', { task: 'ner', style: 'compact' })).toBe('Entity types: person, organization\nText: x');
+    expect(buildPromptText(SCHEMA, 'x', { style: 'full' })).toBe(buildPromptText(SCHEMA, 'x'));
+  });
+
+  it('a checkpoint declares its style in config.json (default full); anything else is refused by name', () => {
+    expect(promptStyleOf({})).toBe('full');
+    expect(promptStyleOf({ chatuie_prompt_style: 'compact' })).toBe('compact');
+    expect(() => promptStyleOf({ chatuie_prompt_style: 'short' })).toThrow(/chatuie_prompt_style must be one of full, compact, got "short"/);
+  });
+
+  it('training sequences in the compact style are the compact prompt in the family framing', () => {
+    const { json } = buildByteLevelTokenizerJson(['Ada', 'IBM']);
+    const tokenizer = loadHfTokenizer(json, { eos_token: '<|endoftext|>' });
+    const example = { id: 'a', text: 'Ada joined IBM .', entities: [{ start: 0, end: 3, text: 'Ada', type: 'person' }], relations: [], events: [] };
+    const compact = encodeTrainingExamples([example], SCHEMA, tokenizer, 'glm4-chat', 4096, 'ner', 'compact').sequences[0]!;
+    const full = encodeTrainingExamples([example], SCHEMA, tokenizer, 'glm4-chat', 4096, 'ner').sequences[0]!;
+    expect(compact.prompt).toEqual(buildPromptIds(tokenizer, 'glm4-chat', buildPromptText(SCHEMA, example.text, { task: 'ner', style: 'compact' })));
+    expect(compact.answer).toEqual(full.answer);
+    expect(compact.prompt.length).toBeLessThan(full.prompt.length / 2);
   });
 
   it('EE lists each event type with its roles', () => {

@@ -22,6 +22,8 @@ import { directorySource } from '../../io/node-source.ts';
 import { memorySource } from '../../io/source.ts';
 import { loadHfTokenizer, type Tokenizer } from '../../io/tokenizer.ts';
 import { extract } from '../../ie/extract.ts';
+import { promptStyleOf } from '../../ie/prompt.ts';
+import { inferTaskKind } from '../../ie/answer.ts';
 import { scoreExtractions, type IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import { extractionOf, type IeExample } from '../../ie/spans.ts';
@@ -309,10 +311,10 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     let tooLong = 0;
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
-      const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength);
+      const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw));
       train.push(...encoded.sequences);
       tooLong += encoded.tooLong;
-      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength).sequences);
+      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw)).sequences);
       log(`[sft] ${dataset}: ${encoded.sequences.length} examples (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types`);
     }
     const finished = await trainStage(options, 'sft', preset.sft, { train, dev },
@@ -341,7 +343,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
           const examples = limit(readSplit(dataDir, dataset, split), preset.eval.examplesPerSplit, preset.pickShortest);
           const byMode = {} as Record<'constrained' | 'free', DatasetScores>;
           for (const constrained of [true, false]) {
-            const run = await extract({ model, tokenizer, family: 'glm' }, schema, examples.map((e) => e.text), {
+            const run = await extract({ model, tokenizer, family: 'glm', style: promptStyleOf(config.raw) }, schema, examples.map((e) => e.text), {
               constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize,
             });
             const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
