@@ -1,4 +1,4 @@
-// `npm run train:demo -- --out DIR [--preset tiny|demo|extra-small] [--data ../shared/data]
+// `npm run train:demo -- --out DIR [--preset tiny|small|demo|extra-small] [--data ../shared/data]
 //  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card]`
 // Trains the demo GLM (ChatGLM-6B architecture) from scratch with this engine: tokenizer →
 // pretraining → IE fine-tuning → evaluation → model card, each stage checkpointed in DIR.
@@ -11,7 +11,7 @@ import { createNodeContext } from '../src/gpu/node.ts';
 import { demoPreset } from '../src/train/demo/config.ts';
 import { runDemoPipeline, STAGES, type StageName } from '../src/train/demo/pipeline.ts';
 
-const USAGE = 'npm run train:demo -- --out DIR [--preset tiny|demo|extra-small] [--data DIR] [--resume] [--stop-after STAGE]';
+const USAGE = 'npm run train:demo -- --out DIR [--preset tiny|small|demo|extra-small] [--data DIR] [--resume] [--stop-after STAGE]';
 
 async function main(argv: readonly string[]): Promise<number> {
   let args;

@@ -207,14 +207,15 @@ export class SftTrainer {
   /**
    * Trains up to options.steps, reporting every step; checkpoints every
    * options.checkpointEvery steps and at the end when a sink is given. `shouldStop` is
-   * polled between steps (pause / cancel).
+   * polled between steps (pause / cancel). A promise returned by onProgress is awaited before the
+   * next step (and before that step's checkpoint).
    */
-  async run(onProgress: (progress: SftProgress) => void, sink?: FileSink, shouldStop?: () => boolean): Promise<void> {
+  async run(onProgress: (progress: SftProgress) => unknown, sink?: FileSink, shouldStop?: () => boolean): Promise<void> {
     const started = performance.now();
     while (this.step < this.options.steps) {
       if (shouldStop?.()) break;
       const progress = await this.trainStep(started);
-      onProgress(progress);
+      await onProgress(progress);
       if (sink && this.options.checkpointEvery > 0 && this.step % this.options.checkpointEvery === 0) await this.save(sink);
     }
     if (sink) await this.save(sink);

@@ -3,11 +3,14 @@
 //
 //   extra-small  the test's preset: a few dozen examples, a handful of steps per stage (SwiftShader, < 2 min)
 //   tiny         runs on SwiftShader in about 5–8 minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
+//   small        the model shipped in public/models/chatuie-demo, trained on 2 CPU cores through
+//                SwiftShader in about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.7 epoch of SFT
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
 
 import { parseGlmConfig, type GlmConfig } from '../../model/config.ts';
+import { PROMPT_STYLE_CONFIG_KEY } from '../../ie/prompt.ts';
 
 /** The datasets of ../shared/data the pipeline trains and evaluates on. */
 export const DEMO_DATASETS = ['conll04', 'wnut17', 'resume-ner'] as const;
@@ -40,7 +43,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'demo';
+  name: 'extra-small' | 'tiny' | 'small' | 'demo';
   model: DemoModelShape;
   /** Training examples per dataset for pretraining and SFT (null: all); the tokenizer always sees every training text. */
   trainPerDataset: number | null;
@@ -57,6 +60,11 @@ export interface DemoPreset {
   pretrainMaxTokens: number;
   pretrain: DemoStageSteps;
   sft: DemoStageSteps;
+  /**
+   * Dev F1 during SFT (the learning curve of the model card): constrained greedy extraction of
+   * the first `perDataset` dev examples of each dataset every `every` steps and at the end (0: never).
+   */
+  devF1: { every: number; perDataset: number; maxNewTokens: number };
   eval: {
     /** Examples per dataset and split (null: all). */
     examplesPerSplit: number | null;
@@ -77,6 +85,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainMaxTokens: 24,
     pretrain: { steps: 2, batchSize: 4, accumulation: 1, lr: 2e-2, checkpointEvery: 1, evalEvery: 0 },
     sft: { steps: 3, batchSize: 6, accumulation: 1, lr: 2e-2, checkpointEvery: 2, evalEvery: 0 },
+    devF1: { every: 2, perDataset: 1, maxNewTokens: 8 },
     eval: { examplesPerSplit: 1, maxNewTokens: 8, batchSize: 1 },
     seed: 1,
   },
@@ -90,7 +99,22 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainMaxTokens: 32,
     pretrain: { steps: 6, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 3, evalEvery: 0 },
     sft: { steps: 8, batchSize: 2, accumulation: 1, lr: 1e-2, checkpointEvery: 4, evalEvery: 4 },
+    devF1: { every: 4, perDataset: 2, maxNewTokens: 16 },
     eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
+    seed: 1,
+  },
+  small: {
+    name: 'small',
+    model: { hiddenSize: 96, numLayers: 3, numHeads: 4, ffnHiddenSize: 256, vocabSize: 4000, maxSequenceLength: 512, initStd: 0.05 },
+    trainPerDataset: null,
+    pickShortest: false,
+    devLossPerDataset: 16,
+    pretrainOnCasie: false,
+    pretrainMaxTokens: 64,
+    pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
+    sft: { steps: 700, batchSize: 8, accumulation: 1, lr: 2e-3, checkpointEvery: 20, evalEvery: 50 },
+    devF1: { every: 100, perDataset: 16, maxNewTokens: 96 },
+    eval: { examplesPerSplit: 100, maxNewTokens: 128, batchSize: 16 },
     seed: 1,
   },
   demo: {
@@ -103,6 +127,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainMaxTokens: 128,
     pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 250, evalEvery: 250 },
     sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 250, evalEvery: 250 },
+    devF1: { every: 500, perDataset: 64, maxNewTokens: 256 },
     eval: { examplesPerSplit: null, maxNewTokens: 256, batchSize: 16 },
     seed: 1,
   },
@@ -116,7 +141,9 @@ export function demoPreset(name: string): DemoPreset {
 
 /**
  * The ChatGLM-6B ("glm" family) config of a preset's model: LayerNorm, GeLU, 2D rotary,
- * DeepNorm post-LN residual, tied word embeddings, the tokenizer's special token ids.
+ * DeepNorm post-LN residual, tied word embeddings, the tokenizer's special token ids — and the
+ * compact prompt style (schema lines + text, no instruction: a from-scratch model reads no
+ * instructions, and they would be most of every sequence).
  */
 export function demoGlmConfig(shape: DemoModelShape, specialIds: { pad: number; mask: number; gmask: number; sop: number; eop: number }): GlmConfig {
   if (shape.hiddenSize % shape.numHeads !== 0) throw new Error(`hiddenSize ${shape.hiddenSize} is not a multiple of numHeads ${shape.numHeads}`);
@@ -136,6 +163,7 @@ export function demoGlmConfig(shape: DemoModelShape, specialIds: { pad: number; 
     mask_token_id: specialIds.mask,
     gmask_token_id: specialIds.gmask,
     pad_token_id: specialIds.pad,
+    [PROMPT_STYLE_CONFIG_KEY]: 'compact',
   });
 }
 

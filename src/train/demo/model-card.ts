@@ -47,17 +47,29 @@ function curveTable(history: readonly HistoryPoint[]): string {
   return lines.join('\n');
 }
 
+function devF1Table(state: PipelineState): string {
+  const points = state.sftDevF1 ?? [];
+  if (points.length === 0) return '(no dev-F1 points were recorded)';
+  const header = ['| step |', ...DEMO_DATASETS.map((d) => ` ${d} entity F1 |`), ' conll04 relation F1 |'].join('');
+  const lines = [header, `| ---: |${DEMO_DATASETS.map(() => ' ---: |').join('')} ---: |`];
+  for (const point of points) {
+    const cells = DEMO_DATASETS.map((d) => ` ${percent(point.datasets[d]?.entityF1 ?? null)} |`).join('');
+    lines.push(`| ${point.step} |${cells} ${percent(point.datasets.conll04?.relationStrictF1 ?? null)} |`);
+  }
+  return lines.join('\n');
+}
+
 export function writeModelCard({ state, report, config, parameterCount }: ModelCardInput): string {
   const { preset } = state;
   const datasets = [...DEMO_DATASETS, ...(preset.pretrainOnCasie ? ['casie'] : [])];
-  const scoreRows: string[] = ['| dataset | split | examples | entity F1 | relation F1 (strict) | entity F1, free | relation F1, free | malformed (free) | hallucinated (free) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  const scoreRows: string[] = ['| dataset | split | examples | entity F1 | relation F1 (strict) | entity F1, free | relation F1, free | malformed (on / free) | hallucinated (on / free) | decode tok/s (on / free) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const dataset of DEMO_DATASETS) {
     for (const split of ['dev', 'test'] as const) {
       const scores = report.datasets[dataset]?.[split];
       if (!scores) continue;
       const { constrained: on, free: off } = scores;
-      scoreRows.push(`| ${dataset} | ${split} | ${on.examples} | ${percent(on.entityF1)} | ${percent(on.relationStrictF1)} | ${percent(off.entityF1)} | ${percent(off.relationStrictF1)} | ${off.malformedAnswers} | ${off.hallucinated} |`);
+      scoreRows.push(`| ${dataset} | ${split} | ${on.examples} | ${percent(on.entityF1)} | ${percent(on.relationStrictF1)} | ${percent(off.entityF1)} | ${percent(off.relationStrictF1)} | ${on.malformedAnswers} / ${off.malformedAnswers} | ${on.hallucinated} / ${off.hallucinated} | ${on.decodeTokensPerSecond.toFixed(0)} / ${off.decodeTokensPerSecond.toFixed(0)} |`);
     }
   }
   const megabytes = (parameterCount * 4) / 1e6;
@@ -108,6 +120,11 @@ Fine-tuning:
 
 ${curveTable(state.sft?.history ?? [])}
 
+Dev F1 (%) during fine-tuning: constrained greedy extraction of the first ${preset.devF1.perDataset} dev examples of each
+dataset (at most ${preset.devF1.maxNewTokens} new tokens):
+
+${devF1Table(state)}
+
 ## Scores
 
 Strict micro F1 (%) with schema- and span-constrained decoding (the default) and without it
@@ -122,6 +139,9 @@ npx chatuie extract --model THIS_FOLDER --schema schema.json --text "..."
 npx chatuie eval --model THIS_FOLDER --data ../shared/data/conll04/test.jsonl
 \`\`\`
 
-The prompt framing is ChatGLM-6B's: \`prompt [gMASK] <sop>\`, answers end with \`<eop>\`.
+The prompt framing is ChatGLM-6B's: \`prompt [gMASK] <sop>\`, answers end with \`<eop>\`. The prompt is in
+the compact style (\`"chatuie_prompt_style": "compact"\` in config.json): the schema lines and the
+text, no instruction — the app, \`extract\`, \`eval\` and \`train sft\` read that key and prompt the
+model the way it was trained. Fine-tuning it further keeps the style.
 `;
 }

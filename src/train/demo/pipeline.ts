@@ -51,6 +51,13 @@ export interface TrainingStageRecord {
   history: HistoryPoint[];
 }
 
+/** Dev scores during SFT: constrained extraction of the first dev examples of each dataset. */
+export interface DevF1Point {
+  step: number;
+  /** dataset → entity F1 (and strict relation F1 where the schema has relations). */
+  datasets: Record<string, { entityF1: number; relationStrictF1: number | null; examples: number }>;
+}
+
 export interface PipelineState {
   format: 'chatuie-demo/1';
   preset: DemoPreset;
@@ -58,6 +65,8 @@ export interface PipelineState {
   tokenizer?: { vocabSize: number; merges: number; texts: number; wallMs: number };
   pretrain?: TrainingStageRecord;
   sft?: TrainingStageRecord;
+  /** The dev-F1 learning curve of SFT (preset.devF1). */
+  sftDevF1?: DevF1Point[];
   eval?: { wallMs: number };
   hardware: string;
 }
@@ -70,6 +79,8 @@ export interface DatasetScores {
   malformedAnswers: number;
   hallucinated: number;
   unfinished: number;
+  /** Generated tokens per second of decoding (batched, greedy), on the device of the run. */
+  decodeTokensPerSecond: number;
   metrics: IeMetrics;
 }
 
@@ -209,6 +220,7 @@ async function trainStage(
   initial: () => Promise<{ config: GlmConfig; tensors: ReadonlyMap<string, HostTensor> }>,
   record: (result: TrainingStageRecord) => void,
   previousWallMs: number,
+  afterStep?: (progress: SftProgress, model: GlmModel) => Promise<void>,
 ): Promise<boolean> {
   const stageDir = path.join(options.outDir, stage);
   const resuming = existsSync(path.join(stageDir, TRAINER_STATE_FILE));
@@ -224,13 +236,46 @@ async function trainStage(
       options.log(`[${stage}] resuming at step ${trainer.completedSteps}/${steps.steps}`);
     }
     const started = performance.now();
-    await trainer.run((progress) => options.log(progressLine(stage, progress)), directorySink(stageDir), options.shouldStop);
+    await trainer.run(async (progress) => {
+      options.log(progressLine(stage, progress));
+      await afterStep?.(progress, model);
+    }, directorySink(stageDir), options.shouldStop);
     record({ steps: trainer.completedSteps, wallMs: previousWallMs + performance.now() - started, sequences: data.train.length, history: [...trainer.history] });
     return trainer.completedSteps >= steps.steps;
   } finally {
     trainer.destroy();
     model.destroy();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring
+
+interface ScoringContext {
+  model: GlmModel;
+  tokenizer: Tokenizer;
+  config: GlmConfig;
+}
+
+/** Greedy extraction of `examples` under `schema` and its strict scores against their gold annotations. */
+async function scoreDataset(
+  { model, tokenizer, config }: ScoringContext,
+  schema: IeSchema,
+  examples: readonly IeExample[],
+  settings: { constrained: boolean; maxNewTokens: number; batchSize: number },
+): Promise<DatasetScores> {
+  const run = await extract({ model, tokenizer, family: 'glm', style: promptStyleOf(config.raw) }, schema, examples.map((e) => e.text), settings);
+  const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
+  return {
+    examples: examples.length,
+    entityF1: metrics.entities.overall.f1,
+    relationStrictF1: schema.relationTypes.length > 0 ? metrics.relationsStrict.overall.f1 : null,
+    malformedAnswers: metrics.malformedAnswers,
+    hallucinated: metrics.hallucinated.count,
+    unfinished: run.results.filter((r) => !r.finished).length,
+    decodeTokensPerSecond: run.decodeTokensPerSecond,
+    metrics,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,9 +362,25 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw)).sequences);
       log(`[sft] ${dataset}: ${encoded.sequences.length} examples (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types`);
     }
+    const devF1Examples = new Map(DEMO_DATASETS.map((dataset) => [dataset, readSplit(dataDir, dataset, 'dev').slice(0, preset.devF1.perDataset)]));
+    const devF1 = async (progress: SftProgress, model: GlmModel): Promise<void> => {
+      const { every, maxNewTokens } = preset.devF1;
+      if (every <= 0 || (progress.step % every !== 0 && progress.step !== progress.totalSteps)) return;
+      const point: DevF1Point = { step: progress.step, datasets: {} };
+      for (const dataset of DEMO_DATASETS) {
+        const scores = await scoreDataset({ model, tokenizer, config }, schemas.get(dataset)!, devF1Examples.get(dataset)!,
+          { constrained: true, maxNewTokens, batchSize: preset.eval.batchSize });
+        point.datasets[dataset] = { entityF1: scores.entityF1, relationStrictF1: scores.relationStrictF1, examples: scores.examples };
+      }
+      state.sftDevF1 = [...(state.sftDevF1 ?? []).filter((p) => p.step !== point.step), point].sort((a, b) => a.step - b.step);
+      save();
+      log(`[sft] step ${progress.step} dev F1 (constrained, first ${preset.devF1.perDataset} per dataset): ` +
+        DEMO_DATASETS.map((d) => `${d} ${point.datasets[d]!.entityF1.toFixed(3)}` +
+          (point.datasets[d]!.relationStrictF1 !== null ? ` rel ${point.datasets[d]!.relationStrictF1!.toFixed(3)}` : '')).join(', '));
+    };
     const finished = await trainStage(options, 'sft', preset.sft, { train, dev },
       () => loadCheckpoint(directorySource(path.join(outDir, 'pretrain'))),
-      (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0);
+      (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0, devF1);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'sft'));
     save();
     if (!finished) return state;
@@ -343,23 +404,12 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
           const examples = limit(readSplit(dataDir, dataset, split), preset.eval.examplesPerSplit, preset.pickShortest);
           const byMode = {} as Record<'constrained' | 'free', DatasetScores>;
           for (const constrained of [true, false]) {
-            const run = await extract({ model, tokenizer, family: 'glm', style: promptStyleOf(config.raw) }, schema, examples.map((e) => e.text), {
-              constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize,
-            });
-            const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
-            const scores: DatasetScores = {
-              examples: examples.length,
-              entityF1: metrics.entities.overall.f1,
-              relationStrictF1: schema.relationTypes.length > 0 ? metrics.relationsStrict.overall.f1 : null,
-              malformedAnswers: metrics.malformedAnswers,
-              hallucinated: metrics.hallucinated.count,
-              unfinished: run.results.filter((r) => !r.finished).length,
-              metrics,
-            };
+            const scores = await scoreDataset({ model, tokenizer, config }, schema, examples,
+              { constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize });
             byMode[constrained ? 'constrained' : 'free'] = scores;
             log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
               (scores.relationStrictF1 !== null ? ` relation F1 ${scores.relationStrictF1.toFixed(3)}` : '') +
-              ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples)`);
+              ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples, ${scores.decodeTokensPerSecond.toFixed(0)} tok/s)`);
           }
           bySplit[split] = byMode;
         }
