@@ -70,6 +70,40 @@ export interface ModelSummary {
   cacheKey?: string | null;
 }
 
+/** What config.json says about a checkpoint, and whether it fits this device — known before any weight is read. */
+export interface ModelFit {
+  family: GlmFamily;
+  layers: number;
+  hidden: number;
+  vocabSize: number;
+  parameterCount: number;
+  /** float32 weights on the GPU (src/model/memory.ts). */
+  weightBytes: number;
+  /** KV cache of one sequence of kvTokens. */
+  kvCacheBytes: number;
+  kvTokens: number;
+  /** weightBytes + kvCacheBytes. */
+  totalBytes: number;
+  /** The largest weight tensor (split by rows across buffers when it exceeds one binding). */
+  largestTensor: { name: string; bytes: number };
+  /** The device limits the model was checked against. */
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  /** navigator.deviceMemory in bytes (rounded down to a power of two, at most 8 GiB), null where the browser does not say. */
+  deviceMemory: number | null;
+  /** False when a problem stops the load. */
+  fits: boolean;
+  /** Why it cannot load here, each naming the limit it breaks. */
+  problems: string[];
+  /** What may go wrong without stopping the load. */
+  warnings: string[];
+}
+
+export interface LoadModelOptions {
+  /** The checkpoint's name (a dropped folder's or a URL's last segment); default: the folder the files share. */
+  name?: string;
+}
+
 export interface TokenLogit {
   tokenId: number;
   logit: number;
@@ -223,8 +257,13 @@ export interface EngineApi {
   gpuInfo(): Promise<GpuInfo>;
   /** Runs the matmul/matvec kernels on random data and compares them with the CPU reference. */
   selfTest(): Promise<SelfTestResult>;
-  /** Loads a Hugging Face checkpoint folder (config.json + *.safetensors) onto the GPU, replacing any loaded model. */
-  loadModel(files: File[], onProgress?: ProgressCallback): Promise<ModelSummary>;
+  /** Parses a config.json and checks the model against this device's limits (creates the GPU device); throws for a config it cannot run. */
+  inspectModel(configJson: string): Promise<ModelFit>;
+  /**
+   * Loads a Hugging Face checkpoint folder (config.json + *.safetensors) onto the GPU, replacing any loaded model.
+   * Refuses (a ModelFitError naming the limit) before reading any weight when the model does not fit.
+   */
+  loadModel(files: File[], onProgress?: ProgressCallback, options?: LoadModelOptions): Promise<ModelSummary>;
   /** Runs the prompt through the loaded model and returns the last position's logits. */
   nextToken(promptIds: number[]): Promise<NextTokenResult>;
   /** Frees the loaded model's GPU memory. */

@@ -5,9 +5,16 @@
 import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
 import type {
   CorrectionCounts, CorrectionInput, DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile,
-  ExtractionResult, ExtractRequest, GpuInfo, IeSchema, ModelExportKind, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun,
+  ExtractionResult, ExtractRequest, GpuInfo, IeSchema, LoadModelOptions, ModelExportKind, ModelFit, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun,
   SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from './api.ts';
+import { WEBGPU_MISSING_MESSAGE } from './messages.ts';
+
+/** Whether this page's navigator has WebGPU (a worker of the page has it only if the page does). */
+function pageHasWebGpu(): boolean {
+  const navigatorOf = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
+  return navigatorOf?.gpu !== undefined && navigatorOf.gpu !== null;
+}
 
 export class WorkerEngineClient implements EngineApi {
   private readonly worker: Worker;
@@ -18,7 +25,9 @@ export class WorkerEngineClient implements EngineApi {
     this.remote = wrap<EngineApi>(this.worker);
   }
 
+  /** A page without navigator.gpu gets the same answer as the worker would give, without asking it. */
   gpuInfo(): Promise<GpuInfo> {
+    if (!pageHasWebGpu()) return Promise.resolve({ available: false, reason: WEBGPU_MISSING_MESSAGE });
     return this.remote.gpuInfo();
   }
 
@@ -26,8 +35,12 @@ export class WorkerEngineClient implements EngineApi {
     return this.remote.selfTest();
   }
 
-  loadModel(files: File[], onProgress?: ProgressCallback): Promise<ModelSummary> {
-    return this.remote.loadModel(files, onProgress ? proxy(onProgress) : undefined);
+  inspectModel(configJson: string): Promise<ModelFit> {
+    return this.remote.inspectModel(configJson);
+  }
+
+  loadModel(files: File[], onProgress?: ProgressCallback, options?: LoadModelOptions): Promise<ModelSummary> {
+    return this.remote.loadModel(files, onProgress ? proxy(onProgress) : undefined, options);
   }
 
   nextToken(promptIds: number[]): Promise<NextTokenResult> {

@@ -5,7 +5,7 @@
 
 import { readDatasetFile, type IeExample } from '../data/dataset.ts';
 import { splitExamples } from '../data/split.ts';
-import { GpuContext } from '../gpu/context.ts';
+import { formatBytes, GpuContext } from '../gpu/context.ts';
 import { linear, MATVEC_MAX_ROWS, type LinearWeight } from '../gpu/kernels/matmul.ts';
 import { tensor } from '../gpu/tensor.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
@@ -23,20 +23,20 @@ import type { LoraAdapters } from '../model/lora.ts';
 import { fileListSource, normalizePath, type FileSource } from '../io/source.ts';
 import { stepLogits } from '../model/logits.ts';
 import { GlmModel } from '../model/model.ts';
+import { weightBytes } from '../model/weights.ts';
 import { linearRef } from '../reference/matmul.ts';
+import { parseGlmConfig, type GlmConfig } from '../model/config.ts';
+import { WEBGPU_MISSING_MESSAGE } from './messages.ts';
+import { doesNotFitMessage, modelFit, ModelFitError } from './model-fit.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_FILE, adapterConfigJson, readAdapterTensors, readTrainerState, TRAINER_STATE_FILE } from '../train/checkpoint.ts';
 import { defaultSftOptions, SftTrainer, type SftOptions } from '../train/sft.ts';
 import type {
   CorrectionCounts, CorrectionInput, DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile,
-  ExtractionResult, ExtractRequest, GpuInfo, ModelExportKind, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo,
+  ExtractionResult, ExtractRequest, GpuInfo, LoadModelOptions, ModelExportKind, ModelFit, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo,
   SelfTestCase, SelfTestResult, TokenLogit, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from './api.ts';
 
-export const WEBGPU_MISSING_MESSAGE =
-  'This browser does not expose WebGPU (navigator.gpu is undefined). Use a recent Chrome or Edge (113+) on a ' +
-  'machine with a supported GPU; on Linux or with a blocklisted GPU, enable chrome://flags/#enable-unsafe-webgpu ' +
-  '(and chrome://flags/#enable-vulkan on Linux), then restart the browser. Firefox 141+ and Safari 26+ also ship WebGPU. ' +
-  'The page must be served over https or from localhost/127.0.0.1.';
+export { WEBGPU_MISSING_MESSAGE };
 
 /** Shapes of the self-test: M=1 (matvec path, K and N not multiples of the 8-wide group) and M > one 64×64 tile. */
 export const SELF_TEST_SHAPES: readonly (readonly [M: number, K: number, N: number])[] = [
@@ -165,11 +165,13 @@ export class Engine implements EngineApi {
   /**
    * `gpu` is navigator.gpu in the browser (undefined when WebGPU is missing), the `webgpu` package's GPU in Node.
    * `storageRoot` gives the OPFS root (navigator.storage.getDirectory() in the browser); without it nothing is
-   * cached or autosaved.
+   * cached or autosaved. `deviceMemory` is the machine's memory in bytes where known (navigator.deviceMemory);
+   * models whose weights cannot fit in it are refused.
    */
   constructor(
     private readonly gpu: GPU | undefined,
     private readonly storageRoot: () => Promise<OpfsDirectory | null> = async () => null,
+    private readonly deviceMemory: number | null = null,
   ) {}
 
   private get model(): GlmModel | null {
@@ -236,19 +238,46 @@ export class Engine implements EngineApi {
     return { cases, maxAbsDiff: worst, milliseconds: performance.now() - started };
   }
 
-  async loadModel(files: File[], onProgress?: ProgressCallback): Promise<ModelSummary> {
+  async inspectModel(configJson: string): Promise<ModelFit> {
+    let json: unknown;
+    try {
+      json = JSON.parse(configJson);
+    } catch (error) {
+      throw new Error(`${CONFIG_FILE} is not valid JSON (${errorMessage(error)}).`);
+    }
+    const config = parseGlmConfig(json);
+    return modelFit(config, (await this.ctx()).limits, this.deviceMemory);
+  }
+
+  /** Throws a ModelFitError when the source's config.json describes a model this device cannot hold (a missing or bad config is left to the loader). */
+  private async refuseIfNotFitting(ctx: GpuContext, source: FileSource): Promise<GlmConfig | null> {
+    let config: GlmConfig;
+    try {
+      config = parseGlmConfig(JSON.parse(await source.readText(CONFIG_FILE)));
+    } catch {
+      return null;
+    }
+    const fit = modelFit(config, ctx.limits, this.deviceMemory);
+    if (!fit.fits) throw new ModelFitError(doesNotFitMessage(fit));
+    return config;
+  }
+
+  async loadModel(files: File[], onProgress?: ProgressCallback, options: LoadModelOptions = {}): Promise<ModelSummary> {
     const load = ++this.latestLoad;
     this.refuseWhileTraining('load another model');
     const ctx = await this.ctx();
-    this.freeModel();
     const source = fileListSource(files);
+    await this.refuseIfNotFitting(ctx, source);
+    this.freeModel();
     const checkpoint = await loadCheckpoint(source, onProgress);
-    const model = await GlmModel.load(ctx, checkpoint);
+    const model = await GlmModel.load(ctx, checkpoint).catch((error: unknown) => {
+      throw explainOutOfMemory(error, checkpoint.config);
+    });
     if (load !== this.latestLoad) {
       model.destroy();
       throw new Error('This load was superseded by a newer one.');
     }
-    const name = folderNameOf(files);
+    const name = options.name || folderNameOf(files);
     this.loaded = { model, source, name, cacheKey: null };
     this.loaded.cacheKey = await this.cacheModelFiles(files, source, name);
     return summarize(model, checkpoint, source.list(), this.loaded.cacheKey);
@@ -490,9 +519,12 @@ export class Engine implements EngineApi {
     const weightsSource = hasState && record.settings.mode === 'full' && checkpointSource ? checkpointSource : baseSource;
     const ctx = await this.ctx();
     this.latestLoad++;
+    await this.refuseIfNotFitting(ctx, weightsSource);
     this.freeModel();
     const checkpoint = await loadCheckpoint(weightsSource, onProgress);
-    const model = await GlmModel.load(ctx, checkpoint);
+    const model = await GlmModel.load(ctx, checkpoint).catch((error: unknown) => {
+      throw explainOutOfMemory(error, checkpoint.config);
+    });
     const loaded: LoadedModel = { model, source: baseSource, name: record.modelName, cacheKey: record.modelKey };
     this.loaded = loaded;
     const dataSource = await store.runSource(RUN_DATA_DIR);
@@ -734,6 +766,17 @@ function summarize(model: GlmModel, checkpoint: LoadedCheckpoint, files: string[
     files,
     cacheKey,
   };
+}
+
+/** A GPU out-of-memory error while uploading weights, with the size that was asked for and what to do. */
+function explainOutOfMemory(error: unknown, config: GlmConfig): unknown {
+  if (!(error instanceof Error) || !/out of memory/i.test(error.message)) return error;
+  const wrapped = new Error(
+    `${errorMessage(error)} — the model's float32 weights need ${formatBytes(weightBytes(config))} of GPU memory, more than this GPU could give ` +
+      '(close other tabs or applications using the GPU, or load a smaller model).',
+  );
+  wrapped.name = error.name;
+  return wrapped;
 }
 
 /** The picked folder's name (the first segment every file shares), else "checkpoint". */

@@ -10,7 +10,9 @@ import { Engine } from './engine.ts';
 
 // `navigator.gpu` is undefined where the browser has no WebGPU; the engine reports that as a value.
 // OPFS holds the model cache and the autosaved training run.
-const engine = new Engine(self.navigator.gpu ?? undefined, browserOpfsRoot);
+// navigator.deviceMemory (GiB, rounded down to a power of two, at most 8) is Chromium's; elsewhere it is unknown.
+const deviceMemoryGiB = (self.navigator as WorkerNavigator & { deviceMemory?: number }).deviceMemory;
+const engine = new Engine(self.navigator.gpu ?? undefined, browserOpfsRoot, typeof deviceMemoryGiB === 'number' && deviceMemoryGiB > 0 ? deviceMemoryGiB * 1024 ** 3 : null);
 
 /** Closes the MessagePort behind a callback proxy (a plain function, in tests, has nothing to release). */
 function releaseCallback(callback: ProgressCallback | TrainProgressCallback | undefined): void {
@@ -29,9 +31,10 @@ async function withCallback<T, C extends ProgressCallback | TrainProgressCallbac
 const workerApi: EngineApi = {
   gpuInfo: () => engine.gpuInfo(),
   selfTest: () => engine.selfTest(),
-  async loadModel(files, onProgress) {
+  inspectModel: (configJson) => engine.inspectModel(configJson),
+  async loadModel(files, onProgress, options) {
     try {
-      return await engine.loadModel(files, onProgress);
+      return await engine.loadModel(files, onProgress, options);
     } finally {
       releaseCallback(onProgress);
     }

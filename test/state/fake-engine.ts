@@ -3,7 +3,7 @@
 // promise) and check the state while it runs.
 import type {
   CorrectionCounts, CorrectionInput, ExportedFile, ExtractionResult, ExtractRequest, ModelExportKind,
-  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeExample, IeSchema, ModelSummary,
+  DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeExample, IeSchema, LoadModelOptions, ModelFit, ModelSummary,
   NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from '../../src/worker/api.ts';
 
@@ -46,6 +46,26 @@ export const TINY_SUMMARY: ModelSummary = {
   gpuBytes: 49_380,
   bytesRead: 50_000,
   files: ['config.json', 'model.safetensors'],
+};
+
+/** What inspectModel says of TINY_SUMMARY's config on SWIFTSHADER_INFO's limits. */
+export const TINY_FIT: ModelFit = {
+  family: 'glm2',
+  layers: 2,
+  hidden: 32,
+  vocabSize: 50,
+  parameterCount: 12_345,
+  weightBytes: 49_380,
+  kvCacheBytes: 65_536,
+  kvTokens: 64,
+  totalBytes: 114_916,
+  largestTensor: { name: 'transformer.embedding.word_embeddings.weight', bytes: 6400 },
+  maxBufferSize: 1 << 30,
+  maxStorageBufferBindingSize: 1 << 30,
+  deviceMemory: 8 * 1024 ** 3,
+  fits: true,
+  problems: [],
+  warnings: [],
 };
 
 export const SAMPLE_EXAMPLES: IeExample[] = [
@@ -97,6 +117,9 @@ export class FakeEngine implements EngineApi {
     maxAbsDiff: 2e-7,
     milliseconds: 12,
   });
+  inspectModelImpl: (configJson: string) => Promise<ModelFit> = async () => TINY_FIT;
+  /** The options of the last loadModel call. */
+  lastLoadOptions: LoadModelOptions | undefined = undefined;
   loadModelImpl: (files: File[], onProgress?: ProgressCallback) => Promise<ModelSummary> = async (_files, onProgress) => {
     onProgress?.(0, 100);
     onProgress?.(100, 100);
@@ -135,8 +158,13 @@ export class FakeEngine implements EngineApi {
     this.calls.push('selfTest');
     return this.selfTestImpl();
   }
-  loadModel(files: File[], onProgress?: ProgressCallback): Promise<ModelSummary> {
+  inspectModel(configJson: string): Promise<ModelFit> {
+    this.calls.push('inspectModel');
+    return this.inspectModelImpl(configJson);
+  }
+  loadModel(files: File[], onProgress?: ProgressCallback, options?: LoadModelOptions): Promise<ModelSummary> {
     this.calls.push(`loadModel(${files.map((file) => file.name).join(',')})`);
+    this.lastLoadOptions = options;
     return this.loadModelImpl(files, onProgress);
   }
   nextToken(promptIds: number[]): Promise<NextTokenResult> {
