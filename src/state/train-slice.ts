@@ -4,6 +4,7 @@
 import type { SftProgress, TrainOutcome, TrainSettings } from '../worker/api.ts';
 import { schemaIssuesOf } from './data-slice.ts';
 import { errorMessage } from './errors.ts';
+import { progressTracker } from './model-slice.ts';
 import type { SliceCreator, TrainPoint, TrainSlice, TrainState } from './types.ts';
 
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = { mode: 'lora', loraRank: 8, lr: 1e-3, steps: 100, batchSize: 4, evalEvery: 10, checkpointEvery: 10 };
@@ -107,12 +108,14 @@ export const createTrainSlice: SliceCreator<TrainSlice> = (set, get, engine) => 
       const { savedRun } = get().train;
       if (!savedRun) return;
       update({ status: 'restoring', error: null });
-      set({ model: { ...get().model, status: 'running', progress: { loaded: 0, total: 0 }, error: null } });
+      // The base checkpoint comes from the OPFS cache: the Model panel shows its progress like any other load.
+      const track = progressTracker('read', () => performance.now());
+      set({ model: { ...get().model, status: 'running', progress: track(0, 0), error: null, fit: null, origin: { kind: 'cache', label: savedRun.modelName } } });
       try {
-        const restored = await engine.restoreSavedRun((loaded, total) => set({ model: { ...get().model, progress: { loaded, total } } }));
+        const restored = await engine.restoreSavedRun((loaded, total) => set({ model: { ...get().model, progress: track(loaded, total) } }));
         const { run: info } = restored;
         set({
-          model: { status: 'done', progress: null, summary: restored.model, error: null },
+          model: { ...get().model, status: 'done', progress: null, summary: restored.model, error: null },
           data: {
             ...get().data, status: 'done', error: null, summary: restored.dataset, schemaDraft: info.schema, schemaIssues: schemaIssuesOf(info.schema),
           },

@@ -7,8 +7,9 @@ import type { StoreApi } from 'zustand/vanilla';
 import type { SchemaIssue } from '../ie/schema.ts';
 import type {
   CorrectionCounts, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile, ExtractionResult, GpuInfo, IeSchema, ModelExportKind,
-  ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, SftProgress, TrainSettings,
+  ModelFit, ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, SftProgress, TrainSettings,
 } from '../worker/api.ts';
+import type { DroppedCheckpoint } from '../io/drop.ts';
 import type { CorrectionDraft, SpanEdge, SpanMove, SpanUnit } from './correction.ts';
 
 /** idle → running → done | failed; `error` holds the message shown to the user as is. */
@@ -29,18 +30,55 @@ export interface GpuSlice {
   runSelfTest(): Promise<void>;
 }
 
+/** 'download': fetching a URL's files; 'read': the engine reading the weights (from picked files, a download or the OPFS cache). */
+export type LoadPhase = 'download' | 'read';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  /** Bytes done of `total` in this phase (`total` is an estimate while a download's sizes are still coming in). */
+  loaded: number;
+  total: number;
+  /** Mean speed since the phase began; null until it can be measured. */
+  bytesPerSecond: number | null;
+  /** The file being downloaded, null when reading. */
+  file: string | null;
+}
+
+/** Where the model came from: the folder picker, a drop, a URL, the bundled demo model, or the OPFS cache (a resumed run). */
+export type ModelOriginKind = 'folder' | 'drop' | 'url' | 'demo' | 'cache';
+
 export interface ModelState {
   status: TaskStatus;
-  /** Bytes loaded of the checkpoint's total while status is 'running'. */
-  progress: { loaded: number; total: number } | null;
+  /** While status is 'running'. */
+  progress: LoadProgress | null;
   summary: ModelSummary | null;
   error: string | null;
+  /** config.json checked against this device before any weight is read; null until then. */
+  fit: ModelFit | null;
+  origin: { kind: ModelOriginKind; label: string } | null;
+  /** The URL field as typed. */
+  urlText: string;
+}
+
+export interface ModelLoadOptions {
+  /** The checkpoint's name (the cache keys it by this); default: the folder the files share. */
+  name?: string;
+  origin?: ModelOriginKind;
 }
 
 export interface ModelSlice {
   model: ModelState;
-  /** Loads a checkpoint folder; a newer call supersedes an older one still running. */
-  loadModel(files: File[]): Promise<void>;
+  /** Loads a checkpoint folder's files (picker or drop): config.json is checked first; a newer load supersedes an older one. */
+  loadModel(files: File[], options?: ModelLoadOptions): Promise<void>;
+  /** Loads the checkpoint of a drop (the entries are being read while this waits). */
+  loadDroppedModel(drop: Promise<DroppedCheckpoint>): Promise<void>;
+  setModelUrl(text: string): void;
+  /** Downloads a checkpoint folder (the URL field's, by default) and loads it; refused after config.json when it does not fit. */
+  loadModelFromUrl(url?: string): Promise<void>;
+  /** Loads the demo model bundled with the app (public/models/chatuie-demo/). */
+  loadDemoModel(): Promise<void>;
+  /** Stops a download in progress. */
+  cancelModelLoad(): void;
   unloadModel(): Promise<void>;
 }
 

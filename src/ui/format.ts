@@ -15,3 +15,15 @@ export function formatDiff(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value === 0 ? '0' : value.toExponential(2);
 }
+
+/** Decimal megabytes, as download progress is usually read: 12345678 → "12.3 MB" (small sizes keep two decimals). */
+export function formatMegabytes(bytes: number): string {
+  const megabytes = bytes / 1e6;
+  return `${megabytes.toFixed(megabytes < 10 ? 2 : 1)} MB`;
+}
+
+/** A transfer speed in MB/s. */
+export function formatRate(bytesPerSecond: number): string {
+  const rate = bytesPerSecond / 1e6;
+  return `${rate.toFixed(rate < 10 ? 2 : 1)} MB/s`;
+}

@@ -1,10 +1,10 @@
 // The app store's slices over a scripted engine: state transitions, progress,
 // errors shown as the engine phrased them, superseded calls dropped.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseTokenIds } from '../../src/state/inference-slice.ts';
 import { createAppStore } from '../../src/state/store.ts';
 import type { ModelSummary, SelfTestResult } from '../../src/worker/api.ts';
-import { checkpointFolder, deferred, FakeEngine, SWIFTSHADER_INFO, TINY_SUMMARY } from './fake-engine.ts';
+import { checkpointFolder, deferred, FakeEngine, SWIFTSHADER_INFO, TINY_FIT, TINY_SUMMARY } from './fake-engine.ts';
 
 describe('gpu slice', () => {
   it('checkGpu stores the adapter info and clears the checking flag', async () => {
@@ -55,15 +55,19 @@ describe('model slice', () => {
       report = onProgress;
       return call.promise;
     };
-    const store = createAppStore(engine);
+    let clock = 0;
+    const store = createAppStore(engine, { now: () => clock });
     const pending = store.getState().loadModel(checkpointFolder());
-    expect(engine.calls).toEqual(['loadModel(config.json,model.safetensors)']);
     expect(store.getState().model.status).toBe('running');
-    report?.(40, 100);
-    expect(store.getState().model.progress).toEqual({ loaded: 40, total: 100 });
+    await vi.waitFor(() => expect(engine.calls).toEqual(['inspectModel', 'loadModel(config.json,model.safetensors)']));
+    // config.json was checked against the device before the engine read any weight.
+    expect(store.getState().model.fit).toEqual(TINY_FIT);
+    clock = 2000;
+    report?.(40e6, 100e6);
+    expect(store.getState().model.progress).toEqual({ phase: 'read', loaded: 40e6, total: 100e6, bytesPerSecond: 20e6, file: null });
     call.resolve(TINY_SUMMARY);
     await pending;
-    expect(store.getState().model).toEqual({ status: 'done', progress: null, summary: TINY_SUMMARY, error: null });
+    expect(store.getState().model).toMatchObject({ status: 'done', progress: null, summary: TINY_SUMMARY, error: null, fit: TINY_FIT, origin: { kind: 'folder' } });
   });
 
   it('shows a checkpoint error as the engine phrased it', async () => {
@@ -98,9 +102,10 @@ describe('model slice', () => {
     };
     const store = createAppStore(engine);
     const firstLoad = store.getState().loadModel(checkpointFolder());
+    await vi.waitFor(() => expect(reports).toHaveLength(1));
     const secondLoad = store.getState().loadModel(checkpointFolder());
     reports[0]?.(99, 100);
-    expect(store.getState().model.progress).toEqual({ loaded: 0, total: 0 });
+    expect(store.getState().model.progress).toMatchObject({ loaded: 0, total: 0 });
     const newer = { ...TINY_SUMMARY, layers: 4 };
     second.resolve(newer);
     await secondLoad;
