@@ -21,7 +21,7 @@ function serve(folder: string, files: Record<string, string | Uint8Array>, gate:
     if (init?.signal?.aborted) throw new DOMException('The operation was aborted.', 'AbortError');
     const body = url.startsWith(folder) ? files[name] : undefined;
     if (body === undefined) return new Response('not found', { status: 404, statusText: 'Not Found' });
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : (body as Uint8Array<ArrayBuffer>);
     return new Response(bytes, { headers: { 'content-length': String(bytes.length) } });
   };
   return { fetch: fetchMock as typeof fetch, requested };

@@ -37,7 +37,7 @@ function serve(folder: string, files: Record<string, string | Uint8Array>, hold?
     const name = url.startsWith(folder) ? url.slice(folder.length) : '';
     const body = files[name];
     if (body === undefined) return new Response('not found', { status: 404, statusText: 'Not Found' });
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : (body as Uint8Array<ArrayBuffer>);
     if (hold?.name !== name) return new Response(bytes, { headers: { 'content-length': String(bytes.length) } });
     const half = Math.floor(bytes.length / 2);
     const stream = new ReadableStream<Uint8Array>({
