@@ -42,6 +42,24 @@ const attentionCases: AttentionCase[] = [
   { name: 'MQA, batch of 3 with padding and one idle sequence',
     dims: { batch: 3, rows: 6, numHeads: 6, kvGroups: 2, headDim: 8, capacity: 20 },
     seqs: [{ pastLen: 0, stepLen: 6, prefixLen: 0 }, { pastLen: 4, stepLen: 2, prefixLen: 0 }, { pastLen: 3, stepLen: 0, prefixLen: 0 }] },
+
+  // Tile edges of the tiled kernels (32/64 query rows or keys per workgroup, key and query
+  // chunks of 64 at D ≤ 32, 32 at D = 64, 16 at D = 128 with 16 KiB of workgroup memory).
+  { name: 'T=7, D=16, MQA, prefix inside the step, past keys and padded rows',
+    dims: { batch: 2, rows: 7, numHeads: 4, kvGroups: 2, headDim: 16, capacity: 12 },
+    seqs: [{ pastLen: 0, stepLen: 7, prefixLen: 3 }, { pastLen: 5, stepLen: 4, prefixLen: 0 }] },
+  { name: 'T=37, D=24, single group, prefix past the first query tile, idle sequence',
+    dims: { batch: 3, rows: 37, numHeads: 3, kvGroups: 1, headDim: 24, capacity: 50 },
+    seqs: [{ pastLen: 0, stepLen: 37, prefixLen: 20 }, { pastLen: 10, stepLen: 30, prefixLen: 25 }, { pastLen: 4, stepLen: 0, prefixLen: 0 }] },
+  { name: 'T=130, D=64, past keys, prefix in the second tile, two padded rows',
+    dims: { batch: 1, rows: 130, numHeads: 2, kvGroups: 1, headDim: 64, capacity: 133 },
+    seqs: [{ pastLen: 3, stepLen: 128, prefixLen: 70 }] },
+  { name: 'T=37, D=128, MQA, causal with past keys (many staged chunks)',
+    dims: { batch: 1, rows: 37, numHeads: 2, kvGroups: 1, headDim: 128, capacity: 45 },
+    seqs: [{ pastLen: 2, stepLen: 37, prefixLen: 0 }] },
+  { name: 'T=1, D=16, MQA, decoding step over past keys with a prefix',
+    dims: { batch: 2, rows: 1, numHeads: 4, kvGroups: 1, headDim: 16, capacity: 70 },
+    seqs: [{ pastLen: 69, stepLen: 1, prefixLen: 50 }, { pastLen: 0, stepLen: 1, prefixLen: 0 }] },
 ];
 
 describe('glm_attention backward: GPU vs CPU reference', () => {

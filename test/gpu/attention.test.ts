@@ -88,6 +88,49 @@ describe('rotary + glm_attention', () => {
     });
   }
 
+  // Direct checks of the attention kernels on random caches (no rotary): shapes that are not
+  // multiples of the tiles, T = 1 (decoding kernel) and T > 1 (tiled kernel, 32- and
+  // 64-row tiles, several staged key chunks at D = 64 and 128), MQA, the prefix inside the
+  // step, past keys, padded rows and an idle sequence. Cache entries past each sequence and
+  // the output start as garbage: the kernel must ignore the former and assign every row.
+  const directCases: { name: string; dims: AttentionDims; seqs: SeqState[] }[] = [
+    { name: 'T=7, D=16, MQA, prefix inside the step, past keys and padded rows',
+      dims: { batch: 2, rows: 7, numHeads: 4, kvGroups: 2, headDim: 16, capacity: 12 },
+      seqs: [{ pastLen: 0, stepLen: 7, prefixLen: 3 }, { pastLen: 5, stepLen: 4, prefixLen: 0 }] },
+    { name: 'T=37, D=24, single group, prefix past the first tile of queries, idle sequence',
+      dims: { batch: 3, rows: 37, numHeads: 3, kvGroups: 1, headDim: 24, capacity: 50 },
+      seqs: [{ pastLen: 0, stepLen: 37, prefixLen: 20 }, { pastLen: 10, stepLen: 30, prefixLen: 25 }, { pastLen: 4, stepLen: 0, prefixLen: 0 }] },
+    { name: 'T=130, D=64, past keys, prefix in the second tile, two padded rows',
+      dims: { batch: 1, rows: 130, numHeads: 2, kvGroups: 1, headDim: 64, capacity: 133 },
+      seqs: [{ pastLen: 3, stepLen: 128, prefixLen: 70 }] },
+    { name: 'T=37, D=128, causal with past keys (many staged key chunks)',
+      dims: { batch: 2, rows: 37, numHeads: 2, kvGroups: 2, headDim: 128, capacity: 45 },
+      seqs: [{ pastLen: 2, stepLen: 37, prefixLen: 0 }, { pastLen: 0, stepLen: 33, prefixLen: 33 }] },
+    { name: 'T=1, D=16, decoding over past keys, MQA',
+      dims: { batch: 2, rows: 1, numHeads: 4, kvGroups: 1, headDim: 16, capacity: 140 },
+      seqs: [{ pastLen: 139, stepLen: 1, prefixLen: 100 }, { pastLen: 0, stepLen: 1, prefixLen: 1 }] },
+  ];
+  for (const c of directCases) {
+    it(`attention alone: ${c.name}`, async () => {
+      const ctx = await testContext();
+      const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = c.dims;
+      const rng = new Rng(B * 104729 + T * 131 + D * 7 + H);
+      const q = rng.array(B * H * T * D);
+      const kCache = rng.array(B * G * S * D);
+      const vCache = rng.array(B * G * S * D);
+      const outBuf = ctx.upload(rng.array(B * T * H * D, 9), 'out');
+      glmAttention(ctx, c.dims, {
+        q: tensor(ctx.upload(q, 'q'), [B, H, T, D]),
+        kCache: tensor(ctx.upload(kCache, 'k'), [B, G, S, D]),
+        vCache: tensor(ctx.upload(vCache, 'v'), [B, G, S, D]),
+        seq: tensor(ctx.upload(seqBuffer(c.seqs), 'seq'), [B, 4]),
+        out: tensor(outBuf, [B * T, H * D]),
+      });
+      const ref = glmAttentionRef(c.dims, q, kCache, vCache, c.seqs);
+      expectClose(await ctx.readF32(outBuf, 0, ref.length), ref, undefined, 'attention output');
+    });
+  }
+
   it('the prefix-LM mask matters: context tokens see later context tokens, not the answer', async () => {
     // With prefixLen = 2 of 3 tokens, token 0's output depends on token 1 but not on token 2.
     const dims: AttentionDims = { batch: 1, rows: 3, numHeads: 1, kvGroups: 1, headDim: 4, capacity: 3 };

@@ -7,27 +7,19 @@ import dqSource from '../../../shaders/glm_attention_backward_dq.wgsl?raw';
 import dkvSource from '../../../shaders/glm_attention_backward_dkv.wgsl?raw';
 import rotaryBackwardSource from '../../../shaders/rotary_backward.wgsl?raw';
 import type { GpuContext } from '../context.ts';
-import { defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import { ceilDiv, defineKernel, packUniforms, read, readWrite, u32, type KernelSpec } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { expectShape, tensor } from '../tensor.ts';
-import { checkRotaryTensors, type AttentionDims, type QkvLayout, type RotaryPairing } from './attention.ts';
+import {
+  checkRotaryTensors, headDimKernel, stagedRows, tileInvocations,
+  type AttentionDims, type QkvLayout, type RotaryPairing,
+} from './attention.ts';
 import { elementGrid } from './elementwise.ts';
 
-const attentionUniforms = [u32('B'), u32('T'), u32('H'), u32('G'), u32('D'), u32('S'), f32('scale'), u32('_pad')];
-
-export const attentionBackwardDqKernel = defineKernel(
-  'glm_attention_backward_dq',
-  dqSource,
-  [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), readWrite('dq'), readWrite('rowStats')],
-  attentionUniforms,
-);
-
-export const attentionBackwardDkvKernel = defineKernel(
-  'glm_attention_backward_dkv',
-  dkvSource,
-  [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), read('rowStats'), readWrite('dk'), readWrite('dv')],
-  attentionUniforms,
-);
+const dqBindings = [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), readWrite('dq'), readWrite('rowStats')];
+const dkvBindings = [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), read('rowStats'), readWrite('dk'), readWrite('dv')];
+const dqSpecs = new Map<number, KernelSpec>();
+const dkvSpecs = new Map<number, KernelSpec>();
 
 export const rotaryBackwardKernel = defineKernel(
   'rotary_backward',
@@ -50,7 +42,9 @@ export const rotaryBackwardKernel = defineKernel(
  *
  * rowStats (optional) f32 [B,H,T,2]: scratch for the per-query-row (logsumexp, Δ) that the
  * dq pass writes and the dk/dv pass reads; when absent a buffer is allocated for the call
- * and released after it. Two dispatches: dq (T, B·H) then dk/dv (S, B·G).
+ * and released after it. Two tiled dispatches: dq per tile of query rows (ceil(T/BQ), B·H),
+ * then dk/dv per tile of cache positions (ceil(S/BK), B·G). The head dim must be a multiple
+ * of 4 (as rotary requires) and at most 256.
  */
 export function glmAttentionBackward(
   ctx: GpuContext,
@@ -71,7 +65,7 @@ export function glmAttentionBackward(
   expectShape('attention backward dk', tensors.dk.shape, [B, G, S, D]);
   expectShape('attention backward dv', tensors.dv.shape, [B, G, S, D]);
   if (tensors.rowStats) expectShape('attention backward row stats', tensors.rowStats.shape, [B, H, T, 2]);
-  if (D > 256) throw new Error(`attention backward: head dim ${D} > 256 is not supported`);
+  if (D > 256 || D % 4 !== 0) throw new Error(`attention backward: head dim ${D} must be a multiple of 4 and at most 256`);
   if (H % G !== 0) throw new Error(`attention backward: ${H} heads do not split into ${G} groups`);
   for (const [name, t] of Object.entries(tensors)) {
     if (t.offset !== 0) throw new Error(`attention backward: ${name} must start at offset 0`);
@@ -83,15 +77,21 @@ export function glmAttentionBackward(
   const rowStats = tensors.rowStats
     ?? tensor(ctx.createBuffer(Math.max(B * H * T * 2 * 4, 16), 'attention backward row stats'), [B, H, T, 2]);
   const uniforms = { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 };
-  ctx.dispatch(attentionBackwardDqKernel, {
+  const dqSpec = headDimKernel(dqSpecs, 'glm_attention_backward_dq', dqSource, D, dqBindings);
+  const queryTile = tileInvocations(T);
+  ctx.dispatch(dqSpec, {
     buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.dOut.buffer, tensors.dq.buffer, rowStats.buffer],
-    uniforms: packUniforms(attentionBackwardDqKernel, uniforms),
-    workgroups: [T, B * H],
+    uniforms: packUniforms(dqSpec, uniforms),
+    constants: { BLOCK_QUERIES: queryTile, BLOCK_KEYS: stagedRows(ctx, D) },
+    workgroups: [ceilDiv(T, queryTile), B * H],
   });
-  ctx.dispatch(attentionBackwardDkvKernel, {
+  const dkvSpec = headDimKernel(dkvSpecs, 'glm_attention_backward_dkv', dkvSource, D, dkvBindings);
+  const keyTile = tileInvocations(S);
+  ctx.dispatch(dkvSpec, {
     buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.dOut.buffer, rowStats.buffer, tensors.dk.buffer, tensors.dv.buffer],
-    uniforms: packUniforms(attentionBackwardDkvKernel, uniforms),
-    workgroups: [S, B * G],
+    uniforms: packUniforms(dkvSpec, uniforms),
+    constants: { BLOCK_KEYS: keyTile, BLOCK_QUERIES: stagedRows(ctx, D, 8) },
+    workgroups: [ceilDiv(S, keyTile), B * G],
   });
   if (ownsStats) ctx.release(rowStats.buffer);
 }

@@ -1,10 +1,12 @@
-// Launchers for shaders/rotary.wgsl (QKV split + rotary + KV-cache append) and
-// shaders/glm_attention.wgsl (masked attention over the cache).
+// Launchers for shaders/rotary.wgsl (QKV split + rotary + KV-cache append) and the
+// masked attention over the cache: shaders/glm_attention_tiled.wgsl for steps of several
+// query rows (prefill, training), shaders/glm_attention.wgsl for one row (decoding).
 
 import rotarySource from '../../../shaders/rotary.wgsl?raw';
 import attentionSource from '../../../shaders/glm_attention.wgsl?raw';
+import attentionTiledSource from '../../../shaders/glm_attention_tiled.wgsl?raw';
 import type { GpuContext } from '../context.ts';
-import { defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
+import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32, type KernelSpec, type UniformField } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { elementGrid } from './elementwise.ts';
 import { expectShape } from '../tensor.ts';
@@ -21,12 +23,58 @@ export const rotaryKernel = defineKernel(
   ],
 );
 
+/** The uniform block shared by the attention kernels and their backward. */
+export const attentionUniforms: readonly UniformField[] = [
+  u32('B'), u32('T'), u32('H'), u32('G'), u32('D'), u32('S'), f32('scale'), u32('_pad'),
+];
+
 export const attentionKernel = defineKernel(
   'glm_attention',
   attentionSource,
   [read('q'), read('kCache'), read('vCache'), read('seq'), readWrite('out')],
-  [u32('B'), u32('T'), u32('H'), u32('G'), u32('D'), u32('S'), f32('scale'), u32('_pad')],
+  attentionUniforms,
 );
+
+/**
+ * The tiled attention kernels keep per-row vectors of the head dim in private arrays, whose
+ * size WGSL wants as a `const`: the shader declares `const D4: u32 = …;` and each head dim
+ * gets its own copy of the source with D/4 written in (one kernel spec per head dim, cached).
+ */
+export function headDimKernel(
+  cache: Map<number, KernelSpec>,
+  name: string,
+  source: string,
+  headDim: number,
+  bindings: KernelSpec['bindings'],
+): KernelSpec {
+  let spec = cache.get(headDim);
+  if (!spec) {
+    const declaration = /^const D4: u32 = \d+u;$/m;
+    if (!declaration.test(source)) throw new Error(`${name}: the shader declares no \`const D4: u32\``);
+    spec = defineKernel(`${name}[D=${headDim}]`, source.replace(declaration, `const D4: u32 = ${headDim / 4}u;`), bindings, attentionUniforms);
+    cache.set(headDim, spec);
+  }
+  return spec;
+}
+
+/**
+ * Rows (or keys) staged per chunk in workgroup memory by a tiled attention kernel that
+ * stages two [rows, D] f32 tiles plus `extraBytesPerRow`: as many as the device's workgroup
+ * memory holds (16 KiB by default), a multiple of 4, at most 64.
+ */
+export function stagedRows(ctx: GpuContext, headDim: number, extraBytesPerRow = 0): number {
+  const bytesPerRow = 2 * headDim * 4 + extraBytesPerRow;
+  const rows = Math.floor(ctx.limits.maxComputeWorkgroupStorageSize / bytesPerRow / 4) * 4;
+  return Math.max(4, Math.min(64, rows));
+}
+
+/** Invocations of a tiled attention workgroup (one query row or key each) for n rows. */
+export function tileInvocations(rows: number): number {
+  return rows > 32 ? 64 : 32;
+}
+
+const tiledSpecs = new Map<number, KernelSpec>();
+const attentionBindings = [read('q'), read('kCache'), read('vCache'), read('seq'), readWrite('out')];
 
 /** Where q, k and v of each head sit in a row of the fused QKV projection. */
 export interface QkvLayout {
@@ -125,7 +173,12 @@ export function rotaryQkv(
   });
 }
 
-/** out [B·T, H·D] = softmax(q·kᵀ/√D + mask)·v over the caches; see glm_attention.wgsl for the mask. */
+/**
+ * out [B·T, H·D] = softmax(q·kᵀ/√D + mask)·v over the caches; see glm_attention.wgsl for the mask.
+ * Steps of several rows with a head dim that is a multiple of 4 and at most 128 run the tiled
+ * kernel (glm_attention_tiled.wgsl, a workgroup per tile of query rows); one-row steps
+ * (decoding) and other head dims run glm_attention.wgsl (a workgroup per row and head).
+ */
 export function glmAttention(
   ctx: GpuContext,
   dims: AttentionDims,
@@ -138,12 +191,23 @@ export function glmAttention(
   expectShape('attention seq', tensors.seq.shape, [B, 4]);
   expectShape('attention out', tensors.out.shape, [B * T, H * D]);
   if (D > 256) throw new Error(`attention: head dim ${D} > 256 is not supported`);
+  if (H % G !== 0) throw new Error(`attention: ${H} heads do not split into ${G} groups`);
   for (const [name, t] of Object.entries(tensors)) {
     if (t.offset !== 0) throw new Error(`attention: ${name} must start at offset 0`);
   }
-  ctx.dispatch(attentionKernel, {
-    buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.out.buffer],
-    uniforms: packUniforms(attentionKernel, { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 }),
-    workgroups: [T, B * H],
+  const buffers = [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.out.buffer];
+  const uniforms = { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 };
+  if (T === 1 || D % 4 !== 0 || D > 128) {
+    // One row per sequence (decoding): a workgroup per head, all its threads on the keys.
+    ctx.dispatch(attentionKernel, { buffers, uniforms: packUniforms(attentionKernel, uniforms), workgroups: [T, B * H] });
+    return;
+  }
+  const spec = headDimKernel(tiledSpecs, 'glm_attention_tiled', attentionTiledSource, D, attentionBindings);
+  const blockQueries = tileInvocations(T);
+  ctx.dispatch(spec, {
+    buffers,
+    uniforms: packUniforms(spec, uniforms),
+    constants: { BLOCK_QUERIES: blockQueries, BLOCK_KEYS: stagedRows(ctx, D) },
+    workgroups: [ceilDiv(T, blockQueries), B * H],
   });
 }
