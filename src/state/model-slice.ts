@@ -34,6 +34,12 @@ export function demoModelUrl(baseUrl: string = pageBaseUrl()): string {
   return checkpointFolderUrl(`${import.meta.env.BASE_URL}${DEMO_MODEL_PATH}`, baseUrl);
 }
 
+/** The folder every picked file lies in ("tiny-glm2" for tiny-glm2/config.json, …), '' for loose files. */
+function sharedFolderOf(files: File[]): string {
+  const folders = new Set(files.map((file) => (file.webkitRelativePath || file.name).replace(/\\/g, '/').split('/').slice(0, -1)[0] ?? ''));
+  return folders.size === 1 ? ([...folders][0] as string) : '';
+}
+
 /** Progress of one phase: each report gets the mean speed since the phase began. */
 export function progressTracker(phase: LoadPhase, now: () => number): (loaded: number, total: number, file?: string | null) => LoadProgress {
   const started = now();
@@ -134,7 +140,7 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
     async loadModel(files, options: ModelLoadOptions = {}) {
       const kind = options.origin ?? 'folder';
       const source = fileListSource(files);
-      const load = begin(kind, options.name ?? '', 'read');
+      const load = begin(kind, options.name ?? sharedFolderOf(files), 'read');
       if (files.length === 0) {
         fail(load, 'No files selected: choose the folder that holds config.json and the *.safetensors files.');
         return;

@@ -85,7 +85,13 @@ export function ModelPanel() {
         </div>
       </div>
       {busy && progress && <ProgressView progress={progress} onCancel={progress.phase === 'download' ? () => store.cancelModelLoad() : null} />}
-      {fit && <FitView fit={fit} />}
+      {fit && model.status !== 'done' && <FitView fit={fit} />}
+      {fit && model.status === 'done' && (
+        <details className="fit-details">
+          <summary>Memory estimate and device limits</summary>
+          <FitView fit={fit} />
+        </details>
+      )}
       {model.error && (
         <p className="error-text" role="alert" data-testid="model-error">
           {model.error}

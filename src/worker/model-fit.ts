@@ -5,8 +5,9 @@
 //
 // WebGPU does not report how much memory a GPU has, so the total can only be refused against
 // the machine's memory: loading holds every float32 weight in memory before it goes to the
-// GPU. navigator.deviceMemory is rounded down to a power of two and capped at 8 GiB, so a
-// machine reporting M GiB (M < 8) has less than 2M GiB: more weights than that cannot load.
+// GPU. navigator.deviceMemory is rounded down to a power of two and capped (at 8 GiB in older
+// Chrome, higher in newer ones), so a machine reporting M GiB with M < 8 has less than 2M GiB:
+// more weights than that cannot load. At 8 GiB or more the value may be the cap: only a warning.
 
 import type { GpuLimits } from '../gpu/context.ts';
 import { formatBytes } from '../gpu/context.ts';
@@ -19,7 +20,7 @@ export { doesNotFitMessage } from './messages.ts';
 
 /** KV cache positions of the estimate: one sequence of the model's context, at most this many tokens. */
 export const FIT_KV_TOKENS = 2048;
-/** navigator.deviceMemory's cap: a machine with more memory reports this. */
+/** The lowest cap navigator.deviceMemory has had: a value below it is the machine's memory rounded down. */
 const DEVICE_MEMORY_CAP = 8 * 1024 ** 3;
 
 export function modelFit(config: GlmConfig, limits: GpuLimits, deviceMemory: number | null): ModelFit {

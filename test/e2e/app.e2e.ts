@@ -1,16 +1,23 @@
 // The built app in headless Chromium on SwiftShader: WebGPU is found in the worker,
-// the kernel self-test agrees with the CPU reference, and a tiny checkpoint folder
-// picked with the folder input gives the same next-token logits as the same engine
-// on Dawn in Node. Then a few CoNLL04 sentences are loaded (highlighted in the preview),
+// the kernel self-test agrees with the CPU reference, a config.json too wide for any
+// storage binding is refused before its weights are fetched (the message names the
+// limit), the demo button loads the bundled model or says it is not bundled yet, and a
+// tiny checkpoint served at a URL (page.route) loads with a progress bar and gives the
+// same next-token logits as the same engine on Dawn in Node. Then a few CoNLL04 sentences are loaded (highlighted in the preview),
 // SFT runs a few steps with pause and resume, and after a reload (a closed tab) the run
 // autosaved in OPFS is offered and resumed to the end.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { Engine } from '../../src/worker/engine.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 import { check, type E2eContext } from './context.ts';
 import { shortConll04Lines, writeTinyIeCheckpoint } from './tiny-checkpoint.ts';
+
+/** The built app (the demo model is bundled there when public/models/chatuie-demo/ exists). */
+const DIST_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 
 /** SFT steps of the browser run (SwiftShader: seconds per ~150-token sequence). */
 const TRAIN_STEPS = 8;
@@ -19,7 +26,55 @@ const PROMPT_IDS = [5, 17, 42, 3, 9];
 /** The page shows logits with 4 decimals; Chromium's and Dawn's SwiftShader run the same WGSL. */
 const LOGIT_TOL = 1e-3;
 
-export default async function appTest({ page, baseUrl, resultsDir, log, screenshot }: E2eContext): Promise<void> {
+/** Serves `files` under `folderUrl` through the page's router (anything else there: 404), recording the names asked for. */
+async function serveCheckpoint(page: Page, folderUrl: string, files: Record<string, Uint8Array | string>, holdWeightsMs = 400): Promise<{ requested: string[] }> {
+  const requested: string[] = [];
+  await page.route(`${folderUrl}**`, async (route) => {
+    const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop() ?? '');
+    requested.push(name);
+    const content = files[name];
+    if (content === undefined) return route.fulfill({ status: 404, contentType: 'text/plain', body: `not found: ${name}` });
+    if (name.endsWith('.safetensors')) await new Promise((resolve) => setTimeout(resolve, holdWeightsMs));
+    return route.fulfill({ status: 200, contentType: name.endsWith('.json') ? 'application/json' : 'application/octet-stream', body: Buffer.from(content) });
+  });
+  return { requested };
+}
+
+/** A config.json (the tiny model's, with FFN rows of 2^31 floats) that no device can bind: refused, naming the limit, and no weight fetched. */
+async function refuseModelThatDoesNotFit({ page, baseUrl, log, screenshot }: E2eContext, tinyConfig: Record<string, unknown>): Promise<void> {
+  const folderUrl = `${baseUrl}e2e-models/too-wide/`;
+  const served = await serveCheckpoint(page, folderUrl, { 'config.json': JSON.stringify({ ...tinyConfig, ffn_hidden_size: 2 ** 31 }), 'model.safetensors': new Uint8Array(8) });
+  await page.getByTestId('model-url').fill(folderUrl);
+  await page.getByRole('button', { name: 'Load from URL' }).click();
+  const error = page.getByTestId('model-error');
+  await error.waitFor({ timeout: 60_000 });
+  const message = await error.innerText();
+  log(`does not fit: ${message}`);
+  check(/^This model does not fit this device: .*maxStorageBufferBindingSize/.test(message), `the refusal does not name the limit: ${message}`);
+  check(/does not fit this device/.test(await page.getByTestId('model-fit-verdict').innerText()), 'the fit table does not say "does not fit"');
+  check(served.requested.join(',') === 'config.json', `weights were requested for a model that does not fit: ${served.requested.join(', ')}`);
+  await screenshot('does-not-fit');
+}
+
+/** The demo button: the bundled model loads when this build has it; otherwise a message says it is not there yet. */
+async function demoModelButton({ page, log, note }: E2eContext): Promise<void> {
+  const bundled = existsSync(join(DIST_DIR, 'models', 'chatuie-demo', 'config.json'));
+  await page.getByRole('button', { name: 'Load the demo model' }).click();
+  const error = page.getByTestId('model-error');
+  if (!bundled) {
+    await error.filter({ hasText: 'demo model is not part of this build yet' }).waitFor({ timeout: 30_000 });
+    log(`demo model: ${await error.innerText()}`);
+    note('no demo model in this build: checked its "not bundled yet" message');
+    return;
+  }
+  const summary = page.getByTestId('model-summary');
+  await summary.or(error).waitFor({ timeout: 180_000 });
+  if (await error.isVisible()) throw new Error(`loading the bundled demo model failed: ${await error.innerText()}`);
+  log(`demo model: ${(await summary.innerText()).replace(/\s+/g, ' ')}`);
+  check((await page.getByTestId('model-origin').innerText()).includes('models/chatuie-demo/'), 'the demo model summary does not name its URL');
+}
+
+export default async function appTest({ page, baseUrl, resultsDir, log, note, screenshot }: E2eContext): Promise<void> {
   await page.goto(baseUrl);
   await page.getByRole('heading', { name: 'ChatUIE Web' }).waitFor();
 
@@ -45,18 +100,33 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   check(Number.isFinite(maxDiff) && maxDiff < 1e-4, `self-test max |diff| ${match[1]} is not below 1e-4`);
   await screenshot('gpu');
 
-  // Model: a random tiny ChatGLM2 folder with a word-level tokenizer of a few CoNLL04 sentences, picked through the folder input.
+  // Before loading: a config.json whose FFN rows are wider than any storage binding is refused after config.json alone.
   const lines = shortConll04Lines(readFileSync(join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8'), 4);
   const checkpoint = writeTinyIeCheckpoint(resultsDir, lines);
   log(`wrote ${checkpoint.dir} (${Object.keys(checkpoint.files).join(', ')})`);
-  await page.getByTestId('model-folder').setInputFiles(checkpoint.dir);
-  const summary = page.getByTestId('model-summary');
   const modelError = page.getByTestId('model-error');
+  await refuseModelThatDoesNotFit({ page, baseUrl, log, screenshot } as E2eContext, checkpoint.config.raw);
+  await demoModelButton({ page, log, note } as E2eContext);
+
+  // Model: a random tiny ChatGLM2 folder with a word-level tokenizer of a few CoNLL04 sentences, served at a URL
+  // (the folder picker loads the exported checkpoint at the end).
+  const served = await serveCheckpoint(page, `${baseUrl}e2e-models/tiny-ie-glm2/`, checkpoint.files);
+  await page.getByTestId('model-url').fill(`${baseUrl}e2e-models/tiny-ie-glm2/`);
+  await page.getByRole('button', { name: 'Load from URL' }).click();
+  // The weights' response is held back a moment: the progress bar shows the download.
+  const progressText = await page.getByTestId('model-progress').innerText({ timeout: 30_000 });
+  log(`progress: ${progressText.replace(/\s+/g, ' ')}`);
+  check(/(Downloading|Reading weights).*MB/.test(progressText.replace(/\s+/g, ' ')), `the progress bar does not show MB: ${progressText}`);
+  const summary = page.getByTestId('model-summary');
   await summary.or(modelError).waitFor({ timeout: 120_000 });
-  if (await modelError.isVisible()) throw new Error(`loading the checkpoint failed: ${await modelError.innerText()}`);
+  if (await modelError.isVisible()) throw new Error(`loading the checkpoint from its URL failed: ${await modelError.innerText()}`);
   const summaryText = await summary.innerText();
   log(`model: ${summaryText.replace(/\s+/g, ' ')}`);
+  log(`requested: ${served.requested.join(', ')}`);
   check(/layers\s+1\b/.test(summaryText) && /hidden\s+32\b/.test(summaryText), `summary does not show 1 layer / hidden 32: ${summaryText}`);
+  check((await page.getByTestId('model-origin').innerText()).includes('e2e-models/tiny-ie-glm2/'), 'the summary does not name the URL');
+  check(served.requested[0] === 'config.json' && served.requested.includes('model.safetensors') && served.requested.includes('tokenizer.json'), `unexpected requests: ${served.requested.join(', ')}`);
+  check(/fits this device/.test(await page.getByTestId('model-fit-verdict').innerText()), 'the fit table does not say the model fits');
 
   await page.getByTestId('token-ids').fill(PROMPT_IDS.join(', '));
   await page.getByRole('button', { name: 'Next token' }).click();

@@ -103,7 +103,9 @@ describe('ModelPanel', () => {
     let clock = 0;
     await panel(engine, { now: () => clock });
     const input = view.byTestId('model-folder') as HTMLInputElement;
-    Object.defineProperty(input, 'files', { value: [new File(['{}'], 'config.json'), new File(['w'], 'model.safetensors')], configurable: true });
+    const picked = [new File(['{}'], 'config.json'), new File(['w'], 'model.safetensors')];
+    for (const file of picked) Object.defineProperty(file, 'webkitRelativePath', { value: `tiny-glm2/${file.name}` });
+    Object.defineProperty(input, 'files', { value: picked, configurable: true });
     await act(async () => {
       input.dispatchEvent(new Event('change', { bubbles: true }));
       await vi.waitFor(() => expect(report).toBeDefined());
@@ -115,6 +117,9 @@ describe('ModelPanel', () => {
     expect(() => view.button(/Cancel/)).toThrow();
     await act(async () => read.resolve(TINY_SUMMARY));
     expect(() => view.byTestId('model-progress')).toThrow();
+    expect(view.byTestId('model-origin').textContent).toBe('picked folder (tiny-glm2)');
+    // Once loaded, the estimate folds away under the summary.
+    expect(view.byTestId('model-fit').closest('details')?.open).toBe(false);
   });
 
   it('refuses a model that does not fit, naming the limit, and offers the demo model with a clear message when it is missing', async () => {
