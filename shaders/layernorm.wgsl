@@ -13,10 +13,14 @@
 //   2 bias:   [C], bias[biasOffset + c]
 //   3 y:      [N, C] row-major, y[yOffset + n*C + c]
 //   4 params (uniform): the struct below
-// Dispatch: one workgroup of 256 threads per row; the N workgroups are folded
-// into (gx, gy) when N exceeds the per-dimension limit, row = wg.y*gx + wg.x.
-// Each thread strides over the row by 256; the partial sums are reduced in
-// workgroup memory.
+// Dispatch: one workgroup of WG threads per row (the WG override: 256 on GPUs, the
+// subgroup size on CPU adapters); the N workgroups are folded into (gx, gy) when N
+// exceeds the per-dimension limit, row = wg.y*gx + wg.x. Each thread strides over
+// the row by WG; workgroupSum adds the partial sums across the workgroup. This
+// file calls workgroupSum but does not define it: the launcher
+// (src/gpu/kernels/norm.ts) appends one of the implementations in
+// src/gpu/workgroup-sum.ts (subgroups + one barrier, a two-level tree, or a single
+// subgroupAdd), with `enable subgroups;` where it uses subgroups.
 
 struct Params {
   N: u32, C: u32, xOffset: u32, weightOffset: u32,
@@ -29,23 +33,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
+override WG: u32 = 256u;
 
-// Sum of `value` over the workgroup, returned to every thread.
-fn workgroupSum(lidx: u32, value: f32) -> f32 {
-  partial[lidx] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lidx < stride) { partial[lidx] += partial[lidx + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier(); // everyone has read partial[0] before it is reused
-  return total;
-}
-
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,

@@ -20,10 +20,15 @@
 //   4 out:    `rows`: dx [N, C] at out[outOffset + n*C + c];  `columns`: dWeight or dBias [C] at out[outOffset + c]
 //   5 params (uniform): the struct below
 // Dispatch:
-//   rows:    one workgroup of 256 threads per row, folded into (gx, gy) past the
-//            per-dimension limit, row = wg.y*gx + wg.x; threads stride the row by 256.
-//   columns: one workgroup per block of 32 columns (ceil(C/32), folded likewise);
-//            thread t takes column block*32 + t%32 and rows t/32, t/32 + 8, ...;
+//   rows:    one workgroup of WG threads per row (the WG override: 256 on GPUs, the
+//            subgroup size on CPU adapters), folded into (gx, gy) past the
+//            per-dimension limit, row = wg.y*gx + wg.x; threads stride the row by WG.
+//            workgroupSum / workgroupSum2 add the partial sums across the workgroup;
+//            they are not defined here: the launcher (src/gpu/kernels/norm-backward.ts)
+//            appends one of the implementations in src/gpu/workgroup-sum.ts (the tree
+//            one for `columns`, which does not call them).
+//   columns: one workgroup of 256 threads per block of 32 columns (ceil(C/32), folded
+//            likewise); thread t takes column block*32 + t%32 and rows t/32, t/32 + 8, ...;
 //            the 8 partial sums of a column are added in lane order in workgroup memory.
 
 struct Params {
@@ -41,26 +46,14 @@ override PARAM: u32 = 0u;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-const WG: u32 = 256u;
+override WG: u32 = 256u;
 const COLUMNS_PER_GROUP: u32 = 32u;
-const ROW_LANES: u32 = 8u; // WG / COLUMNS_PER_GROUP
+const ROW_LANES: u32 = 8u;
+const COLUMN_THREADS: u32 = COLUMNS_PER_GROUP * ROW_LANES; // the workgroup size of `columns`
 
-var<workgroup> partial: array<vec2<f32>, WG>;
+var<workgroup> columnPartial: array<f32, COLUMN_THREADS>;
 
-// Sum of `value` over the workgroup (both components), returned to every thread.
-fn workgroupSum(lidx: u32, value: vec2<f32>) -> vec2<f32> {
-  partial[lidx] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lidx < stride) { partial[lidx] += partial[lidx + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier(); // everyone has read partial[0] before it is reused
-  return total;
-}
-
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn rows(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -76,13 +69,13 @@ fn rows(
   // The forward's statistics, computed the same way.
   var sum = 0.0;
   for (var c = lidx; c < p.C; c += WG) { sum += x[xRow + c]; }
-  let mean = workgroupSum(lidx, vec2<f32>(sum, 0.0)).x / count;
+  let mean = workgroupSum(lidx, sum) / count;
   var squares = 0.0;
   for (var c = lidx; c < p.C; c += WG) {
     let centered = x[xRow + c] - mean;
     squares = fma(centered, centered, squares);
   }
-  let rstd = inverseSqrt(workgroupSum(lidx, vec2<f32>(squares, 0.0)).x / count + p.eps);
+  let rstd = inverseSqrt(workgroupSum(lidx, squares) / count + p.eps);
 
   // Σ dnorm and Σ dnorm·xhat in one reduction.
   var sums = vec2<f32>(0.0, 0.0);
@@ -91,7 +84,7 @@ fn rows(
     let xhat = (x[xRow + c] - mean) * rstd;
     sums += vec2<f32>(dnorm, dnorm * xhat);
   }
-  let means = workgroupSum(lidx, sums) / count;
+  let means = workgroupSum2(lidx, sums) / count;
 
   for (var c = lidx; c < p.C; c += WG) {
     let dnorm = dy[dyRow + c] * weight[p.weightOffset + c];
@@ -104,7 +97,7 @@ fn rows(
   }
 }
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(COLUMN_THREADS, 1, 1)
 fn columns(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -126,11 +119,11 @@ fn columns(
       }
     }
   }
-  partial[lidx] = vec2<f32>(sum, 0.0);
+  columnPartial[lidx] = sum;
   workgroupBarrier();
   if (lane == 0u && column < p.C) {
     var total = 0.0;
-    for (var l = 0u; l < ROW_LANES; l++) { total += partial[l * COLUMNS_PER_GROUP + lidx].x; }
+    for (var l = 0u; l < ROW_LANES; l++) { total += columnPartial[l * COLUMNS_PER_GROUP + lidx]; }
     out[p.outOffset + column] += total;
   }
 }

@@ -7,10 +7,12 @@
 //   1 weight: [C], weight[weightOffset + c]
 //   2 y:      [N, C] row-major, y[yOffset + n*C + c]
 //   3 params (uniform): the struct below
-// Dispatch: one workgroup of 256 threads per row; the N workgroups are folded
-// into (gx, gy) when N exceeds the per-dimension limit, row = wg.y*gx + wg.x.
-// Each thread strides over the row by 256; the partial sums of squares are
-// reduced in workgroup memory.
+// Dispatch: one workgroup of WG threads per row (the WG override: 256 on GPUs, the
+// subgroup size on CPU adapters); the N workgroups are folded into (gx, gy) when N
+// exceeds the per-dimension limit, row = wg.y*gx + wg.x. Each thread strides over
+// the row by WG; workgroupSum adds the partial sums of squares across the
+// workgroup. It is not defined here: the launcher (src/gpu/kernels/norm.ts) appends
+// one of the implementations in src/gpu/workgroup-sum.ts.
 
 struct Params {
   N: u32, C: u32, xOffset: u32, weightOffset: u32,
@@ -22,10 +24,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
+override WG: u32 = 256u;
 
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -41,13 +42,7 @@ fn main(
     let value = x[xRow + c];
     squares = fma(value, value, squares);
   }
-  partial[lidx] = squares;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lidx < stride) { partial[lidx] += partial[lidx + stride]; }
-    workgroupBarrier();
-  }
-  let rstd = inverseSqrt(partial[0] / f32(p.C) + p.eps);
+  let rstd = inverseSqrt(workgroupSum(lidx, squares) / f32(p.C) + p.eps);
 
   for (var c = lidx; c < p.C; c += WG) {
     y[yRow + c] = x[xRow + c] * rstd * weight[p.weightOffset + c];

@@ -14,9 +14,12 @@
 //   3 stats:  [N, 2] = (0, rstd_n), stats[2n], stats[2n + 1] (written)
 //   4 dx:     [N, C] row-major, dx[dxOffset + n*C + c]
 //   5 params (uniform): the struct below (the same as layernorm_backward.wgsl's)
-// Dispatch: one workgroup of 256 threads per row, folded into (gx, gy) past the
-// per-dimension limit, row = wg.y*gx + wg.x; threads stride the row by 256 and
-// reduce in workgroup memory.
+// Dispatch: one workgroup of WG threads per row (the WG override: 256 on GPUs, the
+// subgroup size on CPU adapters), folded into (gx, gy) past the per-dimension limit,
+// row = wg.y*gx + wg.x; threads stride the row by WG. workgroupSum adds the partial
+// sums across the workgroup; it is not defined here: the launcher
+// (src/gpu/kernels/norm-backward.ts) appends one of the implementations in
+// src/gpu/workgroup-sum.ts.
 
 struct Params {
   N: u32, C: u32, dyOffset: u32, xOffset: u32,
@@ -30,23 +33,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;
 
-const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
+override WG: u32 = 256u;
 
-// Sum of `value` over the workgroup, returned to every thread.
-fn workgroupSum(lidx: u32, value: f32) -> f32 {
-  partial[lidx] = value;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lidx < stride) { partial[lidx] += partial[lidx + stride]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier(); // everyone has read partial[0] before it is reused
-  return total;
-}
-
-@compute @workgroup_size(256, 1, 1)
+@compute @workgroup_size(WG, 1, 1)
 fn main(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { layerNormBackward, rmsNormBackward } from '../../src/gpu/kernels/norm-backward.ts';
 import { tensor } from '../../src/gpu/tensor.ts';
+import { ROW_REDUCTIONS, supportedRowReductions } from '../../src/gpu/workgroup-sum.ts';
 import { layerNormBackwardRef, rmsNormBackwardRef } from '../../src/reference/norm-backward.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -12,16 +13,18 @@ const EPS = 1e-5;
 
 const plus = (a: Float32Array, b: Float32Array): Float32Array => a.map((value, i) => value + b[i]!);
 
-// C straddles the 256-thread row stride and the 32-column blocks of the column sums;
-// N=70 puts several rows on each of the 8 row lanes. (C=1 LayerNorm is degenerate: xhat = 0.)
-const channels = [2, 7, 33, 257, 1000];
-const rowCounts = [1, 3, 70];
+// C straddles the 256-thread row stride, SwiftShader's 4-wide subgroup ('one-subgroup' reduction)
+// and the 32-column blocks of the column sums; N=71 (prime) puts several rows on each of the
+// 8 row lanes. (C=1 LayerNorm is degenerate: xhat = 0.)
+const channels = [2, 7, 37, 257, 300, 1000];
+const rowCounts = [1, 3, 71];
 
-describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
+describe.each(ROW_REDUCTIONS)('layerNormBackward (layernorm_backward.wgsl) vs CPU reference, %s reduction', (reduction) => {
   for (const C of channels) {
     for (const N of rowCounts) {
-      it(`N=${N} C=${C}`, async () => {
+      it(`N=${N} C=${C}`, async ({ skip }) => {
         const ctx = await testContext();
+        if (!supportedRowReductions(ctx).includes(reduction)) skip(`this device cannot run the ${reduction} reduction`);
         const rng = new Rng(N * 7919 + C + 1);
         const x = rng.array(N * C, 2).map((value) => value + 3);
         const dy = rng.array(N * C);
@@ -32,7 +35,7 @@ describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
         const dWeight = placed(ctx, dWeight0, [C], 2, SENTINEL);
         const dBias = placed(ctx, dBias0, [C], 1, SENTINEL);
         await ctx.withErrorScope(() =>
-          layerNormBackward(ctx, placed(ctx, dy, [N, C], 4), placed(ctx, x, [N, C], 5), placed(ctx, weight, [C], 1), dx, dWeight, dBias, EPS),
+          layerNormBackward(ctx, placed(ctx, dy, [N, C], 4), placed(ctx, x, [N, C], 5), placed(ctx, weight, [C], 1), dx, dWeight, dBias, EPS, { reduction }),
         );
         const ref = layerNormBackwardRef(dy, x, weight, N, C, EPS);
         expectClose(await readOutput(ctx, dx, N * C), ref.dx, GRAD_TOL, 'dx');
@@ -41,6 +44,9 @@ describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
       });
     }
   }
+});
+
+describe('layerNormBackward (layernorm_backward.wgsl)', () => {
 
   it('dWeight and dBias in one gradient buffer, a folded grid, and bit-identical repeats', async () => {
     const ctx = withWorkgroupLimit(await testContext(), 7);
@@ -66,6 +72,24 @@ describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
     await ctx.withErrorScope(() => layerNormBackward(ctx, dyTensor, xTensor, weightTensor, dx, dWeight, dBias, EPS));
     const twice = await readOutput(ctx, grads, 2 * C);
     expect(Array.from(twice)).toEqual(Array.from(once.map((value) => Math.fround(value + value))));
+  });
+
+  it('dx is bit-identical from run to run in every reduction the device has', async () => {
+    const ctx = await testContext();
+    const [N, C] = [9, 300];
+    const rng = new Rng(17);
+    const dyTensor = placed(ctx, rng.array(N * C), [N, C], 0);
+    const xTensor = placed(ctx, rng.array(N * C, 2), [N, C], 0);
+    const weightTensor = placed(ctx, rng.array(C), [C], 0);
+    for (const reduction of supportedRowReductions(ctx)) {
+      const runs: number[][] = [];
+      for (let run = 0; run < 2; run++) {
+        const dx = placed(ctx, new Float32Array(N * C), [N, C], 0, SENTINEL);
+        await ctx.withErrorScope(() => layerNormBackward(ctx, dyTensor, xTensor, weightTensor, dx, null, null, EPS, { reduction }));
+        runs.push(Array.from(await readOutput(ctx, dx, N * C)));
+      }
+      expect(runs[1], reduction).toEqual(runs[0]);
+    }
   });
 
   it('null dWeight / dBias (frozen parameters) skip their column sums; dx is unchanged', async () => {
@@ -110,11 +134,12 @@ describe('layerNormBackward (layernorm_backward.wgsl) vs CPU reference', () => {
   });
 });
 
-describe('rmsNormBackward (rmsnorm_backward.wgsl) vs CPU reference', () => {
+describe.each(ROW_REDUCTIONS)('rmsNormBackward (rmsnorm_backward.wgsl) vs CPU reference, %s reduction', (reduction) => {
   for (const C of [1, ...channels]) {
     for (const N of rowCounts) {
-      it(`N=${N} C=${C}`, async () => {
+      it(`N=${N} C=${C}`, async ({ skip }) => {
         const ctx = await testContext();
+        if (!supportedRowReductions(ctx).includes(reduction)) skip(`this device cannot run the ${reduction} reduction`);
         const rng = new Rng(N * 104729 + C + 2);
         const x = rng.array(N * C, 3);
         const dy = rng.array(N * C);
@@ -123,7 +148,7 @@ describe('rmsNormBackward (rmsnorm_backward.wgsl) vs CPU reference', () => {
         const dx = placed(ctx, new Float32Array(N * C), [N, C], 2, SENTINEL);
         const dWeight = placed(ctx, dWeight0, [C], 4, SENTINEL);
         await ctx.withErrorScope(() =>
-          rmsNormBackward(ctx, placed(ctx, dy, [N, C], 1), placed(ctx, x, [N, C], 6), placed(ctx, weight, [C], 3), dx, dWeight, EPS),
+          rmsNormBackward(ctx, placed(ctx, dy, [N, C], 1), placed(ctx, x, [N, C], 6), placed(ctx, weight, [C], 3), dx, dWeight, EPS, { reduction }),
         );
         const ref = rmsNormBackwardRef(dy, x, weight, N, C, EPS);
         expectClose(await readOutput(ctx, dx, N * C), ref.dx, GRAD_TOL, 'dx');
@@ -131,6 +156,9 @@ describe('rmsNormBackward (rmsnorm_backward.wgsl) vs CPU reference', () => {
       });
     }
   }
+});
+
+describe('rmsNormBackward (rmsnorm_backward.wgsl)', () => {
 
   it('folded grid (more rows and column blocks than one grid dimension holds)', async () => {
     const ctx = withWorkgroupLimit(await testContext(), 5); // 23 rows on a 5×5 grid; 7 column blocks on a 4×2 grid

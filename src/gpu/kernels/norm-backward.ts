@@ -1,8 +1,8 @@
 // Launchers for shaders/layernorm_backward.wgsl and shaders/rmsnorm_backward.wgsl:
 // the backward of norm.ts's layerNorm and rmsNorm. Per call, one dispatch for dx
-// (one workgroup per row), then one column-sum dispatch per parameter gradient
-// (dWeight, and dBias for LayerNorm) that accumulates in a fixed order: no atomics,
-// bit-for-bit deterministic.
+// (one workgroup per row, its sums from src/gpu/workgroup-sum.ts), then one
+// column-sum dispatch per parameter gradient (dWeight, and dBias for LayerNorm)
+// that accumulates in a fixed order: no atomics, bit-for-bit deterministic.
 
 import layerNormBackwardSource from '../../../shaders/layernorm_backward.wgsl?raw';
 import rmsNormBackwardSource from '../../../shaders/rmsnorm_backward.wgsl?raw';
@@ -10,19 +10,26 @@ import type { GpuContext } from '../context.ts';
 import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32, type UniformField } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { expectShape } from '../tensor.ts';
+import { defineRowKernels, rowKernel, withWorkgroupSum } from '../workgroup-sum.ts';
 import { foldedGrid, matrixShape } from './elementwise.ts';
+import type { NormOptions } from './norm.ts';
 
 const normBackwardBindings = [read('dy'), read('x'), read('weight'), readWrite('stats'), readWrite('out')];
 const normBackwardUniforms: UniformField[] = [
   u32('N'), u32('C'), u32('dyOffset'), u32('xOffset'), u32('weightOffset'), u32('outOffset'), f32('eps'),
 ];
 
-/** layernorm_backward.wgsl `rows`: dx = and the per-row (mean, rstd) stats. */
-export const layerNormBackwardRowsKernel = defineKernel('layernorm_backward', layerNormBackwardSource, normBackwardBindings, normBackwardUniforms, 'rows');
-/** layernorm_backward.wgsl `columns`: dWeight += Σ_n dy·xhat (PARAM 0) or dBias += Σ_n dy (PARAM 1) from the stats. */
-export const normBackwardColumnsKernel = defineKernel('layernorm_backward', layerNormBackwardSource, normBackwardBindings, normBackwardUniforms, 'columns');
-/** rmsnorm_backward.wgsl: dx = and the per-row (0, rstd) stats. */
-export const rmsNormBackwardRowsKernel = defineKernel('rmsnorm_backward', rmsNormBackwardSource, normBackwardBindings, [
+/** layernorm_backward.wgsl `rows`: dx = and the per-row (mean, rstd) stats, in each row reduction. */
+export const layerNormBackwardRowsKernels = defineRowKernels('layernorm_backward', layerNormBackwardSource, normBackwardBindings, normBackwardUniforms, 'rows');
+/**
+ * layernorm_backward.wgsl `columns`: dWeight += Σ_n dy·xhat (PARAM 0) or dBias += Σ_n dy (PARAM 1) from the stats.
+ * It sums in workgroup memory itself; the module is completed with the tree workgroupSum (needs no device feature).
+ */
+export const normBackwardColumnsKernel = defineKernel(
+  'layernorm_backward', withWorkgroupSum(layerNormBackwardSource, 'tree'), normBackwardBindings, normBackwardUniforms, 'columns',
+);
+/** rmsnorm_backward.wgsl: dx = and the per-row (0, rstd) stats, in each row reduction. */
+export const rmsNormBackwardRowsKernels = defineRowKernels('rmsnorm_backward', rmsNormBackwardSource, normBackwardBindings, [
   u32('N'), u32('C'), u32('dyOffset'), u32('xOffset'), u32('weightOffset'), u32('dxOffset'), f32('eps'),
 ]);
 
@@ -85,7 +92,7 @@ function accumulateColumns(ctx: GpuContext, dy: GpuTensor, x: GpuTensor, stats: 
  */
 export function layerNormBackward(
   ctx: GpuContext, dy: GpuTensor, x: GpuTensor, weight: GpuTensor,
-  dx: GpuTensor, dWeight: GpuTensor | null, dBias: GpuTensor | null, eps: number,
+  dx: GpuTensor, dWeight: GpuTensor | null, dBias: GpuTensor | null, eps: number, options: NormOptions = {},
 ): void {
   const op = 'layerNormBackward';
   const [N, C] = checkNormShapes(op, dy, x, weight, dx, dWeight);
@@ -95,11 +102,13 @@ export function layerNormBackward(
   }
   if (N === 0 || C === 0) return;
   const stats = statsBuffer(ctx, N);
-  ctx.dispatch(layerNormBackwardRowsKernel, {
+  const { spec, constants } = rowKernel(ctx, layerNormBackwardRowsKernels, options.reduction);
+  ctx.dispatch(spec, {
     buffers: [dy.buffer, x.buffer, weight.buffer, stats, dx.buffer],
-    uniforms: packUniforms(layerNormBackwardRowsKernel, {
+    uniforms: packUniforms(spec, {
       N, C, dyOffset: dy.offset, xOffset: x.offset, weightOffset: weight.offset, outOffset: dx.offset, eps,
     }),
+    constants,
     workgroups: foldedGrid(ctx, N),
   });
   if (dWeight) accumulateColumns(ctx, dy, x, stats, dWeight, N, C, PARAM_WEIGHT);
@@ -111,15 +120,19 @@ export function layerNormBackward(
  * Writes dx [N, C] (=); accumulates dWeight [C] += Σ_n dy·x·rstd. dx in its own buffer, dWeight apart from dy and x;
  * a null dWeight (a frozen weight) skips the column-sum pass.
  */
-export function rmsNormBackward(ctx: GpuContext, dy: GpuTensor, x: GpuTensor, weight: GpuTensor, dx: GpuTensor, dWeight: GpuTensor | null, eps: number): void {
+export function rmsNormBackward(
+  ctx: GpuContext, dy: GpuTensor, x: GpuTensor, weight: GpuTensor, dx: GpuTensor, dWeight: GpuTensor | null, eps: number, options: NormOptions = {},
+): void {
   const [N, C] = checkNormShapes('rmsNormBackward', dy, x, weight, dx, dWeight);
   if (N === 0 || C === 0) return;
   const stats = statsBuffer(ctx, N);
-  ctx.dispatch(rmsNormBackwardRowsKernel, {
+  const { spec, constants } = rowKernel(ctx, rmsNormBackwardRowsKernels, options.reduction);
+  ctx.dispatch(spec, {
     buffers: [dy.buffer, x.buffer, weight.buffer, stats, dx.buffer],
-    uniforms: packUniforms(rmsNormBackwardRowsKernel, {
+    uniforms: packUniforms(spec, {
       N, C, dyOffset: dy.offset, xOffset: x.offset, weightOffset: weight.offset, dxOffset: dx.offset, eps,
     }),
+    constants,
     workgroups: foldedGrid(ctx, N),
   });
   if (dWeight) accumulateColumns(ctx, dy, x, stats, dWeight, N, C, PARAM_WEIGHT);
