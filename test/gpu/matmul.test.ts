@@ -1,16 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { linear, matmul, MATVEC_MAX_ROWS, type LinearWeight } from '../../src/gpu/kernels/matmul.ts';
+import { defaultMatmulVariant, linear, matmul, MATVEC_MAX_ROWS, type LinearWeight, type MatmulVariant } from '../../src/gpu/kernels/matmul.ts';
 import { tensor } from '../../src/gpu/tensor.ts';
 import { linearRef } from '../../src/reference/matmul.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
 
-describe('linear (matmul.wgsl / matvec.wgsl)', () => {
+const VARIANTS: readonly MatmulVariant[] = ['tiled', 'direct'];
+
+it('CPU adapters (SwiftShader here) get the direct variant, GPUs the tiled one', async () => {
+  const ctx = await testContext();
+  expect(defaultMatmulVariant(ctx)).toBe(ctx.adapter.info.isFallbackAdapter ? 'direct' : 'tiled');
+});
+
+for (const variant of VARIANTS) describe(`linear (${variant === 'tiled' ? 'matmul.wgsl / matvec.wgsl' : 'matmul_direct.wgsl'})`, () => {
   // Shapes straddle the 64×64 tile, the 16-wide K tile, the 8-column matvec group and T=1.
   const shapes: [number, number, number][] = [
     [1, 5, 3], [1, 70, 33], [3, 17, 9], [MATVEC_MAX_ROWS, 130, 65], [MATVEC_MAX_ROWS + 1, 31, 40],
-    [64, 64, 16], [65, 67, 17], [130, 20, 100],
+    [64, 64, 16], [65, 67, 17], [130, 20, 100], [33, 9, 31],
   ];
   for (const [M, K, N] of shapes) {
     for (const withBias of [true, false]) {
@@ -28,7 +35,7 @@ describe('linear (matmul.wgsl / matvec.wgsl)', () => {
           chunks: [{ tensor: tensor(wBuf, [N, K]), firstRow: 0 }],
           ...(b ? { bias: tensor(ctx.upload(b, 'b'), [N]) } : {}),
         };
-        linear(ctx, tensor(xBuf, [M, K]), weight, tensor(yBuf, [M, N]));
+        linear(ctx, tensor(xBuf, [M, K]), weight, tensor(yBuf, [M, N]), variant);
         expectClose(await ctx.readF32(yBuf, 0, M * N), linearRef(x, w, b, M, K, N));
       });
     }
@@ -52,7 +59,7 @@ describe('linear (matmul.wgsl / matvec.wgsl)', () => {
     };
     for (const M of [1, 9]) {
       const yBuf = ctx.createBuffer(M * N * 4, 'y');
-      linear(ctx, tensor(ctx.upload(x.subarray(0, M * K), 'x'), [M, K]), weight, tensor(yBuf, [M, N]));
+      linear(ctx, tensor(ctx.upload(x.subarray(0, M * K), 'x'), [M, K]), weight, tensor(yBuf, [M, N]), variant);
       expectClose(await ctx.readF32(yBuf, 0, M * N), linearRef(x.subarray(0, M * K), w, b, M, K, N));
     }
   });
@@ -70,7 +77,7 @@ describe('linear (matmul.wgsl / matvec.wgsl)', () => {
       a: { buffer: ctx.upload(a, 'a'), offset: 0, batch: K * M, rowStride: 1, colStride: M },
       b: { buffer: ctx.upload(bData, 'b'), offset: 0, batch: K * N, rowStride: 1, colStride: N },
       c: { buffer: cBuf, offset: 0, batch: M * N, rowStride: N },
-      M, N, K, batchCount: Z, alpha: 0.5, accumulate: true,
+      M, N, K, batchCount: Z, alpha: 0.5, accumulate: true, variant,
     });
     const ref = new Float32Array(Z * M * N);
     for (let z = 0; z < Z; z++) {
@@ -89,6 +96,6 @@ describe('linear (matmul.wgsl / matvec.wgsl)', () => {
     const ctx = await testContext();
     const buf = ctx.createBuffer(64 * 4, 'buf');
     const weight: LinearWeight = { outFeatures: 4, inFeatures: 3, chunks: [{ tensor: tensor(buf, [4, 3]), firstRow: 0 }] };
-    expect(() => linear(ctx, tensor(buf, [2, 5]), weight, tensor(buf, [2, 4]))).toThrow(/linear input has shape \[2, 5\], expected \[2, 3\]/);
+    expect(() => linear(ctx, tensor(buf, [2, 5]), weight, tensor(buf, [2, 4]), variant)).toThrow(/linear input has shape \[2, 5\], expected \[2, 3\]/);
   });
 });

@@ -1,6 +1,13 @@
-// Launchers for shaders/matmul.wgsl and shaders/matvec.wgsl.
+// Launchers for shaders/matmul.wgsl, shaders/matmul_direct.wgsl and shaders/matvec.wgsl.
+//
+// Two variants of the product (MatmulVariant): 'tiled' (matmul.wgsl, workgroup-memory tiles)
+// on GPUs, and 'direct' (matmul_direct.wgsl, no workgroup memory, no barrier) on CPU adapters
+// such as SwiftShader, which run any workgroup that synchronises as fibers. On a CPU adapter
+// the direct kernel also serves the few-row Linear products that GPUs give to matvec.wgsl
+// (a workgroup-memory reduction too).
 
 import matmulSource from '../../../shaders/matmul.wgsl?raw';
+import matmulDirectSource from '../../../shaders/matmul_direct.wgsl?raw';
 import matvecSource from '../../../shaders/matvec.wgsl?raw';
 import type { GpuContext } from '../context.ts';
 import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32 } from '../kernel.ts';
@@ -18,6 +25,15 @@ export const matmulKernel = defineKernel(
     u32('cOffset'), u32('cBatch'), u32('cRow'), f32('alpha'),
   ],
 );
+
+export const matmulDirectKernel = defineKernel('matmul_direct', matmulDirectSource, matmulKernel.bindings, matmulKernel.uniforms);
+
+export type MatmulVariant = 'tiled' | 'direct';
+
+/** 'direct' on CPU (fallback) adapters, 'tiled' on GPUs. */
+export function defaultMatmulVariant(ctx: GpuContext): MatmulVariant {
+  return ctx.adapter.info.isFallbackAdapter ? 'direct' : 'tiled';
+}
 
 export const matvecKernel = defineKernel(
   'matvec',
@@ -53,6 +69,8 @@ export interface MatmulArgs {
   alpha?: number;
   /** C += result instead of C = result (gradient accumulation). */
   accumulate?: boolean;
+  /** Default: defaultMatmulVariant(ctx). */
+  variant?: MatmulVariant;
 }
 
 /** The general strided batched product C = alpha·A·Bᵀ (+bias) (+C). */
@@ -64,11 +82,13 @@ export function matmul(ctx: GpuContext, args: MatmulArgs): void {
     bBatch: args.b.batch, bRow: args.b.rowStride, bCol: args.b.colStride, biasOffset: args.bias?.offset ?? 0,
     cOffset: args.c.offset, cBatch: args.c.batch, cRow: args.c.rowStride, alpha: args.alpha ?? 1,
   });
-  ctx.dispatch(matmulKernel, {
+  const direct = (args.variant ?? defaultMatmulVariant(ctx)) === 'direct';
+  const block = direct ? 32 : 64;
+  ctx.dispatch(direct ? matmulDirectKernel : matmulKernel, {
     buffers: [args.a.buffer, args.b.buffer, args.bias?.buffer ?? args.a.buffer, args.c.buffer],
     uniforms,
     constants: { HAS_BIAS: args.bias ? 1 : 0, ACCUMULATE: args.accumulate ? 1 : 0 },
-    workgroups: [ceilDiv(args.N, 64), ceilDiv(args.M, 64), batchCount],
+    workgroups: [ceilDiv(args.N, block), ceilDiv(args.M, block), batchCount],
   });
 }
 
@@ -83,9 +103,9 @@ export interface LinearWeight {
 
 /**
  * y = x·Wᵀ + b (PyTorch Linear). x: [M, K] rows of `x.tensor` starting at its offset; y: [M, N].
- * Uses matvec for M ≤ MATVEC_MAX_ROWS, the tiled matmul otherwise.
+ * Uses matvec for M ≤ MATVEC_MAX_ROWS on GPUs (variant tiled), the matmul of `variant` otherwise.
  */
-export function linear(ctx: GpuContext, x: GpuTensor, weight: LinearWeight, y: GpuTensor): void {
+export function linear(ctx: GpuContext, x: GpuTensor, weight: LinearWeight, y: GpuTensor, variant: MatmulVariant = defaultMatmulVariant(ctx)): void {
   const M = x.shape[0] ?? 0;
   const K = weight.inFeatures;
   const N = weight.outFeatures;
@@ -94,7 +114,7 @@ export function linear(ctx: GpuContext, x: GpuTensor, weight: LinearWeight, y: G
   for (const chunk of weight.chunks) {
     const rows = chunk.tensor.shape[0] ?? 0;
     const biasOffset = weight.bias ? weight.bias.offset + chunk.firstRow : 0;
-    if (M <= MATVEC_MAX_ROWS) {
+    if (M <= MATVEC_MAX_ROWS && variant === 'tiled') {
       ctx.dispatch(matvecKernel, {
         buffers: [x.buffer, chunk.tensor.buffer, weight.bias?.buffer ?? x.buffer, y.buffer],
         uniforms: packUniforms(matvecKernel, {
@@ -110,7 +130,7 @@ export function linear(ctx: GpuContext, x: GpuTensor, weight: LinearWeight, y: G
         b: { buffer: chunk.tensor.buffer, offset: chunk.tensor.offset, batch: 0, rowStride: K, colStride: 1 },
         c: { buffer: y.buffer, offset: y.offset + chunk.firstRow, batch: 0, rowStride: N },
         ...(weight.bias ? { bias: { buffer: weight.bias.buffer, offset: biasOffset } } : {}),
-        M, N: rows, K,
+        M, N: rows, K, variant,
       });
     }
   }
