@@ -4,7 +4,7 @@
 //   extra-small  the test's preset: a few dozen examples, a handful of steps per stage (SwiftShader, < 2 min)
 //   tiny         runs on SwiftShader in about 5–8 minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
 //   small        the model shipped in public/models/chatuie-demo, trained on 2 CPU cores through
-//                SwiftShader in about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.6 epoch of SFT
+//                SwiftShader in about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.45 epoch of SFT
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
@@ -112,8 +112,8 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainOnCasie: false,
     pretrainMaxTokens: 64,
     pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
-    sft: { steps: 600, batchSize: 8, accumulation: 1, lr: 2e-3, checkpointEvery: 20, evalEvery: 50 },
-    devF1: { every: 100, perDataset: 16, maxNewTokens: 96 },
+    sft: { steps: 450, batchSize: 8, accumulation: 1, lr: 2e-3, checkpointEvery: 20, evalEvery: 50 },
+    devF1: { every: 75, perDataset: 16, maxNewTokens: 96 },
     eval: { examplesPerSplit: 100, maxNewTokens: 128, batchSize: 16 },
     seed: 1,
   },
