@@ -1,13 +1,16 @@
 // Train slice: SFT settings, the run's life cycle (start / pause / resume / cancel), the loss
-// curve as the engine reports it step by step, and the unfinished run a closed tab left in OPFS.
+// and dev F1 curves as the engine reports them step by step, and the unfinished run a closed
+// tab left in OPFS.
 
-import type { SftProgress, TrainOutcome, TrainSettings } from '../worker/api.ts';
+import { DEFAULT_DEV_F1_EXAMPLES, type HistoryPoint, type TrainOutcome, type TrainProgress, type TrainSettings } from '../worker/api.ts';
 import { schemaIssuesOf } from './data-slice.ts';
 import { errorMessage } from './errors.ts';
 import { progressTracker } from './model-slice.ts';
 import type { SliceCreator, TrainPoint, TrainSlice, TrainState } from './types.ts';
 
-export const DEFAULT_TRAIN_SETTINGS: TrainSettings = { mode: 'lora', loraRank: 8, lr: 1e-3, steps: 100, batchSize: 4, evalEvery: 10, checkpointEvery: 10 };
+export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
+  mode: 'lora', loraRank: 8, lr: 1e-3, steps: 100, batchSize: 4, evalEvery: 10, checkpointEvery: 10, devF1Examples: DEFAULT_DEV_F1_EXAMPLES,
+};
 
 export const initialTrainState: TrainState = {
   settings: DEFAULT_TRAIN_SETTINGS,
@@ -21,6 +24,20 @@ export const initialTrainState: TrainState = {
   savedRun: null,
 };
 
+/** A chart point of a progress report or a saved history point (dev loss and dev F1 only where measured). */
+export function trainPointOf({ step, loss, devLoss, devF1 }: TrainProgress | HistoryPoint): TrainPoint {
+  return { step, loss, ...(devLoss !== undefined ? { devLoss } : {}), ...(devF1 !== undefined ? { devF1 } : {}) };
+}
+
+/** The latest point with a dev F1, or null before the first. */
+export function latestDevF1(points: readonly TrainPoint[]): (TrainPoint & { devF1: NonNullable<TrainPoint['devF1']> }) | null {
+  for (let i = points.length - 1; i >= 0; i--) {
+    const point = points[i]!;
+    if (point.devF1 !== undefined) return { ...point, devF1: point.devF1 };
+  }
+  return null;
+}
+
 /** Seconds left at the pace of the steps run since the last start / resume (null before the first step). */
 export function etaSeconds(state: TrainState): number | null {
   const { last, session } = state;
@@ -32,9 +49,8 @@ export function etaSeconds(state: TrainState): number | null {
 export const createTrainSlice: SliceCreator<TrainSlice> = (set, get, engine) => {
   const update = (patch: Partial<TrainState>): void => set({ train: { ...get().train, ...patch } });
 
-  const onProgress = (progress: SftProgress): void => {
-    const point: TrainPoint = { step: progress.step, loss: progress.loss, ...(progress.devLoss !== undefined ? { devLoss: progress.devLoss } : {}) };
-    const points = [...get().train.points.filter((p) => p.step < progress.step), point];
+  const onProgress = (progress: TrainProgress): void => {
+    const points = [...get().train.points.filter((p) => p.step < progress.step), trainPointOf(progress)];
     update({ points, last: progress, totalSteps: progress.totalSteps });
   };
 
@@ -124,7 +140,7 @@ export const createTrainSlice: SliceCreator<TrainSlice> = (set, get, engine) => 
           settings: info.settings,
           status: 'paused',
           savedRun: null,
-          points: info.history.map(({ step, loss, devLoss }) => ({ step, loss, ...(devLoss !== undefined ? { devLoss } : {}) })),
+          points: info.history.map(trainPointOf),
           last: null,
           totalSteps: info.totalSteps,
           saved: true,

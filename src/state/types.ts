@@ -6,8 +6,8 @@
 import type { StoreApi } from 'zustand/vanilla';
 import type { SchemaIssue } from '../ie/schema.ts';
 import type {
-  CorrectionCounts, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile, ExtractionResult, GpuInfo, IeSchema, ModelExportKind,
-  ModelFit, ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, SftProgress, TrainSettings,
+  CorrectionCounts, DatasetSplit, DatasetSummary, DevF1, EngineApi, ExamplePage, ExportedFile, ExtractionResult, GpuInfo, IeSchema, ModelExportKind,
+  ModelFit, ModelSummary, NextTokenResult, SavedRunInfo, SelfTestResult, TrainProgress, TrainSettings,
 } from '../worker/api.ts';
 import type { DroppedCheckpoint } from '../io/drop.ts';
 import type { CorrectionDraft, SpanEdge, SpanMove, SpanUnit } from './correction.ts';
@@ -124,11 +124,12 @@ export interface DataSlice {
   resetSchema(): void;
 }
 
-/** One point of the loss curve. */
+/** One point of the loss curve, with dev loss and dev F1 on evaluation steps. */
 export interface TrainPoint {
   step: number;
   loss: number;
   devLoss?: number;
+  devF1?: DevF1;
 }
 
 /** 'pausing': asked to stop, the current step is still running. 'restoring': loading a saved run. */
@@ -140,7 +141,7 @@ export interface TrainState {
   error: string | null;
   points: TrainPoint[];
   /** The latest progress report (tokens/s, lr, elapsed time). */
-  last: SftProgress | null;
+  last: TrainProgress | null;
   totalSteps: number;
   /** The first step of the current start / resume (ETA uses the pace since then). */
   session: { firstStep: number } | null;

@@ -22,11 +22,24 @@ export const ADAPTER_FILE = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const TRAINER_STATE_FORMAT = 'chatuie-sft/1';
 
+/**
+ * Dev F1 (0..1, strict micro) of constrained greedy extraction on the first `examples` dev
+ * examples; null for a kind the schema's task does not extract.
+ */
+export interface DevF1 {
+  examples: number;
+  entities: number | null;
+  relationsStrict: number | null;
+  triggers: number | null;
+}
+
 export interface HistoryPoint {
   step: number;
   loss: number;
   lr: number;
   devLoss?: number;
+  /** Set by the caller of SftTrainer.run (the app's engine) on evaluation steps, before that step's checkpoint. */
+  devF1?: DevF1;
 }
 
 export interface TrainerState<Options> {

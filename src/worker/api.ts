@@ -13,10 +13,10 @@ import type { GpuFeatures, GpuLimits } from '../gpu/context.ts';
 import type { IeSchema } from '../ie/schema.ts';
 import type { IeExample } from '../ie/spans.ts';
 import type { GlmFamily } from '../model/config.ts';
-import type { HistoryPoint } from '../train/checkpoint.ts';
+import type { DevF1, HistoryPoint } from '../train/checkpoint.ts';
 import type { SftProgress } from '../train/sft.ts';
 
-export type { AnswerParseResult, IeExample, IeSchema, LineProblem, SftProgress, HistoryPoint };
+export type { AnswerParseResult, DevF1, IeExample, IeSchema, LineProblem, SftProgress, HistoryPoint };
 
 /** Reports progress of a long operation: `loaded` of `total` units (bytes for loading). */
 export type ProgressCallback = (loaded: number, total: number) => void;
@@ -170,7 +170,17 @@ export interface TrainSettings {
   evalEvery: number;
   /** Autosave to OPFS every N steps (and on pause). */
   checkpointEvery: number;
+  /**
+   * With each dev loss, dev F1 of constrained greedy extraction (at most DEV_F1_MAX_NEW_TOKENS
+   * new tokens) on the first N dev examples; 0 turns it off.
+   */
+  devF1Examples: number;
 }
+
+/** The Train setting's default: dev F1 on the first 16 dev examples. */
+export const DEFAULT_DEV_F1_EXAMPLES = 16;
+/** The longest answer the dev F1 extraction generates. */
+export const DEV_F1_MAX_NEW_TOKENS = 128;
 
 /** How a run call ended: 'paused' keeps the trainer (resumeTraining continues it), the others free it. */
 export interface TrainOutcome {
@@ -181,7 +191,12 @@ export interface TrainOutcome {
   saved: boolean;
 }
 
-export type TrainProgressCallback = (progress: SftProgress) => void;
+/** One optimizer step as the engine reports it: the trainer's record, plus dev F1 on evaluation steps (when on). */
+export interface TrainProgress extends SftProgress {
+  devF1?: DevF1;
+}
+
+export type TrainProgressCallback = (progress: TrainProgress) => void;
 
 /** An unfinished run found in OPFS at start-up. */
 export interface SavedRunInfo {
@@ -193,6 +208,7 @@ export interface SavedRunInfo {
   dataFiles: string[];
   step: number;
   totalSteps: number;
+  /** Loss, dev loss and dev F1 of the steps run so far. */
   history: HistoryPoint[];
   /** Whether the base checkpoint is in the OPFS cache (the run cannot be resumed without it). */
   modelCached: boolean;

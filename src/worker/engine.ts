@@ -11,8 +11,10 @@ import { tensor } from '../gpu/tensor.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
 import { extract, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
-import { inferTaskKind } from '../ie/answer.ts';
-import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
+import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
+import { scoreExtractions } from '../ie/metrics.ts';
+import { extractionOf } from '../ie/spans.ts';
+import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
 import { PREFERENCE_DATASET_FILE, preferenceJsonl, preferencePairOf, readPreferenceJsonl, SFT_DATASET_FILE, sftJsonl, toJsonl, type PreferencePair } from '../io/export.ts';
 import {
@@ -28,13 +30,14 @@ import { linearRef } from '../reference/matmul.ts';
 import { parseGlmConfig, type GlmConfig } from '../model/config.ts';
 import { WEBGPU_MISSING_MESSAGE } from './messages.ts';
 import { doesNotFitMessage, modelFit, ModelFitError } from './model-fit.ts';
-import { ADAPTER_CONFIG_FILE, ADAPTER_FILE, adapterConfigJson, readAdapterTensors, readTrainerState, TRAINER_STATE_FILE } from '../train/checkpoint.ts';
-import { defaultSftOptions, SftTrainer, type SftOptions } from '../train/sft.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_FILE, adapterConfigJson, readAdapterTensors, readTrainerState, TRAINER_STATE_FILE, type DevF1 } from '../train/checkpoint.ts';
+import { defaultSftOptions, SftTrainer, type SftOptions, type SftProgress } from '../train/sft.ts';
 import type {
   CorrectionCounts, CorrectionInput, DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, ExportedFile,
   ExtractionResult, ExtractRequest, GpuInfo, LoadModelOptions, ModelExportKind, ModelFit, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo,
   SelfTestCase, SelfTestResult, TokenLogit, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from './api.ts';
+import { DEFAULT_DEV_F1_EXAMPLES, DEV_F1_MAX_NEW_TOKENS } from './api.ts';
 
 export { WEBGPU_MISSING_MESSAGE };
 
@@ -101,6 +104,10 @@ interface LoadedModel {
 interface ActiveTrainer {
   trainer: SftTrainer;
   settings: TrainSettings;
+  /** The schema the run trains (and measures dev F1) under. */
+  schema: IeSchema;
+  /** The dev examples dev F1 extracts from (the first settings.devF1Examples that fit); empty: no dev F1. */
+  devF1Examples: IeExample[];
   /** The run record in OPFS, null when there is no OPFS. */
   record: RunRecord | null;
 }
@@ -365,7 +372,7 @@ export class Engine implements EngineApi {
     this.freeTrainer();
     this.freeFinishedAdapter();
     const correctionExamples = (await this.loadCorrections()).examples;
-    const trainer = await this.buildTrainer(loaded, dataset, validSchema, settings, correctionExamples);
+    const built = await this.buildTrainer(loaded, dataset, validSchema, settings, correctionExamples);
     let record: RunRecord | null = null;
     const store = await this.store();
     if (store && loaded.cacheKey) {
@@ -379,12 +386,17 @@ export class Engine implements EngineApi {
       if (correctionExamples.length > 0) await sink.write(`${RUN_DATA_DIR}/${RUN_CORRECTIONS_FILE}`, toJsonl(correctionExamples));
       await sink.write(RUN_FILE, JSON.stringify(record, null, 2));
     }
-    this.active = { trainer, settings, record };
+    this.active = { ...built, settings, schema: validSchema, record };
     return this.runActive(onProgress);
   }
 
-  /** The trainer over the dataset's train split plus `extraTrain` (saved corrections). */
-  private async buildTrainer(loaded: LoadedModel, dataset: LoadedDataset, schema: IeSchema, settings: TrainSettings, extraTrain: readonly IeExample[]): Promise<SftTrainer> {
+  /**
+   * The trainer over the dataset's train split plus `extraTrain` (saved corrections), and the dev examples its dev F1
+   * extracts from: the first settings.devF1Examples whose prompt leaves room for DEV_F1_MAX_NEW_TOKENS in the model's positions.
+   */
+  private async buildTrainer(
+    loaded: LoadedModel, dataset: LoadedDataset, schema: IeSchema, settings: TrainSettings, extraTrain: readonly IeExample[],
+  ): Promise<{ trainer: SftTrainer; devF1Examples: IeExample[] }> {
     const { config } = loaded.model;
     const tokenizer = await loadCheckpointTokenizer(loaded.source).catch((error: unknown) => {
       throw new Error(`Training needs the checkpoint's tokenizer (tokenizer.json, tokenizer.model or ice_text.model): ${errorMessage(error)}`);
@@ -397,7 +409,13 @@ export class Engine implements EngineApi {
     if (train.sequences.length === 0) {
       throw new Error(`No training example fits the model's ${config.maxSequenceLength} positions (${train.tooLong} too long of ${dataset.train.length + extraTrain.length}).`);
     }
-    return new SftTrainer(loaded.model, { train: train.sequences, dev: dev.sequences }, sftOptionsFor(settings));
+    const devF1Examples: IeExample[] = [];
+    const encoder = { tokenizer, family, schema, task, style };
+    for (const example of dataset.dev) {
+      if (devF1Examples.length >= settings.devF1Examples) break;
+      if (promptIdsFor(encoder, example.text).length + DEV_F1_MAX_NEW_TOKENS <= config.maxSequenceLength) devF1Examples.push(example);
+    }
+    return { trainer: new SftTrainer(loaded.model, { train: train.sequences, dev: dev.sequences }, sftOptionsFor(settings)), devF1Examples };
   }
 
   async pauseTraining(): Promise<void> {
@@ -428,7 +446,15 @@ export class Engine implements EngineApi {
       const sink = store ? new OpfsSink((await store.runSink()).directory) : null;
       const checkpointSink = sink ? { write: (name: string, data: Uint8Array | string) => sink.write(`${RUN_CHECKPOINT_DIR}/${name}`, data) } : undefined;
       const { trainer } = active;
-      await trainer.run(onProgress, checkpointSink, () => this.stopRequest !== null);
+      // Dev F1 goes into the step's history point before the trainer saves that step, so a restored run keeps the curve.
+      const report = async (progress: SftProgress): Promise<unknown> => {
+        const devF1 = progress.devLoss !== undefined ? await this.measureDevF1(active) : null;
+        if (!devF1) return onProgress(progress);
+        const point = trainer.history.at(-1);
+        if (point?.step === progress.step) point.devF1 = devF1;
+        return onProgress({ ...progress, devF1 });
+      };
+      await trainer.run(report, checkpointSink, () => this.stopRequest !== null);
       const step = trainer.completedSteps;
       const totalSteps = trainer.options.steps;
       if (this.stopRequest === 'cancel') {
@@ -458,6 +484,29 @@ export class Engine implements EngineApi {
     });
   }
 
+  /**
+   * Dev F1 of the model being trained (its weights for full fine-tuning, base + the run's LoRA adapter otherwise):
+   * constrained greedy extraction of the run's dev F1 examples, scored strictly against their gold annotations.
+   * Null when the run measures none.
+   */
+  private async measureDevF1(active: ActiveTrainer): Promise<DevF1 | null> {
+    const loaded = this.loaded;
+    const examples = active.devF1Examples;
+    if (!loaded || examples.length === 0) return null;
+    const extractor = await this.extractorFor(loaded);
+    const run = await extract(extractor, active.schema, examples.map((example) => example.text), {
+      constrained: true, maxNewTokens: DEV_F1_MAX_NEW_TOKENS, batchSize: active.settings.batchSize, lora: active.trainer.lora,
+    });
+    const metrics = scoreExtractions(run.results.map((result, index) => ({ gold: extractionOf(examples[index]!), predicted: result.parsed })));
+    const task = inferTaskKind(active.schema);
+    return {
+      examples: examples.length,
+      entities: taskHasEntities(task) ? metrics.entities.overall.f1 : null,
+      relationsStrict: taskHasRelations(task) ? metrics.relationsStrict.overall.f1 : null,
+      triggers: taskHasEvents(task) ? metrics.triggers.overall.f1 : null,
+    };
+  }
+
   private freeTrainer(): void {
     this.active?.trainer.destroy();
     this.active = null;
@@ -481,7 +530,10 @@ export class Engine implements EngineApi {
     if (!store || !run || !run.list().includes(RUN_FILE)) return null;
     try {
       const record = JSON.parse(await run.readText(RUN_FILE)) as RunRecord;
-      return record.format === 'chatuie-run/1' && !record.finished ? { record, store } : null;
+      if (record.format !== 'chatuie-run/1' || record.finished) return null;
+      // Runs saved before dev F1 existed have no such setting: they get the default.
+      const settings: TrainSettings = { ...record.settings, devF1Examples: record.settings.devF1Examples ?? DEFAULT_DEV_F1_EXAMPLES };
+      return { record: { ...record, settings }, store };
     } catch {
       return null;
     }
@@ -533,9 +585,10 @@ export class Engine implements EngineApi {
     for (const name of record.dataFiles) files.push({ name, text: await dataSource.readText(safeFileName(name)) });
     this.dataset = readDataset(files, record.datasetOptions);
     const extraTrain = record.correctionsFile ? parseExampleLines(await dataSource.readText(record.correctionsFile)) : [];
-    const trainer = await this.buildTrainer(loaded, this.dataset, record.schema, record.settings, extraTrain);
-    if (hasState && checkpointSource) await trainer.restore(checkpointSource);
-    this.active = { trainer, settings: record.settings, record };
+    const schema = validSchemaOrThrow(record.schema);
+    const built = await this.buildTrainer(loaded, this.dataset, schema, record.settings, extraTrain);
+    if (hasState && checkpointSource) await built.trainer.restore(checkpointSource);
+    this.active = { ...built, settings: record.settings, schema, record };
     return { model: summarize(model, checkpoint, baseSource.list(), record.modelKey), dataset: this.dataset.summary, run: info };
   }
 
@@ -796,7 +849,7 @@ function checkSettings(settings: TrainSettings): void {
   const counts: [string, number][] = [['steps', settings.steps], ['batch size', settings.batchSize]];
   if (settings.mode === 'lora') counts.push(['LoRA rank', settings.loraRank]);
   for (const [name, value] of counts) if (!Number.isInteger(value) || value < 1) throw new Error(`Training settings: ${name} must be a whole number ≥ 1 (got ${value}).`);
-  for (const [name, value] of [['evaluate every', settings.evalEvery], ['save every', settings.checkpointEvery]] as const) {
+  for (const [name, value] of [['evaluate every', settings.evalEvery], ['save every', settings.checkpointEvery], ['dev F1 examples', settings.devF1Examples]] as const) {
     if (!Number.isInteger(value) || value < 0) throw new Error(`Training settings: ${name} must be a whole number ≥ 0 (got ${value}).`);
   }
   if (!(settings.lr > 0 && Number.isFinite(settings.lr))) throw new Error(`Training settings: the learning rate must be a positive number (got ${settings.lr}).`);

@@ -24,7 +24,7 @@ function dataFiles() {
   return [{ name: 'sample.jsonl', bytes: new TextEncoder().encode(LINES.slice(0, 3).join('\n') + '\n').buffer as ArrayBuffer }];
 }
 
-const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.05, steps: 2, batchSize: 1, evalEvery: 0, checkpointEvery: 0 };
+const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.05, steps: 2, batchSize: 1, evalEvery: 0, checkpointEvery: 0, devF1Examples: 0 };
 
 describe('addAdapterIntoWeights', () => {
   it('adds scale·B·A into the named weight', () => {

@@ -34,7 +34,7 @@ function dataFiles() {
 }
 
 // Batch 1 and a short run: SwiftShader takes seconds per ~150-token sequence.
-const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.01, steps: 3, batchSize: 1, evalEvery: 3, checkpointEvery: 1 };
+const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.01, steps: 3, batchSize: 1, evalEvery: 3, checkpointEvery: 1, devF1Examples: 0 };
 const OPTIONS = { devFraction: 0.25, seed: 0 };
 
 describe('readDataset', () => {

@@ -98,7 +98,7 @@ export const SAMPLE_DATASET: DatasetSummary = {
 };
 
 export const SAVED_RUN: SavedRunInfo = {
-  settings: { mode: 'lora', loraRank: 4, lr: 0.002, steps: 10, batchSize: 2, evalEvery: 5, checkpointEvery: 2 },
+  settings: { mode: 'lora', loraRank: 4, lr: 0.002, steps: 10, batchSize: 2, evalEvery: 5, checkpointEvery: 2, devF1Examples: 16 },
   schema: SAMPLE_SCHEMA,
   modelKey: 'tiny-100',
   modelName: 'tiny',
