@@ -1,12 +1,14 @@
 // Train: the pipeline's stages (SFT now; reward model and PPO to come), SFT settings, start /
-// pause / resume / cancel, the loss and dev-loss curves, tokens/s and ETA — and, at start-up,
-// the offer to resume a run a closed tab left in this browser's storage.
+// pause / resume / cancel, the loss and dev-loss curves, the dev F1 curve (constrained
+// extraction of the first dev examples at each dev-loss step), tokens/s and ETA — and, at
+// start-up, the offer to resume a run a closed tab left in this browser's storage.
 
 import { useEffect } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
-import { etaSeconds } from '../state/train-slice.ts';
-import type { TrainSettings } from '../worker/api.ts';
-import { LineChart } from './LineChart.tsx';
+import { etaSeconds, latestDevF1 } from '../state/train-slice.ts';
+import type { TrainPoint } from '../state/types.ts';
+import { DEV_F1_MAX_NEW_TOKENS, type DevF1, type TrainSettings } from '../worker/api.ts';
+import { LineChart, type ChartSeries } from './LineChart.tsx';
 
 const STAGES: readonly { name: string; ready: boolean }[] = [
   { name: 'Supervised fine-tuning (SFT)', ready: true },
@@ -21,6 +23,34 @@ export function formatSeconds(seconds: number): string {
   const minutes = Math.floor(rounded / 60);
   if (minutes < 60) return `${minutes} min ${rounded % 60} s`;
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** 0.4237 → "42.4%". */
+export function formatPercent(fraction: number): string {
+  return `${(100 * fraction).toFixed(1)}%`;
+}
+
+/** The kinds of dev F1 the engine measures (those the schema's task extracts), in the order shown. */
+const DEV_F1_KINDS: readonly { key: keyof Omit<DevF1, 'examples'>; name: string; color: string }[] = [
+  { key: 'entities', name: 'entities', color: '#1a7f37' },
+  { key: 'relationsStrict', name: 'relations (strict)', color: '#8250df' },
+  { key: 'triggers', name: 'event triggers', color: '#bc4c00' },
+];
+
+/** One series per kind of dev F1 that any point has, in percent. */
+export function devF1Series(points: readonly TrainPoint[]): ChartSeries[] {
+  return DEV_F1_KINDS.flatMap(({ key, name, color }) => {
+    const values = points.flatMap((point) => {
+      const f1 = point.devF1?.[key];
+      return f1 === undefined || f1 === null ? [] : [{ x: point.step, y: 100 * f1 }];
+    });
+    return values.length > 0 ? [{ name: `${name} F1`, color, points: values }] : [];
+  });
+}
+
+/** "entities 42.4% · relations (strict) 10.0%". */
+export function formatDevF1(devF1: DevF1): string {
+  return DEV_F1_KINDS.flatMap(({ key, name }) => (devF1[key] === null ? [] : [`${name} ${formatPercent(devF1[key])}`])).join(' · ');
 }
 
 function NumberField({ label, field, step, min, disabled }: { label: string; field: keyof Omit<TrainSettings, 'mode'>; step: number; min: number; disabled: boolean }) {
@@ -48,6 +78,11 @@ export function TrainPanel() {
   const busy = status === 'running' || status === 'pausing' || status === 'restoring';
   const locked = busy || status === 'paused';
   const eta = etaSeconds(train);
+  const lastDevLoss = train.points.findLast((point) => point.devLoss !== undefined);
+  const lastDevF1 = latestDevF1(train.points);
+  const f1Series = devF1Series(train.points);
+  const firstStep = train.points[0]?.step ?? 0;
+  const lastStep = train.points.at(-1)?.step ?? 0;
   const store = getAppStore().getState();
   return (
     <section className="panel" aria-labelledby="train-title">
@@ -86,6 +121,7 @@ export function TrainPanel() {
         <NumberField label="Steps" field="steps" step={1} min={1} disabled={locked} />
         <NumberField label="Batch" field="batchSize" step={1} min={1} disabled={locked} />
         <NumberField label="Dev loss every" field="evalEvery" step={1} min={0} disabled={locked} />
+        <NumberField label="Dev F1 examples (0: off)" field="devF1Examples" step={1} min={0} disabled={locked} />
         <NumberField label="Save every" field="checkpointEvery" step={1} min={0} disabled={locked} />
       </fieldset>
       <div className="row">
@@ -104,6 +140,17 @@ export function TrainPanel() {
           <tbody>
             <tr><th scope="row">step</th><td data-testid="train-step">{train.points.at(-1)?.step ?? 0} / {train.totalSteps}</td></tr>
             <tr><th scope="row">loss</th><td data-testid="train-loss">{train.points.at(-1)?.loss.toFixed(4) ?? '—'}</td></tr>
+            {lastDevLoss?.devLoss !== undefined && (
+              <tr><th scope="row">dev loss</th><td data-testid="train-dev-loss">{lastDevLoss.devLoss.toFixed(4)} (step {lastDevLoss.step})</td></tr>
+            )}
+            {lastDevF1 && (
+              <tr>
+                <th scope="row">dev F1</th>
+                <td data-testid="train-dev-f1">
+                  {formatDevF1(lastDevF1.devF1)} (step {lastDevF1.step}, {lastDevF1.devF1.examples} dev example{lastDevF1.devF1.examples === 1 ? '' : 's'})
+                </td>
+              </tr>
+            )}
             {last && <tr><th scope="row">tokens/s</th><td data-testid="train-tps">{last.tokensPerSecond.toFixed(1)}</td></tr>}
             {last && <tr><th scope="row">learning rate</th><td>{last.lr.toExponential(2)}</td></tr>}
             {eta !== null && status === 'running' && <tr><th scope="row">ETA</th><td data-testid="train-eta">{formatSeconds(eta)}</td></tr>}
@@ -120,6 +167,18 @@ export function TrainPanel() {
           ]}
         />
       </div>
+      {f1Series.length > 0 && (
+        <div data-testid="dev-f1-chart">
+          <LineChart
+            title={`Dev F1 (%), constrained greedy extraction of the first dev examples (at most ${DEV_F1_MAX_NEW_TOKENS} new tokens), strict match`}
+            series={f1Series}
+            height={120}
+            yDomain={[0, 100]}
+            xDomain={[firstStep, Math.max(firstStep, lastStep)]}
+            formatY={(value) => `${value.toFixed(value === 0 || value === 100 ? 0 : 1)}%`}
+          />
+        </div>
+      )}
     </section>
   );
 }

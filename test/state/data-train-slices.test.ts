@@ -2,9 +2,9 @@
 // draft validation, the run's life cycle with progress points, ETA, and the saved run.
 import { describe, expect, it } from 'vitest';
 import { createAppStore } from '../../src/state/store.ts';
-import { etaSeconds } from '../../src/state/train-slice.ts';
+import { DEFAULT_TRAIN_SETTINGS, etaSeconds, latestDevF1 } from '../../src/state/train-slice.ts';
 import type { TrainOutcome, TrainProgressCallback } from '../../src/worker/api.ts';
-import { checkpointFolder, deferred, FakeEngine, progressAt, SAMPLE_DATASET, SAMPLE_EXAMPLES, SAVED_RUN, TINY_SUMMARY } from './fake-engine.ts';
+import { checkpointFolder, deferred, devF1Of, FakeEngine, progressAt, SAMPLE_DATASET, SAMPLE_EXAMPLES, SAVED_RUN, TINY_SUMMARY } from './fake-engine.ts';
 
 async function readyStore(engine = new FakeEngine()) {
   const store = createAppStore(engine);
@@ -83,6 +83,29 @@ describe('train slice', () => {
     expect(store.getState().train.points.map((p) => p.step)).toEqual([1, 2, 3, 4]);
   });
 
+  it('keeps each step\'s dev F1 with its dev loss; the dev F1 examples setting (16 by default) goes to the engine', async () => {
+    expect(DEFAULT_TRAIN_SETTINGS.devF1Examples).toBe(16);
+    const engine = new FakeEngine();
+    engine.trainImpl = async (onProgress) => {
+      onProgress(progressAt(1, 3));
+      onProgress(progressAt(2, 3, 3.5, devF1Of(0.25, 0)));
+      onProgress(progressAt(3, 3, 3, devF1Of(0.5, 0.125)));
+      return { state: 'finished', step: 3, totalSteps: 3, saved: true };
+    };
+    const store = await readyStore(engine);
+    expect(latestDevF1(store.getState().train.points)).toBeNull();
+    store.getState().setTrainSettings({ steps: 3, devF1Examples: 0 });
+    await store.getState().startTraining();
+    expect(engine.lastSettings?.devF1Examples).toBe(0);
+    expect(store.getState().train.points).toEqual([
+      { step: 1, loss: 5 },
+      { step: 2, loss: 2.5, devLoss: 3.5, devF1: devF1Of(0.25, 0) },
+      { step: 3, loss: 5 / 3, devLoss: 3, devF1: devF1Of(0.5, 0.125) },
+    ]);
+    expect(store.getState().train.last?.devF1).toEqual(devF1Of(0.5, 0.125));
+    expect(latestDevF1(store.getState().train.points)).toMatchObject({ step: 3, devF1: { entities: 0.5, relationsStrict: 0.125 } });
+  });
+
   it('needs a model and a dataset, shows engine errors, and cancels a paused run', async () => {
     const bare = createAppStore(new FakeEngine());
     await bare.getState().startTraining();
@@ -117,6 +140,11 @@ describe('train slice', () => {
     expect(state.data).toMatchObject({ status: 'done', summary: SAMPLE_DATASET, schemaDraft: SAVED_RUN.schema });
     expect(state.train.settings).toEqual(SAVED_RUN.settings);
     expect(state.train.points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    // The saved dev F1 curve comes back whole (no lr: the chart does not use it).
+    expect(state.train.points.slice(0, 4)).toEqual([
+      { step: 1, loss: 4 }, { step: 2, loss: 3, devLoss: 4, devF1: devF1Of(0.2, 0.1) }, { step: 3, loss: 2 }, { step: 4, loss: 1, devLoss: 2, devF1: devF1Of(0.4, 0.2) },
+    ]);
+    expect(latestDevF1(state.train.points)).toMatchObject({ step: 4, devF1: devF1Of(0.4, 0.2) });
     expect(state.train).toMatchObject({ status: 'paused', savedRun: null });
 
     engine.savedRun = SAVED_RUN;

@@ -2,7 +2,7 @@
 // answered by a function the test sets, so a test can hold a call open (a deferred
 // promise) and check the state while it runs.
 import type {
-  CorrectionCounts, CorrectionInput, ExportedFile, ExtractionResult, ExtractRequest, ModelExportKind,
+  CorrectionCounts, CorrectionInput, DevF1, ExportedFile, ExtractionResult, ExtractRequest, ModelExportKind,
   DatasetFileInput, DatasetLoadOptions, DatasetSplit, DatasetSummary, EngineApi, ExamplePage, GpuInfo, IeExample, IeSchema, LoadModelOptions, ModelFit, ModelSummary,
   NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo, SelfTestResult, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from '../../src/worker/api.ts';
@@ -97,15 +97,23 @@ export const SAMPLE_DATASET: DatasetSummary = {
   schema: SAMPLE_SCHEMA,
 };
 
+/** A dev F1 report of 16 examples (a CoNLL04-like schema: entities and relations, no events). */
+export function devF1Of(entities: number, relationsStrict: number | null = null): DevF1 {
+  return { examples: 16, entities, relationsStrict, triggers: null };
+}
+
 export const SAVED_RUN: SavedRunInfo = {
-  settings: { mode: 'lora', loraRank: 4, lr: 0.002, steps: 10, batchSize: 2, evalEvery: 5, checkpointEvery: 2, devF1Examples: 16 },
+  settings: { mode: 'lora', loraRank: 4, lr: 0.002, steps: 10, batchSize: 2, evalEvery: 2, checkpointEvery: 2, devF1Examples: 16 },
   schema: SAMPLE_SCHEMA,
   modelKey: 'tiny-100',
   modelName: 'tiny',
   dataFiles: ['sample.jsonl'],
   step: 4,
   totalSteps: 10,
-  history: [1, 2, 3, 4].map((step) => ({ step, loss: 5 - step, lr: 0.002 })),
+  // Dev loss and dev F1 at the evaluation steps 2 and 4.
+  history: [1, 2, 3, 4].map((step) => ({
+    step, loss: 5 - step, lr: 0.002, ...(step % 2 === 0 ? { devLoss: 6 - step, devF1: devF1Of(step / 10, step / 20) } : {}),
+  })),
   modelCached: true,
 };
 
@@ -268,8 +276,11 @@ export function sampleExtraction(text: string): ExtractionResult {
 }
 
 /** One step's progress report as the engine sends it. */
-export function progressAt(step: number, totalSteps = 10, devLoss?: number) {
-  return { step, totalSteps, loss: 5 / step, lr: 0.001, gradNorm: 1, tokensPerSecond: 100, elapsedMs: step * 1000, ...(devLoss !== undefined ? { devLoss } : {}) };
+export function progressAt(step: number, totalSteps = 10, devLoss?: number, devF1?: DevF1) {
+  return {
+    step, totalSteps, loss: 5 / step, lr: 0.001, gradNorm: 1, tokensPerSecond: 100, elapsedMs: step * 1000,
+    ...(devLoss !== undefined ? { devLoss } : {}), ...(devF1 !== undefined ? { devF1 } : {}),
+  };
 }
 
 export function checkpointFolder(): File[] {
