@@ -1,5 +1,8 @@
 // glm_attention.wgsl — scaled dot-product attention over the KV cache with the
 // GLM prefix-LM mask and multi-query groups; one workgroup per (query row, head).
+// The launcher uses it for one-row steps (decoding), where all the workgroup's
+// invocations work on the keys, and for head dims the tiled kernel does not take;
+// steps of several rows run glm_attention_tiled.wgsl.
 //
 // Legend: B sequences, T query rows per sequence in this step, H query heads,
 // G key/value groups (head h reads group h / (H/G)), D head dim, S cache capacity.

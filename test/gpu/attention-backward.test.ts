@@ -43,8 +43,9 @@ const attentionCases: AttentionCase[] = [
     dims: { batch: 3, rows: 6, numHeads: 6, kvGroups: 2, headDim: 8, capacity: 20 },
     seqs: [{ pastLen: 0, stepLen: 6, prefixLen: 0 }, { pastLen: 4, stepLen: 2, prefixLen: 0 }, { pastLen: 3, stepLen: 0, prefixLen: 0 }] },
 
-  // Tile edges of the tiled kernels (32/64 query rows or keys per workgroup, key and query
-  // chunks of 64 at D ≤ 32, 32 at D = 64, 16 at D = 128 with 16 KiB of workgroup memory).
+  // Tile edges of the tiled kernels: 32/64 query rows or keys per workgroup; staged chunks of
+  // 8 KiB, i.e. 64 keys at D = 16, 40 at D = 24, 16 at D = 64, 8 at D = 128 for dq, and
+  // 60, 40, 12, 4 query rows for dk/dv.
   { name: 'T=7, D=16, MQA, prefix inside the step, past keys and padded rows',
     dims: { batch: 2, rows: 7, numHeads: 4, kvGroups: 2, headDim: 16, capacity: 12 },
     seqs: [{ pastLen: 0, stepLen: 7, prefixLen: 3 }, { pastLen: 5, stepLen: 4, prefixLen: 0 }] },

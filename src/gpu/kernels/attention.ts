@@ -58,13 +58,22 @@ export function headDimKernel(
 }
 
 /**
+ * Workgroup memory a tiled attention kernel stages per chunk. 8 KiB keeps at least 8 keys
+ * per barrier pair at D = 128 and leaves room for several workgroups per GPU core; larger
+ * tiles gain little on GPUs and cost SwiftShader compile time (its pipeline build grows with
+ * the size of workgroup arrays read at dynamic indices: ~1 s per 8 KiB here).
+ */
+const STAGE_BYTES = 8192;
+
+/**
  * Rows (or keys) staged per chunk in workgroup memory by a tiled attention kernel that
- * stages two [rows, D] f32 tiles plus `extraBytesPerRow`: as many as the device's workgroup
- * memory holds (16 KiB by default), a multiple of 4, at most 64.
+ * stages two [rows, D] f32 tiles plus `extraBytesPerRow`: as many as STAGE_BYTES (or the
+ * device's limit, if smaller) holds, a multiple of 4, at least 4 and at most 64.
  */
 export function stagedRows(ctx: GpuContext, headDim: number, extraBytesPerRow = 0): number {
   const bytesPerRow = 2 * headDim * 4 + extraBytesPerRow;
-  const rows = Math.floor(ctx.limits.maxComputeWorkgroupStorageSize / bytesPerRow / 4) * 4;
+  const budget = Math.min(STAGE_BYTES, ctx.limits.maxComputeWorkgroupStorageSize);
+  const rows = Math.floor(budget / bytesPerRow / 4) * 4;
   return Math.max(4, Math.min(64, rows));
 }
 
