@@ -8,6 +8,7 @@ import { loadCheckpoint } from '../../src/io/checkpoint.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.ts';
+import { promptStyleOf } from '../../src/ie/prompt.ts';
 import { demoPreset } from '../../src/train/demo/config.ts';
 import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -48,10 +49,20 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const sftSource = directorySource(path.join(outDir, 'sft'));
     const sft = await loadCheckpoint(sftSource);
     expect(promptFamilyOf(sft.config, await loadCheckpointTokenizer(sftSource))).toBe('glm');
+    expect(promptStyleOf(sft.config.raw)).toBe('compact');
     const history = state.sft!.history;
     expect(history).toHaveLength(preset.sft.steps);
     expect(history.at(-1)!.loss).toBeLessThan(history[0]!.loss);
     expect(state.sft!.sequences).toBeGreaterThanOrEqual(5); // conll04 (relations) is part of it
+    // Dev F1 every devF1.every steps and at the end, for every dataset (relations for conll04 only).
+    const devSteps = (state.sftDevF1 ?? []).map((point) => point.step);
+    expect(devSteps).toEqual([...new Set([...Array.from({ length: Math.floor(preset.sft.steps / preset.devF1.every) }, (_, i) => (i + 1) * preset.devF1.every), preset.sft.steps])]);
+    for (const point of state.sftDevF1!) {
+      expect(Object.keys(point.datasets).sort()).toEqual(['conll04', 'resume-ner', 'wnut17']);
+      expect(point.datasets.conll04!.relationStrictF1).not.toBeNull();
+      expect(point.datasets.wnut17!.relationStrictF1).toBeNull();
+      expect(point.datasets.wnut17!.examples).toBe(preset.devF1.perDataset);
+    }
 
     // The report: entity F1 for every dataset, relation F1 for conll04, no hallucination when constrained.
     const report = JSON.parse(readFileSync(path.join(outDir, 'eval', 'report.json'), 'utf8')) as EvalReport;
@@ -77,5 +88,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(card).toContain('ChatGLM-6B');
     expect(card).toMatch(/\| conll04 \| test \|/);
     expect(card).toContain('### Learning curves');
+    expect(card).toMatch(/\| step \| conll04 entity F1 \| wnut17 entity F1 \| resume-ner entity F1 \| conll04 relation F1 \|/);
+    expect(card).toContain('"chatuie_prompt_style": "compact"');
   }, 400_000);
 });
