@@ -1,9 +1,10 @@
-// Browser entry: render the app and start the GPU check (an action called
-// outside React, straight on the store).
+// Browser entry: render the app and start it (the GPU check, then the saved run or the bundled
+// demo model: src/state/startup.ts), actions called outside React, straight on the store.
 
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { getAppStore } from './state/app-store.ts';
+import { startApp } from './state/startup.ts';
 import { App } from './ui/App.tsx';
 import './ui/app.css';
 
@@ -16,4 +17,4 @@ createRoot(rootElement).render(
   </StrictMode>,
 );
 
-void getAppStore().getState().checkGpu();
+void startApp(getAppStore());

@@ -125,8 +125,8 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
       if (kind === 'demo' && configMissing) {
         fail(
           load,
-          `The demo model is not part of this build yet: ${error.url} was not found. It is being trained and will be bundled under ` +
-            'public/models/chatuie-demo/; until then, load a checkpoint folder (Choose folder, or drop it here) or a checkpoint URL.',
+          `The demo model is missing from this build: ${error.url} was not found (it ships in public/models/chatuie-demo/). ` +
+            'Load a checkpoint folder (Choose folder, or drop it here) or a checkpoint URL instead.',
         );
         return;
       }

@@ -119,14 +119,14 @@ describe('model slice: URL, demo, drop', () => {
     await absent.getState().loadDemoModel();
     expect(absent.getState().model.status).toBe('failed');
     expect(absent.getState().model.error).toBe(
-      `The demo model is not part of this build yet: ${demoFolder}config.json was not found. It is being trained and will be bundled under ` +
-        'public/models/chatuie-demo/; until then, load a checkpoint folder (Choose folder, or drop it here) or a checkpoint URL.',
+      `The demo model is missing from this build: ${demoFolder}config.json was not found (it ships in public/models/chatuie-demo/). ` +
+        'Load a checkpoint folder (Choose folder, or drop it here) or a checkpoint URL instead.',
     );
     // A server that answers unknown paths with its index page (Vite's dev server) is "missing" too.
     const spaFallback = (async () => new Response('<!doctype html><html></html>', { headers: { 'content-type': 'text/html' } })) as typeof fetch;
     const fallback = createAppStore(engine, { fetch: spaFallback, baseUrl: () => PAGE });
     await fallback.getState().loadDemoModel();
-    expect(fallback.getState().model.error).toMatch(/^The demo model is not part of this build yet/);
+    expect(fallback.getState().model.error).toMatch(/^The demo model is missing from this build/);
     expect(engine.calls).toEqual([]);
 
     const present = createAppStore(engine, { fetch: serve(demoFolder, TINY_FILES).fetch, baseUrl: () => PAGE });

@@ -144,7 +144,7 @@ describe('ModelPanel', () => {
 
     await act(async () => view.byTestId('load-demo').click());
     await act(async () => {
-      await vi.waitFor(() => expect(view.byTestId('model-error').textContent).toMatch(/^The demo model is not part of this build yet/));
+      await vi.waitFor(() => expect(view.byTestId('model-error').textContent).toMatch(/^The demo model is missing from this build/));
     });
     expect(view.byTestId('model-error').textContent).toContain(`${PAGE}models/chatuie-demo/config.json was not found`);
     expect(() => view.byTestId('model-fit')).toThrow();
