@@ -1,28 +1,15 @@
 // The engine's extraction, corrections and export on Dawn: extract with the adapter of a finished
 // LoRA run, export the merged checkpoint and load it into a new engine (same answer), export the
 // adapter, and corrections that persist in OPFS and feed the TRL datasets.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { parseSafetensors } from '../../src/io/safetensors.ts';
 import type { IeExample, TrainSettings } from '../../src/worker/api.ts';
 import { addAdapterIntoWeights, checkExampleSpans, Engine } from '../../src/worker/engine.ts';
-import { shortConll04Lines, writeTinyIeCheckpoint } from '../e2e/tiny-checkpoint.ts';
-import { DATA_DIR } from '../ie/realdata.ts';
 import { MemoryOpfsDirectory } from '../io/memory-opfs.ts';
+import { dataFiles, folder, LINES } from '../helpers/engine-fixture.ts';
 
-const LINES = shortConll04Lines(readFileSync(path.join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8'), 4);
-const checkpoint = writeTinyIeCheckpoint(null, LINES);
 const EXAMPLES = LINES.map((line) => JSON.parse(line) as { text: string });
-
-function folder(): File[] {
-  return Object.entries(checkpoint.files).map(([name, content]) => new File([typeof content === 'string' ? content : new Uint8Array(content)], name));
-}
-
-function dataFiles() {
-  return [{ name: 'sample.jsonl', bytes: new TextEncoder().encode(LINES.slice(0, 3).join('\n') + '\n').buffer as ArrayBuffer }];
-}
 
 const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.05, steps: 2, batchSize: 1, evalEvery: 0, checkpointEvery: 0, devF1Examples: 0 };
 
@@ -52,7 +39,7 @@ describe('engine: extraction, corrections and export on Dawn', () => {
     const engine = new Engine(gpu);
     await expect(engine.exportModel('merged')).rejects.toThrow(/No model is loaded/);
     await engine.loadModel(folder());
-    const dataset = await engine.loadDataset(dataFiles(), { devFraction: 0, seed: 0 });
+    const dataset = await engine.loadDataset(dataFiles(false), { devFraction: 0, seed: 0 });
     const schema = dataset.schema;
     const text = EXAMPLES[0]!.text;
     const request = { schema, text, constrained: true, maxNewTokens: 48 };
@@ -95,7 +82,7 @@ describe('engine: extraction, corrections and export on Dawn', () => {
     const gpu = await nodeGpu();
     const root = new MemoryOpfsDirectory();
     const engine = new Engine(gpu, async () => root);
-    await engine.loadDataset(dataFiles(), { devFraction: 0, seed: 0 });
+    await engine.loadDataset(dataFiles(false), { devFraction: 0, seed: 0 });
     const schema = { entityTypes: ['Peop', 'Loc'], relationTypes: [], eventTypes: [] };
     expect(await engine.correctionCounts()).toEqual({ goldExamples: 0, preferencePairs: 0 });
     const example: IeExample = { id: 'x', text: 'Ada lives in Rome .', entities: [{ type: 'Peop', start: 0, end: 3, text: 'Ada' }, { type: 'Loc', start: 13, end: 17, text: 'Rome' }], relations: [], events: [] };

@@ -1,37 +1,15 @@
 // The engine's data and training calls on Dawn, with OPFS as an in-memory directory:
 // dataset loading and preview, SFT with pause / resume / cancel, autosave, and a run
 // resumed by a new engine over the same storage (a closed tab) continuing exactly.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { opfsSource } from '../../src/io/opfs.ts';
 import type { SftProgress } from '../../src/train/sft.ts';
 import type { TrainSettings } from '../../src/worker/api.ts';
 import { Engine, readDataset } from '../../src/worker/engine.ts';
-import { shortConll04Lines, writeTinyIeCheckpoint } from '../e2e/tiny-checkpoint.ts';
-import { DATA_DIR } from '../ie/realdata.ts';
 import { MemoryOpfsDirectory } from '../io/memory-opfs.ts';
+import { dataFiles, folder, LINES } from '../helpers/engine-fixture.ts';
 
-const LINES = shortConll04Lines(readFileSync(path.join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8'), 4);
-const checkpoint = writeTinyIeCheckpoint(null, LINES);
-
-function folder(): File[] {
-  return Object.entries(checkpoint.files).map(([name, content]) => {
-    const file = new File([typeof content === 'string' ? content : new Uint8Array(content)], name);
-    Object.defineProperty(file, 'webkitRelativePath', { value: `tiny-ie/${name}` });
-    return file;
-  });
-}
-
-function dataFile(text: string, name: string) {
-  return { name, bytes: new TextEncoder().encode(text).buffer as ArrayBuffer };
-}
-
-/** Three training sentences and one dev sentence (a file named dev is the dev set). */
-function dataFiles() {
-  return [dataFile(LINES.slice(0, 3).join('\n') + '\n', 'sample.jsonl'), dataFile(LINES[3]! + '\n', 'sample-dev.jsonl')];
-}
 
 // Batch 1 and a short run: SwiftShader takes seconds per ~150-token sequence.
 const SETTINGS: TrainSettings = { mode: 'lora', loraRank: 2, lr: 0.01, steps: 3, batchSize: 1, evalEvery: 3, checkpointEvery: 1, devF1Examples: 0 };

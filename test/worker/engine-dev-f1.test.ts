@@ -2,35 +2,13 @@
 // engine extracts (constrained, greedy) from the first dev examples with the model being trained
 // and reports strict F1; the values go into the autosaved history, so a run resumed by a new
 // engine (a closed tab) still has the whole curve and keeps adding to it.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import type { DevF1, TrainProgress, TrainSettings } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
-import { shortConll04Lines, writeTinyIeCheckpoint } from '../e2e/tiny-checkpoint.ts';
-import { DATA_DIR } from '../ie/realdata.ts';
 import { MemoryOpfsDirectory } from '../io/memory-opfs.ts';
+import { dataFiles, folder } from '../helpers/engine-fixture.ts';
 
-const LINES = shortConll04Lines(readFileSync(path.join(DATA_DIR, 'conll04', 'dev.jsonl'), 'utf8'), 4);
-const checkpoint = writeTinyIeCheckpoint(null, LINES);
-
-function folder(): File[] {
-  return Object.entries(checkpoint.files).map(([name, content]) => {
-    const file = new File([typeof content === 'string' ? content : new Uint8Array(content)], name);
-    Object.defineProperty(file, 'webkitRelativePath', { value: `tiny-ie/${name}` });
-    return file;
-  });
-}
-
-function dataFile(text: string, name: string) {
-  return { name, bytes: new TextEncoder().encode(text).buffer as ArrayBuffer };
-}
-
-/** Three training sentences and one dev sentence (CoNLL04: entities and relations). */
-function dataFiles() {
-  return [dataFile(LINES.slice(0, 3).join('\n') + '\n', 'sample.jsonl'), dataFile(LINES[3]! + '\n', 'sample-dev.jsonl')];
-}
 
 const OPTIONS = { devFraction: 0.25, seed: 0 };
 // Dev loss (and so dev F1) after every step; batch 1 and two steps keep SwiftShader's time down.
