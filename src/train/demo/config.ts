@@ -114,7 +114,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
     sft: { steps: 450, batchSize: 8, accumulation: 1, lr: 2e-3, checkpointEvery: 20, evalEvery: 50 },
     devF1: { every: 75, perDataset: 16, maxNewTokens: 96 },
-    eval: { examplesPerSplit: 50, maxNewTokens: 128, batchSize: 16 },
+    eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
     seed: 1,
   },
   demo: {
