@@ -4,10 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { readDatasetFile } from '../data/dataset.ts';
-import { extract } from '../ie/extract.ts';
-import { scoreExtractions } from '../ie/metrics.ts';
+import { extractAndScore } from '../ie/extract.ts';
 import { schemaFromDataset, validSchemaOrThrow } from '../ie/schema.ts';
-import { extractionOf } from '../ie/spans.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
@@ -31,8 +29,7 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
   const choice = decodingChoice(args);
   const { ctx, extractor } = await openExtractor(args.get('model')![0]!);
   try {
-    const run = await extract(extractor, schema, examples.map((e) => e.text), choice);
-    const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
+    const { run, metrics } = await extractAndScore(extractor, schema, examples, choice);
     out(JSON.stringify({
       data: file,
       constrained: choice.constrained,

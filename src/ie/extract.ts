@@ -8,8 +8,10 @@ import type { LoraAdapters } from '../model/lora.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { inferTaskKind, parseAnswer, type AnswerParseResult, type IeTaskKind } from './answer.ts';
 import { buildConstraintVocabulary, createAnswerConstraint, type TokenConstraint } from './constraint.ts';
+import { scoreExtractions, type IeMetrics } from './metrics.ts';
 import { decodeAnswerIds, stopTokenIds, type PromptFamily, type PromptStyle } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
+import { extractionOf, type IeExample } from './spans.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
 
@@ -104,4 +106,16 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     generatedTokens,
     elapsedMs: performance.now() - started,
   };
+}
+
+/** Extracts from annotated examples' texts and scores the answers strictly against their gold annotations. */
+export async function extractAndScore(
+  extractor: Extractor,
+  schema: IeSchema,
+  examples: readonly IeExample[],
+  options: ExtractOptions,
+): Promise<{ run: ExtractRun; metrics: IeMetrics }> {
+  const run = await extract(extractor, schema, examples.map((example) => example.text), options);
+  const metrics = scoreExtractions(run.results.map((result, index) => ({ gold: extractionOf(examples[index]!), predicted: result.parsed })));
+  return { run, metrics };
 }

@@ -9,11 +9,9 @@ import { formatBytes, GpuContext } from '../gpu/context.ts';
 import { linear, MATVEC_MAX_ROWS, type LinearWeight } from '../gpu/kernels/matmul.ts';
 import { tensor } from '../gpu/tensor.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
-import { extract, type Extractor } from '../ie/extract.ts';
+import { extract, extractAndScore, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
-import { scoreExtractions } from '../ie/metrics.ts';
-import { extractionOf } from '../ie/spans.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
 import { PREFERENCE_DATASET_FILE, preferenceJsonl, preferencePairOf, readPreferenceJsonl, SFT_DATASET_FILE, sftJsonl, toJsonl, type PreferencePair } from '../io/export.ts';
@@ -494,10 +492,9 @@ export class Engine implements EngineApi {
     const examples = active.devF1Examples;
     if (!loaded || examples.length === 0) return null;
     const extractor = await this.extractorFor(loaded);
-    const run = await extract(extractor, active.schema, examples.map((example) => example.text), {
+    const { metrics } = await extractAndScore(extractor, active.schema, examples, {
       constrained: true, maxNewTokens: DEV_F1_MAX_NEW_TOKENS, batchSize: active.settings.batchSize, lora: active.trainer.lora,
     });
-    const metrics = scoreExtractions(run.results.map((result, index) => ({ gold: extractionOf(examples[index]!), predicted: result.parsed })));
     const task = inferTaskKind(active.schema);
     return {
       examples: examples.length,

@@ -21,12 +21,12 @@ import { directorySink } from '../../io/node-sink.ts';
 import { directorySource } from '../../io/node-source.ts';
 import { memorySource } from '../../io/source.ts';
 import { loadHfTokenizer, type Tokenizer } from '../../io/tokenizer.ts';
-import { extract } from '../../ie/extract.ts';
+import { extractAndScore, type Extractor } from '../../ie/extract.ts';
 import { promptStyleOf } from '../../ie/prompt.ts';
 import { inferTaskKind } from '../../ie/answer.ts';
-import { scoreExtractions, type IeMetrics } from '../../ie/metrics.ts';
+import type { IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
-import { extractionOf, type IeExample } from '../../ie/spans.ts';
+import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples } from '../../ie/task-data.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { GlmModel } from '../../model/model.ts';
@@ -251,21 +251,14 @@ async function trainStage(
 // ---------------------------------------------------------------------------------------------
 // Scoring
 
-interface ScoringContext {
-  model: GlmModel;
-  tokenizer: Tokenizer;
-  config: GlmConfig;
-}
-
 /** Greedy extraction of `examples` under `schema` and its strict scores against their gold annotations. */
 async function scoreDataset(
-  { model, tokenizer, config }: ScoringContext,
+  extractor: Extractor,
   schema: IeSchema,
   examples: readonly IeExample[],
   settings: { constrained: boolean; maxNewTokens: number; batchSize: number },
 ): Promise<DatasetScores> {
-  const run = await extract({ model, tokenizer, family: 'glm', style: promptStyleOf(config.raw) }, schema, examples.map((e) => e.text), settings);
-  const metrics = scoreExtractions(run.results.map((result, i) => ({ gold: extractionOf(examples[i]!), predicted: result.parsed })));
+  const { run, metrics } = await extractAndScore(extractor, schema, examples, settings);
   return {
     examples: examples.length,
     entityF1: metrics.entities.overall.f1,
@@ -347,6 +340,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   if (finishedAfter('pretrain')) return state;
 
   // (c) SFT on the IE task, the three datasets together, each under its own schema.
+  // Every extraction prompts the model as it is trained: ChatGLM-6B framing, the preset's compact style.
+  const demoExtractor = (model: GlmModel): Extractor => ({ model, tokenizer, family: 'glm', style: promptStyleOf(config.raw) });
   const schemas = new Map<DemoDataset, IeSchema>();
   for (const dataset of DEMO_DATASETS) schemas.set(dataset, schemaFromDataset(readSplit(dataDir, dataset, 'train')));
   if (done('sft')) log('[sft] done, skipped');
@@ -368,7 +363,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       if (every <= 0 || (progress.step % every !== 0 && progress.step !== progress.totalSteps)) return;
       const point: DevF1Point = { step: progress.step, datasets: {} };
       for (const dataset of DEMO_DATASETS) {
-        const scores = await scoreDataset({ model, tokenizer, config }, schemas.get(dataset)!, devF1Examples.get(dataset)!,
+        const scores = await scoreDataset(demoExtractor(model), schemas.get(dataset)!, devF1Examples.get(dataset)!,
           { constrained: true, maxNewTokens, batchSize: preset.eval.batchSize });
         point.datasets[dataset] = { entityF1: scores.entityF1, relationStrictF1: scores.relationStrictF1, examples: scores.examples };
       }
@@ -395,6 +390,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const started = performance.now();
     const checkpoint = await loadCheckpoint(directorySource(path.join(outDir, 'sft')));
     const model = await GlmModel.load(options.ctx, checkpoint);
+    const extractor = demoExtractor(model);
     const report: EvalReport = { datasets: {}, maxNewTokens: preset.eval.maxNewTokens, examplesPerSplit: preset.eval.examplesPerSplit };
     try {
       for (const dataset of DEMO_DATASETS) {
@@ -404,7 +400,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
           const examples = limit(readSplit(dataDir, dataset, split), preset.eval.examplesPerSplit, preset.pickShortest);
           const byMode = {} as Record<'constrained' | 'free', DatasetScores>;
           for (const constrained of [true, false]) {
-            const scores = await scoreDataset({ model, tokenizer, config }, schema, examples,
+            const scores = await scoreDataset(extractor, schema, examples,
               { constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize });
             byMode[constrained ? 'constrained' : 'free'] = scores;
             log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
