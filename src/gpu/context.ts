@@ -134,6 +134,15 @@ export class GpuContext {
     }
   }
 
+  /**
+   * A CPU implementation (SwiftShader, the fallback adapter): it runs any workgroup that uses
+   * workgroup memory or barriers as fibers, so launchers pick barrier-free kernels here
+   * (defaultMatmulVariant, defaultRowReduction); GPUs keep the tiled ones.
+   */
+  get cpuAdapter(): boolean {
+    return this.adapter.info.isFallbackAdapter;
+  }
+
   get dispatches(): number {
     return this.dispatchCount;
   }

@@ -8,6 +8,8 @@ const CAPACITY = 2048; // passes per query set (two timestamps each)
 interface PendingResolve {
   buffer: GPUBuffer;
   labels: string[];
+  querySet: GPUQuerySet;
+  resolveBuffer: GPUBuffer;
 }
 
 export interface KernelTime {
@@ -49,7 +51,7 @@ export class GpuProfiler {
     const readBuffer = this.device.createBuffer({ size: count * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     encoder.resolveQuerySet(this.querySet, 0, count * 2, resolveBuffer, 0);
     encoder.copyBufferToBuffer(resolveBuffer, 0, readBuffer, 0, count * 16);
-    this.pending.push({ buffer: readBuffer, labels: this.labels });
+    this.pending.push({ buffer: readBuffer, labels: this.labels, querySet: this.querySet, resolveBuffer });
     this.labels = [];
     // A fresh query set per encoder: the resolved one may still be in flight.
     this.querySet = this.device.createQuerySet({ type: 'timestamp', count: CAPACITY * 2 });
@@ -59,7 +61,7 @@ export class GpuProfiler {
   async collect(): Promise<void> {
     const pending = this.pending;
     this.pending = [];
-    for (const { buffer, labels } of pending) {
+    for (const { buffer, labels, querySet, resolveBuffer } of pending) {
       await buffer.mapAsync(GPUMapMode.READ);
       const stamps = new BigUint64Array(buffer.getMappedRange());
       labels.forEach((name, i) => {
@@ -71,6 +73,8 @@ export class GpuProfiler {
       });
       buffer.unmap();
       buffer.destroy();
+      querySet.destroy();
+      resolveBuffer.destroy();
     }
   }
 

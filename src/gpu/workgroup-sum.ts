@@ -49,7 +49,7 @@ function fixedSubgroupSize(ctx: GpuContext): number | null {
 /** The reduction the row kernels use on this context's device. */
 export function defaultRowReduction(ctx: GpuContext): RowReduction {
   if (!ctx.features.subgroups) return 'tree';
-  if (ctx.adapter.info.isFallbackAdapter && fixedSubgroupSize(ctx) !== null) return 'one-subgroup';
+  if (ctx.cpuAdapter && fixedSubgroupSize(ctx) !== null) return 'one-subgroup';
   return 'subgroups';
 }
 

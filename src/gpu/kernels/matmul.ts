@@ -32,7 +32,7 @@ export type MatmulVariant = 'tiled' | 'direct';
 
 /** 'direct' on CPU (fallback) adapters, 'tiled' on GPUs. */
 export function defaultMatmulVariant(ctx: GpuContext): MatmulVariant {
-  return ctx.adapter.info.isFallbackAdapter ? 'direct' : 'tiled';
+  return ctx.cpuAdapter ? 'direct' : 'tiled';
 }
 
 export const matvecKernel = defineKernel(
