@@ -1,5 +1,5 @@
-// `npm run train:demo -- --out DIR [--preset tiny|small|demo|extra-small] [--data ../shared/data]
-//  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card]`
+// `npm run train:demo -- --out DIR [--preset tiny|small|small-continued|demo|extra-small] [--data ../shared/data]
+//  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card] [--warm-start MODEL_DIR]`
 // Trains the demo GLM (ChatGLM-6B architecture) from scratch with this engine: tokenizer →
 // pretraining → IE fine-tuning → evaluation → model card, each stage checkpointed in DIR.
 // Ctrl-C stops at the next step after a checkpoint; `--resume` continues from there.
@@ -11,14 +11,14 @@ import { createNodeContext } from '../src/gpu/node.ts';
 import { demoPreset } from '../src/train/demo/config.ts';
 import { runDemoPipeline, STAGES, type StageName } from '../src/train/demo/pipeline.ts';
 
-const USAGE = 'npm run train:demo -- --out DIR [--preset tiny|small|demo|extra-small] [--data DIR] [--resume] [--stop-after STAGE]';
+const USAGE = 'npm run train:demo -- --out DIR [--preset tiny|small|small-continued|demo|extra-small] [--data DIR] [--resume] [--stop-after STAGE] [--warm-start MODEL_DIR]';
 
 async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
     args = parseArgs(argv, {
       out: { kind: 'value', required: true }, preset: { kind: 'value' }, data: { kind: 'value' },
-      resume: { kind: 'switch' }, 'stop-after': { kind: 'value' },
+      resume: { kind: 'switch' }, 'stop-after': { kind: 'value' }, 'warm-start': { kind: 'value' },
     });
   } catch (error) {
     if (error instanceof UsageError) {
@@ -49,6 +49,7 @@ async function main(argv: readonly string[]): Promise<number> {
       outDir: path.resolve(args.get('out')![0]!),
       resume: args.has('resume'),
       ...(stopAfter !== undefined ? { stopAfter: stopAfter as StageName } : {}),
+      ...(args.has('warm-start') ? { warmStart: path.resolve(args.get('warm-start')![0]!) } : {}),
       log: (line) => process.stdout.write(line + '\n'),
       shouldStop: () => stopRequested,
     });

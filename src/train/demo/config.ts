@@ -5,6 +5,8 @@
 //   tiny         runs on SwiftShader in about 5–8 minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
 //   small        the model shipped in public/models/chatuie-demo, trained on 2 CPU cores through
 //                SwiftShader in about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.45 epoch of SFT
+//   small-continued  more SFT for the shipped `small` model: warm-started from its folder
+//                (`--warm-start public/models/chatuie-demo`), fresh AdamW and schedule, another seed's batch order
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
@@ -43,7 +45,12 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'small' | 'demo';
+  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'demo';
+  /**
+   * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
+   * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
+   */
+  continues?: DemoPreset['name'];
   model: DemoModelShape;
   /** Training examples per dataset for pretraining and SFT (null: all); the tokenizer always sees every training text. */
   trainPerDataset: number | null;
@@ -116,6 +123,21 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     devF1: { every: 75, perDataset: 16, maxNewTokens: 96 },
     eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
     seed: 1,
+  },
+  'small-continued': {
+    name: 'small-continued',
+    continues: 'small',
+    model: { hiddenSize: 96, numLayers: 3, numHeads: 4, ffnHiddenSize: 256, vocabSize: 4000, maxSequenceLength: 512, initStd: 0.05 },
+    trainPerDataset: null,
+    pickShortest: false,
+    devLossPerDataset: 16,
+    pretrainOnCasie: false,
+    pretrainMaxTokens: 64,
+    pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
+    sft: { steps: 500, batchSize: 8, accumulation: 1, lr: 1.5e-3, checkpointEvery: 20, evalEvery: 50 },
+    devF1: { every: 100, perDataset: 16, maxNewTokens: 96 },
+    eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
+    seed: 2,
   },
   demo: {
     name: 'demo',

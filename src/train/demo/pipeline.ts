@@ -69,7 +69,15 @@ export interface PipelineState {
   sftDevF1?: DevF1Point[];
   eval?: { wallMs: number };
   hardware: string;
+  /**
+   * The finished run this one continues (preset.continues): its tokenizer, pretraining and SFT
+   * records as it logged them; this run's `sft` and `sftDevF1` count steps from 1 again.
+   */
+  warmStart?: { from: string; previous: PipelineState };
 }
+
+/** The file of a model folder (the card stage's output) that holds its run's PipelineState. */
+export const TRAINING_LOG_FILE = 'training-log.json';
 
 export interface DatasetScores {
   examples: number;
@@ -104,6 +112,11 @@ export interface DemoPipelineOptions {
   log: (line: string) => void;
   /** Polled between training steps; true stops the stage after a checkpoint. */
   shouldStop?: () => boolean;
+  /**
+   * A finished model folder (config.json, model.safetensors, tokenizer files, training-log.json)
+   * to continue, for a preset that `continues` another: required by such a preset, refused by others.
+   */
+  warmStart?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,6 +285,38 @@ async function scoreDataset(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Warm start
+
+function tokenizerDirOf(outDir: string): string {
+  return path.join(outDir, 'tokenizer');
+}
+
+/**
+ * Starts a run of a `continues` preset from a finished model folder: checks that the folder is a
+ * finished run of the continued preset with the same model shape, takes over its tokenizer (copied
+ * into OUT/tokenizer) and its tokenizer and pretraining records, and marks those stages complete;
+ * SFT then starts from the folder's weights.
+ */
+function takeOverWarmStart(state: PipelineState, options: DemoPipelineOptions, tokenizerDir: string): void {
+  const { preset, warmStart } = options;
+  if (preset.continues === undefined) throw new Error(`preset "${preset.name}" trains from scratch: --warm-start is only for a preset that continues another`);
+  if (warmStart === undefined) throw new Error(`preset "${preset.name}" continues a finished "${preset.continues}" model: pass --warm-start MODEL_DIR`);
+  const logFile = path.join(warmStart, TRAINING_LOG_FILE);
+  if (!existsSync(logFile)) throw new Error(`${logFile} is missing: --warm-start needs a model folder written by the card stage`);
+  const previous = JSON.parse(readFileSync(logFile, 'utf8')) as PipelineState;
+  if (previous.preset?.name !== preset.continues) {
+    throw new Error(`${warmStart} was trained with preset "${previous.preset?.name}", not "${preset.continues}" (what "${preset.name}" continues)`);
+  }
+  if (JSON.stringify(previous.preset.model) !== JSON.stringify(preset.model)) throw new Error(`${warmStart}: its model shape differs from preset "${preset.name}"'s`);
+  if (!previous.completed.includes('sft')) throw new Error(`${warmStart}: its run did not complete SFT`);
+  copyTokenizerFiles(warmStart, tokenizerDir);
+  state.warmStart = { from: path.resolve(warmStart), previous };
+  if (previous.tokenizer) state.tokenizer = previous.tokenizer;
+  if (previous.pretrain) state.pretrain = previous.pretrain;
+  state.completed.push('tokenizer', 'pretrain');
+}
+
+// ---------------------------------------------------------------------------------------------
 // The pipeline
 
 export async function runDemoPipeline(options: DemoPipelineOptions): Promise<PipelineState> {
@@ -283,6 +328,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     throw new Error(`${outDir} was started with preset "${existing.preset.name}" and different settings; resume it with the same preset`);
   }
   const state: PipelineState = existing ?? { format: 'chatuie-demo/1', preset, completed: [], hardware: options.ctx.adapterDescription };
+  if (!existing && (preset.continues !== undefined || options.warmStart !== undefined)) takeOverWarmStart(state, options, tokenizerDirOf(outDir));
   const save = (): void => writeState(outDir, state);
   save();
   const done = (stage: StageName): boolean => state.completed.includes(stage);
@@ -292,7 +338,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   };
   const finishedAfter = (stage: StageName): boolean => options.stopAfter === stage;
 
-  const tokenizerDir = path.join(outDir, 'tokenizer');
+  const tokenizerDir = tokenizerDirOf(outDir);
   const pretrainDatasets: string[] = [...DEMO_DATASETS, ...(preset.pretrainOnCasie ? ['casie'] : [])];
   const trainTexts = (): string[] => pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest).map((e) => e.text));
 
@@ -373,8 +419,9 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
         DEMO_DATASETS.map((d) => `${d} ${point.datasets[d]!.entityF1.toFixed(3)}` +
           (point.datasets[d]!.relationStrictF1 !== null ? ` rel ${point.datasets[d]!.relationStrictF1!.toFixed(3)}` : '')).join(', '));
     };
+    const initialDir = state.warmStart ? state.warmStart.from : path.join(outDir, 'pretrain');
     const finished = await trainStage(options, 'sft', preset.sft, { train, dev },
-      () => loadCheckpoint(directorySource(path.join(outDir, 'pretrain'))),
+      () => loadCheckpoint(directorySource(initialDir)),
       (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0, devF1);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'sft'));
     save();
