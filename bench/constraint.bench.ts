@@ -7,7 +7,8 @@
 // characters and pairs, punctuation runs, digits and JSON fragments, all taken from the datasets
 // in ../shared/data, padded with word pairs to the exact size; the last ids are special tokens
 // (''). Each example's gold answer is cut into pieces greedily (longest piece first) and walked
-// token by token, timing allowed() at every step (a fresh mask per step, as in generation).
+// token by token, timing allowed() at every step (a fresh mask per step, as in generation), with
+// mentions at word boundaries (the default) and anywhere.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,7 +124,7 @@ const cases: Case[] = [
   pickExample('casie', (example) => (example.text.length < 300 ? example.events.reduce((sum, event) => sum + 1 + event.arguments.length, 0) : 0)),
 ];
 
-const rows: string[][] = [['vocab', 'example', 'input chars', 'steps', 'mean ms', 'p95 ms', 'max ms', 'allowed/step', 'setup ms']];
+const rows: string[][] = [['vocab', 'example', 'mentions', 'input chars', 'steps', 'mean ms', 'p95 ms', 'max ms', 'allowed/step', 'setup ms']];
 for (const size of [130528, 151552]) {
   let start = performance.now();
   const vocab = syntheticVocabulary(size, texts);
@@ -132,7 +133,7 @@ for (const size of [130528, 151552]) {
   const trie = vocabularyTrie(vocab);
   const trieMs = performance.now() - start;
   console.log(`vocabulary ${size}: pieces built in ${buildMs.toFixed(0)} ms, trie of ${trie.nodeCount} nodes in ${trieMs.toFixed(0)} ms`);
-  for (const { name, schema, example } of cases) {
+  for (const { name, schema, example } of cases) for (const mentionBoundaries of ['words', 'anywhere'] as const) {
     const answer = serializeAnswer(example, schema, inferTaskKind(schema));
     const ids = segment(vocab, answer);
     const times: number[] = [];
@@ -140,7 +141,7 @@ for (const size of [130528, 151552]) {
     let setupMs = 0;
     for (let repeat = 0; repeat < 5; repeat++) {
       const setupStart = performance.now();
-      const constraint = new AnswerConstraint(vocab, schema, example.text, inferTaskKind(schema));
+      const constraint = new AnswerConstraint(vocab, schema, example.text, inferTaskKind(schema), { mentionBoundaries });
       setupMs = performance.now() - setupStart;
       for (const id of [...ids, vocab.endId]) {
         const stepStart = performance.now();
@@ -158,6 +159,7 @@ for (const size of [130528, 151552]) {
     rows.push([
       String(size),
       name,
+      mentionBoundaries,
       String(example.text.length),
       String(ids.length + 1),
       mean.toFixed(3),
@@ -166,12 +168,12 @@ for (const size of [130528, 151552]) {
       (allowedTotal / (ids.length + 1)).toFixed(0),
       setupMs.toFixed(2),
     ]);
-    if (size === 130528) console.log(`${name}: ${answer.slice(0, 160)}${answer.length > 160 ? '…' : ''}`);
+    if (size === 130528 && mentionBoundaries === 'words') console.log(`${name}: ${answer.slice(0, 160)}${answer.length > 160 ? '…' : ''}`);
   }
 }
 
 const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
 for (const [index, row] of rows.entries()) {
-  console.log(row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+  console.log(row.map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
   if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
 }

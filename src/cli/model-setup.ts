@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { loadCheckpoint } from '../io/checkpoint.ts';
 import { directorySource } from '../io/node-source.ts';
 import type { Extractor } from '../ie/extract.ts';
+import type { MentionBoundaries } from '../ie/constraint.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
 import { GlmModel } from '../model/model.ts';
@@ -14,15 +15,19 @@ import { UsageError } from './args.ts';
 
 export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   'no-constraint': { kind: 'switch' },
+  'mention-boundaries': { kind: 'value' },
   'max-new-tokens': { kind: 'value' },
   batch: { kind: 'value' },
 };
 
 export interface DecodingChoice {
   constrained: boolean;
+  mentionBoundaries: MentionBoundaries;
   maxNewTokens: number;
   batchSize: number;
 }
+
+const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
 
 export function decodingChoice(args: ParsedArgs): DecodingChoice {
   const count = (name: string, fallback: number): number => {
@@ -32,7 +37,16 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
     if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name}: "${text}" is not a positive count`);
     return value;
   };
-  return { constrained: !args.has('no-constraint'), maxNewTokens: count('max-new-tokens', 256), batchSize: count('batch', 8) };
+  const boundaries = args.get('mention-boundaries')?.[0] ?? 'words';
+  if (!(MENTION_BOUNDARIES as readonly string[]).includes(boundaries)) {
+    throw new UsageError(`--mention-boundaries: "${boundaries}" is not one of ${MENTION_BOUNDARIES.join(', ')}`);
+  }
+  return {
+    constrained: !args.has('no-constraint'),
+    mentionBoundaries: boundaries as MentionBoundaries,
+    maxNewTokens: count('max-new-tokens', 256),
+    batchSize: count('batch', 8),
+  };
 }
 
 export async function openExtractor(modelDir: string): Promise<{ ctx: GpuContext; extractor: Extractor }> {

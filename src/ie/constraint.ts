@@ -5,8 +5,9 @@
 //
 // Per vocabulary (cached): the decoded surface string of every token, organised as a trie
 // (constraint/vocab-trie.ts). Per schema and task: the answer grammar's structure graph
-// (constraint/grammar.ts). Per input: a suffix automaton of the text
-// (constraint/suffix-automaton.ts). allowed() walks the trie together with the grammar, state by
+// (constraint/grammar.ts). Per input: the mention automaton of the text (constraint/
+// mention-matcher.ts: a suffix automaton, of the text marked at its word boundaries by default, so
+// that a mention never starts or ends inside a word). allowed() walks the trie together with the grammar, state by
 // state (five integers), and abandons a subtree at its first impossible character; at each trie
 // node it iterates the smaller of the node's children and the characters the state can take.
 // A token is allowed iff its whole surface can be read from the current state; the grammar has
@@ -26,7 +27,7 @@ import { answerEndId, type PromptFamily } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { AnswerGrammar, InputGrammar, NODE, NODE_END, STATE_SIZE } from './constraint/grammar.ts';
-import { SuffixAutomaton } from './constraint/suffix-automaton.ts';
+import { createMentionMatcher, type MentionBoundaries } from './constraint/mention-matcher.ts';
 import { VocabTrie } from './constraint/vocab-trie.ts';
 
 export interface TokenConstraint {
@@ -125,9 +126,19 @@ function hasCharacterToken(trie: VocabTrie, character: string): boolean {
 /** The characters every answer needs; a vocabulary without a token for each cannot write answers. */
 const STRUCTURE_CHARACTERS = '{}[]",: \\u0123456789abcdefnrt';
 
+export type { MentionBoundaries } from './constraint/mention-matcher.ts';
+
+export interface AnswerConstraintOptions {
+  /**
+   * 'words' (default): a mention starts and ends at word boundaries of the input (never "L" of
+   * "LANCASTER"; every position of Chinese text is one). 'anywhere': any substring.
+   */
+  mentionBoundaries?: MentionBoundaries;
+}
+
 /** A constraint for one answer to `inputText` under `schema` (task kind inferred from the schema by default). */
-export function createAnswerConstraint(vocab: ConstraintVocabulary, schema: IeSchema, inputText: string, task?: IeTaskKind): TokenConstraint {
-  return new AnswerConstraint(vocab, schema, inputText, task ?? inferTaskKind(schema));
+export function createAnswerConstraint(vocab: ConstraintVocabulary, schema: IeSchema, inputText: string, task?: IeTaskKind, options: AnswerConstraintOptions = {}): TokenConstraint {
+  return new AnswerConstraint(vocab, schema, inputText, task ?? inferTaskKind(schema), options);
 }
 
 export class AnswerConstraint implements TokenConstraint {
@@ -150,6 +161,7 @@ export class AnswerConstraint implements TokenConstraint {
     schema: IeSchema,
     inputText: string,
     task: IeTaskKind,
+    options: AnswerConstraintOptions = {},
   ) {
     this.trie = vocabularyTrie(vocab);
     // Token-level dead ends: the grammar has none at the character level, and every character it
@@ -162,7 +174,8 @@ export class AnswerConstraint implements TokenConstraint {
     const writable = (text: string): boolean => [...text].every((character) => hasCharacterToken(trie, character));
     const mentionable = [...inputText].some((character) => writable(JSON.stringify(character).slice(1, -1)));
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
-    this.input = new InputGrammar(grammar, new SuffixAutomaton(inputText));
+    const mentions = createMentionMatcher(inputText, options.mentionBoundaries ?? 'words', (character) => writable(JSON.stringify(character).slice(1, -1)));
+    this.input = new InputGrammar(grammar, mentions);
     grammar.initialState(this.current, 0);
     this.maskWords = Math.ceil(vocab.pieces.length / 32);
     this.maxCandidates = this.input.maxCandidates();

@@ -7,7 +7,7 @@ import { generate, type DecodeStats } from '../model/generate.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { inferTaskKind, parseAnswer, type AnswerParseResult, type IeTaskKind } from './answer.ts';
-import { buildConstraintVocabulary, createAnswerConstraint, type TokenConstraint } from './constraint.ts';
+import { buildConstraintVocabulary, createAnswerConstraint, type MentionBoundaries, type TokenConstraint } from './constraint.ts';
 import { scoreExtractions, type IeMetrics } from './metrics.ts';
 import { decodeAnswerIds, stopTokenIds, type PromptFamily, type PromptStyle } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
@@ -28,6 +28,8 @@ export function budgetReserve(schema: IeSchema): number {
 export interface ExtractOptions {
   /** Mask decoding to valid answers whose spans occur in the input (default true). */
   constrained: boolean;
+  /** With the constraint: mentions at word boundaries ('words', the default) or any substring. */
+  mentionBoundaries?: MentionBoundaries;
   maxNewTokens: number;
   /** Sequences decoded side by side. */
   batchSize: number;
@@ -77,7 +79,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     const prompts = batch.map((text) => promptIdsFor(encoder, text));
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraints: (TokenConstraint | null)[] = batch.map((text) =>
-      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
+      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words' }), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
     );
     let stats: DecodeStats | null = null;
     const generations = await generate(model, prompts, {

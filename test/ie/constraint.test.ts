@@ -3,7 +3,7 @@
 // built from real tokenizers of both kinds.
 import { describe, expect, it } from 'vitest';
 import type { IeTaskKind } from '../../src/ie/answer.ts';
-import { AnswerConstraint, buildConstraintVocabulary, createAnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constraint.ts';
+import { AnswerConstraint, buildConstraintVocabulary, createAnswerConstraint, type ConstraintVocabulary, type MentionBoundaries } from '../../src/ie/constraint.ts';
 import { SuffixAutomaton } from '../../src/ie/constraint/suffix-automaton.ts';
 import { VocabTrie } from '../../src/ie/constraint/vocab-trie.ts';
 import type { IeSchema } from '../../src/ie/schema.ts';
@@ -89,9 +89,9 @@ const EVENTS: IeSchema = {
 const INPUT = 'Ada Lovelace joined the Analytical Society ; hackers stole data from the bank , a "big" one \\ really\tso\u0001.';
 
 /** Feeds `answer` one character at a time; checks mask and advance agree at every step. */
-function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind): boolean {
+function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere'): boolean {
   const vocab = characterVocabulary([input, answer]);
-  const constraint = createAnswerConstraint(vocab, schema, input, task);
+  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries });
   for (const character of answer) {
     const id = vocab.pieces.indexOf(character);
     const mask = constraint.allowed();
@@ -203,7 +203,7 @@ describe('mask over multi-character tokens', () => {
     const input = 'Ada met Bob at IBM .';
     const extra = ['Ada', ' met', '"Ada', '"]', '", "', '"], "', '"]}', '": ["', '{"', 'person', 'Ad', 'a"', 'Bob"]}', 'IBM .', 'xyz', '"}'];
     const vocab = characterVocabulary([input, 'person organization'], extra);
-    const constraint = new AnswerConstraint(vocab, SCHEMA, input, 'ner');
+    const constraint = new AnswerConstraint(vocab, SCHEMA, input, 'ner', { mentionBoundaries: 'anywhere' });
     const take = (piece: string): void => constraint.advance(vocab.pieces.indexOf(piece));
     take('{"');
     take('person');

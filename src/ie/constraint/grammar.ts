@@ -4,7 +4,7 @@
 //   state[NODE]  node of the structure graph below
 //   state[KEY]   schema index of the last answer key written (keys only in schema order)
 //   state[ROLE]  index of the last role written in the current event (roles in schema order)
-//   state[SAM]   suffix-automaton state of the mention being written (0 = nothing yet)
+//   state[SAM]   mention-matcher state of the mention being written (0 = nothing yet)
 //   state[ESC]   JSON escape inside a mention: 0 none, 1 after "\", 2 "\u", 3 "\u0", 4 "\u00",
 //                5 "\u000", 6 "\u001"
 //
@@ -13,10 +13,11 @@
 //            while state[field] + 1 < guardMax, i.e. a name after the last one remains: the key/role trie edges and the ", " before a key or
 //            role, so that no state is a dead end) and an assignment (state[field] = value: a
 //            completed key or role, or -1 for roles at the start of an event).
-//   MENTION  the inside of a mention string: characters must extend a substring of the input
-//            (raw, or escaped exactly as JSON.stringify writes them: \" \\ \b \f \n \r \t and
-//            \u00xx lowercase for other control characters); the unescaped closing quote is
-//            allowed once the mention is non-empty and leads to closeTarget.
+//   MENTION  the inside of a mention string: characters must extend a mention of the input as
+//            the MentionMatcher defines it (a substring; at word boundaries by default), raw or
+//            escaped exactly as JSON.stringify writes them: \" \\ \b \f \n \r \t and
+//            \u00xx lowercase for other control characters; the unescaped closing quote is
+//            allowed where the matcher says the mention may end, and leads to closeTarget.
 //   END      the answer is complete; only the end token follows.
 //
 // The language (serializer's separators; "," is always followed by one space):
@@ -33,7 +34,7 @@
 
 import { TRIGGER_KEY, type IeSchema } from '../schema.ts';
 import { taskHasEntities, taskHasEvents, taskHasRelations, type IeTaskKind } from '../answer.ts';
-import { SAM_ROOT, type SuffixAutomaton } from './suffix-automaton.ts';
+import { MENTION_EMPTY, type MentionMatcher } from './mention-matcher.ts';
 
 export const STATE_SIZE = 5;
 export const NODE = 0;
@@ -253,7 +254,7 @@ export class AnswerGrammar {
     states[at + NODE] = this.startNode;
     states[at + KEY] = -1;
     states[at + ROLE] = -1;
-    states[at + SAM] = SAM_ROOT;
+    states[at + SAM] = MENTION_EMPTY;
     states[at + ESC] = 0;
   }
 }
@@ -262,7 +263,7 @@ export class AnswerGrammar {
 export class InputGrammar {
   constructor(
     readonly grammar: AnswerGrammar,
-    readonly automaton: SuffixAutomaton,
+    readonly mentions: MentionMatcher,
   ) {}
 
   /**
@@ -295,7 +296,7 @@ export class InputGrammar {
     }
     if (kind !== NODE_MENTION) return false;
 
-    const automaton = this.automaton;
+    const automaton = this.mentions;
     const sam = states[from + SAM]!;
     const escape = states[from + ESC]!;
     let nextSam = -1;
@@ -303,12 +304,12 @@ export class InputGrammar {
     let nextNode = node;
     if (escape === 0) {
       if (character === QUOTE) {
-        if (sam === SAM_ROOT) return false; // a mention is never empty
+        if (!automaton.canEnd(sam)) return false; // never empty; at a word boundary with the words matcher
         nextNode = grammar.closeTarget[node]!;
-        nextSam = SAM_ROOT;
+        nextSam = MENTION_EMPTY;
       } else if (character === BACKSLASH) {
         // Only if some escaped character can follow (no dead ends).
-        const mask = automaton.controlMask[sam]!;
+        const mask = automaton.controlMask(sam);
         if (mask === 0 && automaton.next(sam, QUOTE) < 0 && automaton.next(sam, BACKSLASH) < 0) return false;
         nextSam = sam;
         nextEscape = 1;
@@ -319,7 +320,7 @@ export class InputGrammar {
     } else if (escape === 1) {
       const decoded = SHORT_ESCAPES.get(character);
       if (decoded !== undefined) nextSam = automaton.next(sam, decoded);
-      else if (character === 0x75 && (automaton.controlMask[sam]! & UNICODE_ESCAPED) !== 0) {
+      else if (character === 0x75 && (automaton.controlMask(sam) & UNICODE_ESCAPED) !== 0) {
         nextSam = sam;
         nextEscape = 2;
       }
@@ -329,7 +330,7 @@ export class InputGrammar {
         nextEscape = escape + 1;
       }
     } else if (escape === 4) {
-      const mask = automaton.controlMask[sam]! & UNICODE_ESCAPED;
+      const mask = automaton.controlMask(sam) & UNICODE_ESCAPED;
       if (character === 0x30 && (mask & 0xffff) !== 0) {
         nextSam = sam;
         nextEscape = 5;
@@ -355,9 +356,7 @@ export class InputGrammar {
     let most = LOWER_HEX.length;
     const { edgeStart } = this.grammar;
     for (let node = 0; node + 1 < edgeStart.length; node++) most = Math.max(most, edgeStart[node + 1]! - edgeStart[node]!);
-    const samStart = this.automaton.edgeStart;
-    for (let state = 0; state < this.automaton.stateCount; state++) most = Math.max(most, samStart[state + 1]! - samStart[state]! + 2);
-    return most;
+    return Math.max(most, this.mentions.maxCandidates() + 2);
   }
 
   /**
@@ -378,15 +377,14 @@ export class InputGrammar {
     if (kind !== NODE_MENTION) return 0;
     const escape = states[at + ESC]!;
     if (escape === 0) {
-      const automaton = this.automaton;
       const sam = states[at + SAM]!;
-      const last = automaton.edgeStart[sam + 1]!;
+      const found = this.mentions.candidatesInto(sam, out, offset);
       let count = 0;
-      for (let index = automaton.edgeStart[sam]!; index < last; index++) {
-        const character = automaton.edgeChar[index]!;
+      for (let index = 0; index < found; index++) {
+        const character = out[offset + index]!;
         if (character >= 0x20 && character !== QUOTE && character !== BACKSLASH) out[offset + count++] = character;
       }
-      if (sam !== SAM_ROOT) out[offset + count++] = QUOTE;
+      if (this.mentions.canEnd(sam)) out[offset + count++] = QUOTE;
       out[offset + count++] = BACKSLASH;
       return count;
     }
