@@ -172,9 +172,10 @@ export class AnswerConstraint implements TokenConstraint {
     const missing = [...STRUCTURE_CHARACTERS].filter((character) => !hasCharacterToken(trie, character));
     if (missing.length > 0) throw new ConstraintError(`the vocabulary has no token for ${missing.map((character) => JSON.stringify(character)).join(' ')}: answers cannot be written`);
     const writable = (text: string): boolean => [...text].every((character) => hasCharacterToken(trie, character));
-    const mentionable = [...inputText].some((character) => writable(JSON.stringify(character).slice(1, -1)));
+    const writableInInput = (character: string): boolean => writable(JSON.stringify(character).slice(1, -1));
+    const mentions = createMentionMatcher(inputText, options.mentionBoundaries ?? 'words', writableInInput);
+    const mentionable = mentions.canStart() && [...inputText].some(writableInInput);
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
-    const mentions = createMentionMatcher(inputText, options.mentionBoundaries ?? 'words', (character) => writable(JSON.stringify(character).slice(1, -1)));
     this.input = new InputGrammar(grammar, mentions);
     grammar.initialState(this.current, 0);
     this.maskWords = Math.ceil(vocab.pieces.length / 32);

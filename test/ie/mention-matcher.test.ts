@@ -17,15 +17,29 @@ function walk(matcher: MentionMatcher, text: string): number {
 
 const isWord = (character: string | undefined): boolean => character !== undefined && /[\p{L}\p{N}_]/u.test(character) && !/\p{Script=Han}/u.test(character);
 
-/** Brute force: starts of occurrences of `needle` that begin at a word boundary. */
-function boundaryStarts(text: string, needle: string): number[] {
-  return findOccurrences(text, needle).filter((start) => !(isWord(text[start - 1]) && isWord(text[start])));
+const hasLetter = (text: string): boolean => /[\p{L}\p{N}]/u.test(text);
+const isSpace = (character: string | undefined): boolean => character !== undefined && /\s/u.test(character);
+
+/**
+ * Brute force of the words matcher: `needle` can be read iff some occurrence in the text without
+ * its trailing white space starts at a word boundary, not with a space, and has a letter or digit
+ * in it or after it; it can end there iff some occurrence is at word boundaries at both ends, with
+ * no space at either end and a letter or digit in it.
+ */
+function readable(text: string, needle: string): boolean {
+  const trimmed = text.replace(/\s+$/u, '');
+  return findOccurrences(trimmed, needle).some((start) => !(isWord(trimmed[start - 1]) && isWord(trimmed[start])) && !isSpace(needle[0]) &&
+    (hasLetter(needle) || hasLetter(trimmed.slice(start + needle.length))));
+}
+
+function endable(text: string, needle: string): boolean {
+  return findOccurrences(text, needle).some((start) => isAtWordBoundaries(text, start, needle)) && !isSpace(needle[0]) && !isSpace(needle.at(-1)) && hasLetter(needle);
 }
 
 describe('word-boundary mention matcher', () => {
-  it('reads exactly the prefixes of boundary-starting occurrences and ends exactly at boundary-aligned ones (random texts)', () => {
+  it('reads and ends exactly as the brute force says (random texts)', () => {
     const rng = new Rng(11);
-    const alphabet = ['a', 'b', 'X', '1', ' ', '.', '-', '中', '文', '\t', '"'];
+    const alphabet = ['a', 'b', 'X', '1', ' ', ' ', '.', '-', '$', '中', '文', '\t', '"'];
     for (let trial = 0; trial < 60; trial++) {
       const length = rng.int(0, 14);
       let text = '';
@@ -40,11 +54,12 @@ describe('word-boundary mention matcher', () => {
       }
       for (const candidate of candidates) {
         const state = walk(matcher, candidate);
-        const readable = boundaryStarts(text, candidate).length > 0;
-        expect(state >= 0, `${JSON.stringify(candidate)} in ${JSON.stringify(text)}`).toBe(readable);
-        const aligned = findOccurrences(text, candidate).some((start) => isAtWordBoundaries(text, start, candidate));
-        expect(state >= 0 && matcher.canEnd(state), `end ${JSON.stringify(candidate)} in ${JSON.stringify(text)}`).toBe(aligned);
+        expect(state >= 0, `${JSON.stringify(candidate)} in ${JSON.stringify(text)}`).toBe(readable(text, candidate));
+        expect(state >= 0 && matcher.canEnd(state), `end ${JSON.stringify(candidate)} in ${JSON.stringify(text)}`).toBe(endable(text, candidate));
         if (state >= 0) {
+          // No dead ends: some character or the end follows every readable state.
+          const reachable = matcher.canEnd(state) || [...new Set(text)].some((character) => matcher.next(state, character.charCodeAt(0)) >= 0);
+          expect(reachable, `dead end after ${JSON.stringify(candidate)} in ${JSON.stringify(text)}`).toBe(true);
           // candidatesInto is a superset of the characters next() takes.
           const out = new Uint16Array(matcher.maxCandidates() + 4);
           const count = matcher.candidatesInto(state, out, 0);
@@ -68,6 +83,21 @@ describe('word-boundary mention matcher', () => {
     }
   });
 
+  it('a mention holds a letter or digit and has no space at either end', () => {
+    const matcher = new WordMentionMatcher('LANCASTER , Ky . costs $1 million .  ');
+    for (const mention of ['LANCASTER', 'LANCASTER , Ky .', 'Ky .', '$1 million', '$1', 'million .']) expect(matcher.canEnd(walk(matcher, mention)), mention).toBe(true);
+    for (const mention of [',', '.', ', ', 'Ky . ', '$', 'costs ']) {
+      const state = walk(matcher, mention);
+      expect(state >= 0 && matcher.canEnd(state), mention).toBe(false);
+    }
+    expect(walk(matcher, ' Ky')).toBe(-1); // no leading space
+    const end = new WordMentionMatcher('Ada left .  ');
+    expect(walk(end, '.')).toBe(-1); // no letter in or after it (trailing spaces are not read)
+    expect(walk(end, 'left . ')).toBe(-1);
+    expect(end.canEnd(walk(end, 'left .'))).toBe(true);
+    expect(walk(matcher, ', Ky')).toBeGreaterThanOrEqual(0);
+  });
+
   it('a word character the vocabulary cannot write ends a word there, so no mention is stuck before it', () => {
     const strict = new WordMentionMatcher('Café au lait');
     expect(strict.canEnd(walk(strict, 'Caf'))).toBe(false);
@@ -75,6 +105,15 @@ describe('word-boundary mention matcher', () => {
     expect(matcher.canEnd(walk(matcher, 'Caf'))).toBe(true);
     expect(matcher.canEnd(walk(matcher, 'au'))).toBe(true);
     expect(matcher.canEnd(walk(matcher, 'la'))).toBe(false);
+  });
+
+  it('no mention is offered that cannot be finished: no letter, or only through characters the vocabulary cannot write', () => {
+    expect(new WordMentionMatcher('$ , .').canStart()).toBe(false);
+    expect(new WordMentionMatcher('$ A').canStart()).toBe(true);
+    const blocked = new WordMentionMatcher('$ · A', (character) => character !== '·');
+    expect(walk(blocked, '$')).toBe(-1); // its letter lies behind "·", which cannot be written
+    expect(blocked.canEnd(walk(blocked, 'A'))).toBe(true);
+    expect(new WordMentionMatcher('· ·', (character) => character !== '·').canStart()).toBe(false);
   });
 
   it('anywhere: any non-empty substring; a text holding the marker character falls back to it', () => {
