@@ -3,7 +3,7 @@
 // memory; what can be checked exactly are the per-buffer and per-binding limits, and the
 // total is shown next to what the user knows of their GPU.
 
-import type { GpuLimits } from '../gpu/context.ts';
+import { formatBytes, type GpuLimits } from '../gpu/context.ts';
 import type { GlmConfig } from './config.ts';
 import { kvCacheBytes } from './kvcache.ts';
 import { weightBytes } from './weights.ts';
@@ -54,14 +54,14 @@ export function estimateMemory(config: GlmConfig, limits: GpuLimits, options: Me
   const problems: string[] = [];
   const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const widestRow = 4 * Math.max(config.hiddenSize, config.ffnHiddenSize, config.numHeads * config.headDim);
-  if (widestRow > binding) problems.push(`a weight row of ${widestRow} bytes exceeds the device's storage binding limit of ${binding} bytes`);
+  if (widestRow > binding) problems.push(`a weight row of ${formatBytes(widestRow)} exceeds the device's storage binding limit of ${formatBytes(binding)}`);
   const kvPerLayer = kvCache / (2 * config.numLayers);
   if (kvPerLayer > binding) {
-    problems.push(`the KV cache of one layer (${kvPerLayer} bytes for ${options.batch} × ${options.capacity} tokens) exceeds the storage binding limit of ${binding} bytes`);
+    problems.push(`the KV cache of one layer (${formatBytes(kvPerLayer)} for ${options.batch} × ${options.capacity} tokens) exceeds the storage binding limit of ${formatBytes(binding)}`);
   }
   if (options.training) {
     const embedding = 4 * config.vocabSize * config.hiddenSize;
-    if (embedding > binding) problems.push(`training the ${config.vocabSize}-token embedding (${embedding} bytes) needs it in one binding, over the limit of ${binding} bytes`);
+    if (embedding > binding) problems.push(`training the ${config.vocabSize}-token embedding (${formatBytes(embedding)}) needs it in one binding, over the limit of ${formatBytes(binding)}`);
   }
   return { weights, kvCache, training, total, problems };
 }

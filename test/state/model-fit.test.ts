@@ -41,7 +41,7 @@ describe('modelFit', () => {
   it('refuses rows wider than a binding, naming maxStorageBufferBindingSize and maxBufferSize', () => {
     const fit = modelFit(parseGlmConfig(TOO_WIDE_CONFIG), LIMITS, null);
     expect(fit.fits).toBe(false);
-    expect(fit.problems[0]).toMatch(/a weight row of 8589934592 bytes exceeds the device's storage binding limit of 134217728 bytes \(maxStorageBufferBindingSize 128\.0 MiB, maxBufferSize 256\.0 MiB\)/);
+    expect(fit.problems[0]).toMatch(/a weight row of 8\.00 GiB exceeds the device's storage binding limit of 128\.0 MiB \(maxStorageBufferBindingSize 128\.0 MiB, maxBufferSize 256\.0 MiB\)/);
   });
 
   it('refuses weights beyond what navigator.deviceMemory allows, and only warns when the memory may suffice', () => {
@@ -75,7 +75,7 @@ describe('engine on Dawn', () => {
     expect(tooWide.fits).toBe(false);
     // The weights file is not even a safetensors file: the refusal comes first, and the loaded model stays.
     const refused = engine.loadModel([new File([JSON.stringify(TOO_WIDE_CONFIG)], 'config.json'), new File(['not safetensors'], 'model.safetensors')]);
-    await expect(refused).rejects.toThrow(/^This model does not fit this device: a weight row of \d+ bytes exceeds .*maxStorageBufferBindingSize/);
+    await expect(refused).rejects.toThrow(/^This model does not fit this device: a weight row of [\d.]+ [KMG]iB exceeds .*maxStorageBufferBindingSize/);
     await expect(refused).rejects.toMatchObject({ name: 'ModelFitError' });
     expect((await engine.nextToken([1, 2])).positions).toBe(2);
     await engine.unloadModel();

@@ -32,7 +32,7 @@ const TINY_FILES = { 'config.json': '{"model_type": "chatglm"}', 'model.safetens
 const TOO_BIG: ModelFit = {
   ...TINY_FIT,
   fits: false,
-  problems: ['a weight row of 8589934592 bytes exceeds the device\'s storage binding limit of 134217728 bytes (maxStorageBufferBindingSize 128.0 MiB, maxBufferSize 256.0 MiB)'],
+  problems: ['a weight row of 8.00 GiB exceeds the device\'s storage binding limit of 128.0 MiB (maxStorageBufferBindingSize 128.0 MiB, maxBufferSize 256.0 MiB)'],
 };
 
 describe('model slice: URL, demo, drop', () => {

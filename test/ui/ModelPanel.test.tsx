@@ -128,7 +128,7 @@ describe('ModelPanel', () => {
       ...TINY_FIT,
       parameterCount: 6.2e9,
       fits: false,
-      problems: ['a weight row of 8589934592 bytes exceeds the device\'s storage binding limit of 1073741824 bytes (maxStorageBufferBindingSize 1.00 GiB, maxBufferSize 1.00 GiB)'],
+      problems: ['a weight row of 8.00 GiB exceeds the device\'s storage binding limit of 1.00 GiB (maxStorageBufferBindingSize 1.00 GiB, maxBufferSize 1.00 GiB)'],
     };
     engine.inspectModelImpl = async () => tooBig;
     await panel(engine, { fetch: serve(FOLDER, { 'config.json': '{}' }) });
