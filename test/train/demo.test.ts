@@ -9,7 +9,7 @@ import { directorySource } from '../../src/io/node-source.ts';
 import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.ts';
 import { promptStyleOf } from '../../src/ie/prompt.ts';
-import { demoPreset } from '../../src/train/demo/config.ts';
+import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
 import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
@@ -90,5 +90,32 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(card).toContain('### Learning curves');
     expect(card).toMatch(/\| step \| conll04 entity F1 \| wnut17 entity F1 \| resume-ner entity F1 \| conll04 relation F1 \|/);
     expect(card).toContain('"chatuie_prompt_style": "compact"');
-  }, 400_000);
+    // The model folder carries the run's record and report: what --warm-start continues from.
+    const modelDir = path.join(outDir, 'model');
+    expect((JSON.parse(readFileSync(path.join(modelDir, 'training-log.json'), 'utf8')) as PipelineState).completed).toEqual(state.completed);
+    expect(JSON.parse(readFileSync(path.join(modelDir, 'eval-report.json'), 'utf8'))).toEqual(report);
+
+    // A preset that continues this one: warm-started from the model folder, it takes over the
+    // tokenizer and pretraining, trains more SFT from the folder's weights, and its card shows both runs.
+    const continued: DemoPreset = { ...preset, name: 'small-continued', continues: 'extra-small', sft: { ...preset.sft, steps: 2 }, seed: 2 };
+    const freshDir = (): string => mkdtempSync(path.join(tmpdir(), 'chatuie-demo-continued-'));
+    await expect(runDemoPipeline({ ctx, preset: continued, dataDir: DATA_DIR, outDir: freshDir(), resume: false, log: () => {} })).rejects.toThrow(/--warm-start MODEL_DIR/);
+    await expect(runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} })).rejects.toThrow(/only for a preset that continues another/);
+    await expect(runDemoPipeline({ ctx, preset: { ...continued, continues: 'tiny' }, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
+      .rejects.toThrow(/trained with preset "extra-small", not "tiny"/);
+    const continuedDir = freshDir();
+    const continuedLog: string[] = [];
+    const second = await runDemoPipeline({ ctx, preset: continued, dataDir: DATA_DIR, outDir: continuedDir, resume: false, warmStart: modelDir, log: (l) => continuedLog.push(l) });
+    expect(second.completed).toEqual(['tokenizer', 'pretrain', 'sft', 'eval', 'card']);
+    expect(continuedLog).toContain('[pretrain] done, skipped');
+    expect(second.warmStart!.previous.sft!.steps).toBe(preset.sft.steps);
+    expect(second.pretrain).toEqual(state.pretrain);
+    expect(second.sft!.history).toHaveLength(2);
+    expect(readFileSync(path.join(continuedDir, 'model', 'tokenizer.json'), 'utf8')).toBe(readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8'));
+    const continuedCard = readFileSync(path.join(continuedDir, 'model', 'README.md'), 'utf8');
+    expect(continuedCard).toContain('(run of preset "extra-small")');
+    expect(continuedCard).toContain('more SFT on the same data, from the model above');
+    expect(continuedCard).toContain(`steps after ${preset.sft.steps} are the continued run's`);
+    expect(continuedCard).toMatch(new RegExp(`\\| ${preset.sft.steps + 2} \\| [0-9.]+ \\|`)); // the curve counts on
+  }, 500_000);
 });

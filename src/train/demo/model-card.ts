@@ -5,7 +5,7 @@
 import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { DEMO_DATASETS } from './config.ts';
-import type { EvalReport, PipelineState } from './pipeline.ts';
+import type { DevF1Point, EvalReport, PipelineState } from './pipeline.ts';
 
 export interface ModelCardInput {
   state: PipelineState;
@@ -47,8 +47,21 @@ function curveTable(history: readonly HistoryPoint[]): string {
   return lines.join('\n');
 }
 
+/** This run's history after the continued run's (steps counted on from its last). */
+function continuedHistory(previous: readonly HistoryPoint[], current: readonly HistoryPoint[]): HistoryPoint[] {
+  const offset = previous.at(-1)?.step ?? 0;
+  return [...previous, ...current.map((point) => ({ ...point, step: point.step + offset }))];
+}
+
+function continuedDevF1(state: PipelineState): DevF1Point[] {
+  const previous = state.warmStart?.previous;
+  if (!previous) return state.sftDevF1 ?? [];
+  const offset = previous.sft?.steps ?? 0;
+  return [...(previous.sftDevF1 ?? []), ...(state.sftDevF1 ?? []).map((point) => ({ ...point, step: point.step + offset }))];
+}
+
 function devF1Table(state: PipelineState): string {
-  const points = state.sftDevF1 ?? [];
+  const points = continuedDevF1(state);
   if (points.length === 0) return '(no dev-F1 points were recorded)';
   const header = ['| step |', ...DEMO_DATASETS.map((d) => ` ${d} entity F1 |`), ' conll04 relation F1 |'].join('');
   const lines = [header, `| ---: |${DEMO_DATASETS.map(() => ' ---: |').join('')} ---: |`];
@@ -73,6 +86,16 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     }
   }
   const megabytes = (parameterCount * 4) / 1e6;
+  const previous = state.warmStart?.previous;
+  const firstSft = previous ? `| sft | IE answers, conll04 + wnut17 + resume-ner together, each under its own schema (run of preset "${previous.preset.name}") | ${previous.sft?.steps ?? '–'} | ${previous.preset.sft.batchSize * previous.preset.sft.accumulation} | ${previous.preset.sft.lr} | ${previous.sft?.sequences ?? '–'} | ${minutes(previous.sft?.wallMs)} |
+` : '';
+  const sftWhat = previous
+    ? 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order'
+    : 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema';
+  const sftHistory = previous ? continuedHistory(previous.sft?.history ?? [], state.sft?.history ?? []) : state.sft?.history ?? [];
+  const pretrainPreset = previous?.preset ?? preset;
+  const totalMs = [state.tokenizer?.wallMs, state.pretrain?.wallMs, previous?.sft?.wallMs, state.sft?.wallMs, previous?.eval?.wallMs, state.eval?.wallMs]
+    .reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
   return `# ChatUIE demo GLM (${preset.name})
 
 A small GLM with the ChatGLM-6B architecture, trained from scratch by ChatUIE Web's own WebGPU
@@ -104,11 +127,11 @@ redistributing anything trained on it; this card names the data as the data's RE
 | stage | what | steps | batch | peak lr | sequences | wall time |
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
 | tokenizer | byte-level BPE on the training texts | – | – | – | ${state.tokenizer?.texts ?? '–'} texts | ${minutes(state.tokenizer?.wallMs)} |
-| pretrain | GLM gMASK language modelling (prefix read bidirectionally, rest generated) | ${state.pretrain?.steps ?? '–'} | ${preset.pretrain.batchSize * preset.pretrain.accumulation} | ${preset.pretrain.lr} | ${state.pretrain?.sequences ?? '–'} | ${minutes(state.pretrain?.wallMs)} |
-| sft | IE answers, conll04 + wnut17 + resume-ner together, each under its own schema | ${state.sft?.steps ?? '–'} | ${preset.sft.batchSize * preset.sft.accumulation} | ${preset.sft.lr} | ${state.sft?.sequences ?? '–'} | ${minutes(state.sft?.wallMs)} |
+| pretrain | GLM gMASK language modelling (prefix read bidirectionally, rest generated) | ${state.pretrain?.steps ?? '–'} | ${pretrainPreset.pretrain.batchSize * pretrainPreset.pretrain.accumulation} | ${pretrainPreset.pretrain.lr} | ${state.pretrain?.sequences ?? '–'} | ${minutes(state.pretrain?.wallMs)} |
+${firstSft}| sft | ${sftWhat} | ${state.sft?.steps ?? '–'} | ${preset.sft.batchSize * preset.sft.accumulation} | ${preset.sft.lr} | ${state.sft?.sequences ?? '–'} | ${minutes(state.sft?.wallMs)} |
 | eval | constrained and free decoding on dev and test | – | ${report.examplesPerSplit ?? 'all'} per split | – | – | ${minutes(state.eval?.wallMs)} |
 
-Hardware: ${state.hardware}.
+Hardware: ${state.hardware}. Wall time in all: ${minutes(totalMs)}${previous ? ` (with the first run's evaluation)` : ''}.
 
 ### Learning curves
 
@@ -116,9 +139,9 @@ Pretraining:
 
 ${curveTable(state.pretrain?.history ?? [])}
 
-Fine-tuning:
+Fine-tuning${previous ? ` (steps after ${previous.sft?.steps ?? 0} are the continued run's)` : ''}:
 
-${curveTable(state.sft?.history ?? [])}
+${curveTable(sftHistory)}
 
 Dev F1 (%) during fine-tuning: constrained greedy extraction of the first ${preset.devF1.perDataset} dev examples of each
 dataset (at most ${preset.devF1.maxNewTokens} new tokens):
@@ -127,8 +150,8 @@ ${devF1Table(state)}
 
 ## Scores
 
-Strict micro F1 (%) with schema- and span-constrained decoding (the default) and without it
-("free"), at most ${report.maxNewTokens} new tokens; ${report.examplesPerSplit === null ? 'every example' : `the first ${report.examplesPerSplit} examples`} of each split.
+Strict micro F1 (%) with schema- and span-constrained decoding (the default: valid answers, schema
+types, mentions copied from the input at word boundaries) and without it ("free"), at most ${report.maxNewTokens} new tokens; ${report.examplesPerSplit === null ? 'every example' : `the first ${report.examplesPerSplit} examples`} of each split.
 
 ${scoreRows.join('\n')}
 

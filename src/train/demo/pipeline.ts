@@ -5,7 +5,8 @@
 //   OUT/pretrain/    GLM gMASK language modelling on the same texts (a normal HF folder + optimizer + trainer_state.json)
 //   OUT/sft/         IE fine-tuning on conll04 + wnut17 + resume-ner together, each with its own schema
 //   OUT/eval/report.json   dev and test scores per dataset, constraint on and off
-//   OUT/model/       the final checkpoint + tokenizer + README.md (the model card)
+//   OUT/model/       the final checkpoint + tokenizer + README.md (the model card) + eval-report.json
+//                    + training-log.json (this file's state: what --warm-start continues from)
 //   OUT/pipeline.json      which stages are complete, with their wall time and loss history
 //
 // A run with `resume` skips completed stages and continues an interrupted training stage from
@@ -78,6 +79,8 @@ export interface PipelineState {
 
 /** The file of a model folder (the card stage's output) that holds its run's PipelineState. */
 export const TRAINING_LOG_FILE = 'training-log.json';
+/** The model folder's copy of OUT/eval/report.json. */
+export const EVAL_REPORT_FILE = 'eval-report.json';
 
 export interface DatasetScores {
   examples: number;
@@ -212,9 +215,11 @@ function loadTokenizerDir(dir: string): Tokenizer {
   return loadHfTokenizer(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
 }
 
-function progressLine(stage: string, progress: SftProgress): string {
+/** One progress line; `firstStep` is the step this process started from (the ETA uses this process's pace). */
+function progressLine(stage: string, progress: SftProgress, firstStep: number): string {
   const seconds = progress.elapsedMs / 1000;
-  const eta = progress.step > 0 ? (seconds / progress.step) * (progress.totalSteps - progress.step) : 0;
+  const stepsHere = progress.step - firstStep;
+  const eta = stepsHere > 0 ? (seconds / stepsHere) * (progress.totalSteps - progress.step) : 0;
   return `[${stage}] step ${progress.step}/${progress.totalSteps} loss ${progress.loss.toFixed(4)}` +
     (progress.devLoss !== undefined ? ` dev ${progress.devLoss.toFixed(4)}` : '') +
     ` lr ${progress.lr.toExponential(2)} |g| ${progress.gradNorm.toFixed(3)} ${Math.round(progress.tokensPerSecond)} tok/s` +
@@ -249,8 +254,9 @@ async function trainStage(
       options.log(`[${stage}] resuming at step ${trainer.completedSteps}/${steps.steps}`);
     }
     const started = performance.now();
+    const firstStep = trainer.completedSteps;
     await trainer.run(async (progress) => {
-      options.log(progressLine(stage, progress));
+      options.log(progressLine(stage, progress, firstStep));
       await afterStep?.(progress, model);
     }, directorySink(stageDir), options.shouldStop);
     record({ steps: trainer.completedSteps, wallMs: previousWallMs + performance.now() - started, sequences: data.train.length, history: [...trainer.history] });
@@ -476,8 +482,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     copyTokenizerFiles(tokenizerDir, modelDir);
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as EvalReport;
     writeFileSync(path.join(modelDir, 'README.md'), writeModelCard({ state, report, config, parameterCount: demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }) }));
+    copyFileSync(reportFile, path.join(modelDir, EVAL_REPORT_FILE));
     log(`[card] ${path.join(modelDir, 'README.md')}`);
     complete('card');
+    // The run's record goes with the model: what a later run warm-starts from (TRAINING_LOG_FILE).
+    writeFileSync(path.join(modelDir, TRAINING_LOG_FILE), JSON.stringify(state, null, 2) + '\n');
   }
   return state;
 }
