@@ -5,6 +5,7 @@
 import { fileListSource } from '../io/source.ts';
 import { checkpointFolderUrl, fetchCheckpointFiles, URL_CONFIG_FILE, UrlSourceError } from '../io/url-source.ts';
 import type { EngineApi, ModelFit, ProgressCallback } from '../worker/api.ts';
+import { MODEL_LOAD_CANCELLED } from '../worker/api.ts';
 import { doesNotFitMessage } from '../worker/messages.ts';
 import { errorMessage } from './errors.ts';
 import type { AppStore, LoadPhase, LoadProgress, ModelLoadOptions, ModelOriginKind, ModelSlice, ModelState } from './types.ts';
@@ -73,6 +74,16 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
     if (load === latestLoad) update({ status: 'failed', progress: null, summary: null, error: message });
   };
 
+  /** A failed load, or one the user cancelled while its weights were read (no model is loaded then). */
+  const settle = (load: number, error: unknown): void => {
+    const message = messageOf(error);
+    if (message.includes(MODEL_LOAD_CANCELLED)) {
+      if (load === latestLoad) update({ status: 'idle', progress: null, summary: null, error: null, fit: null, origin: null });
+      return;
+    }
+    fail(load, message);
+  };
+
   /** Checks config.json against the device; throws a RefusedModel when it does not fit. */
   const inspect = async (load: number, configJson: string): Promise<ModelFit> => {
     const fit = await engine.inspectModel(configJson);
@@ -130,7 +141,7 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
         );
         return;
       }
-      fail(load, messageOf(error));
+      settle(load, error);
     }
   };
 
@@ -151,7 +162,7 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
         if (load !== latestLoad) return;
         await readOntoGpu(load, files, options.name);
       } catch (error) {
-        fail(load, messageOf(error));
+        settle(load, error);
       }
     },
 
@@ -182,6 +193,8 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
 
     cancelModelLoad() {
       download?.abort();
+      const { status, progress } = get().model;
+      if (status === 'running' && progress?.phase === 'read') void engine.cancelModelLoad();
     },
 
     async unloadModel() {

@@ -84,7 +84,7 @@ export function ModelPanel() {
           <span className="muted">a small GLM trained for this app, served with it</span>
         </div>
       </div>
-      {busy && progress && <ProgressView progress={progress} onCancel={progress.phase === 'download' ? () => store.cancelModelLoad() : null} />}
+      {busy && progress && <ProgressView progress={progress} onCancel={() => store.cancelModelLoad()} />}
       {fit && model.status !== 'done' && <FitView fit={fit} />}
       {fit && model.status === 'done' && (
         <details className="fit-details">
@@ -122,7 +122,7 @@ export function ModelPanel() {
 
 const PHASE_LABELS: Record<LoadProgress['phase'], string> = { download: 'Downloading', read: 'Reading weights' };
 
-function ProgressView({ progress, onCancel }: { progress: LoadProgress; onCancel: (() => void) | null }) {
+function ProgressView({ progress, onCancel }: { progress: LoadProgress; onCancel: () => void }) {
   const { loaded, total, bytesPerSecond, file } = progress;
   return (
     <div className="row load-progress" data-testid="model-progress">
@@ -132,7 +132,7 @@ function ProgressView({ progress, onCancel }: { progress: LoadProgress; onCancel
         {formatMegabytes(loaded)}{total > 0 ? ` / ${formatMegabytes(total)}` : ''}
         {bytesPerSecond !== null ? ` · ${formatRate(bytesPerSecond)}` : ''}
       </span>
-      {onCancel && <button type="button" onClick={onCancel}>Cancel</button>}
+      <button type="button" onClick={onCancel}>Cancel</button>
     </div>
   );
 }

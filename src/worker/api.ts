@@ -179,6 +179,9 @@ export interface TrainSettings {
 
 /** The Train setting's default: dev F1 on the first 16 dev examples. */
 export const DEFAULT_DEV_F1_EXAMPLES = 16;
+
+/** The message a cancelled loadModel rejects with (errors cross the worker boundary as messages). */
+export const MODEL_LOAD_CANCELLED = 'The model load was cancelled: no model is loaded.';
 /** The longest answer the dev F1 extraction generates. */
 export const DEV_F1_MAX_NEW_TOKENS = 128;
 
@@ -280,6 +283,11 @@ export interface EngineApi {
    * Refuses (a ModelFitError naming the limit) before reading any weight when the model does not fit.
    */
   loadModel(files: File[], onProgress?: ProgressCallback, options?: LoadModelOptions): Promise<ModelSummary>;
+  /**
+   * Stops a loadModel that is reading weights: it rejects with MODEL_LOAD_CANCELLED (the model it
+   * replaced is already freed, so no model stays loaded). Nothing happens when no load is running.
+   */
+  cancelModelLoad(): Promise<void>;
   /** Runs the prompt through the loaded model and returns the last position's logits. */
   nextToken(promptIds: number[]): Promise<NextTokenResult>;
   /** Frees the loaded model's GPU memory. */

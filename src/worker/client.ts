@@ -47,6 +47,10 @@ export class WorkerEngineClient implements EngineApi {
     return this.remote.nextToken(promptIds);
   }
 
+  cancelModelLoad(): Promise<void> {
+    return this.remote.cancelModelLoad();
+  }
+
   unloadModel(): Promise<void> {
     return this.remote.unloadModel();
   }

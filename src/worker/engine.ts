@@ -35,7 +35,7 @@ import type {
   ExtractionResult, ExtractRequest, GpuInfo, LoadModelOptions, ModelExportKind, ModelFit, ModelSummary, NextTokenResult, ProgressCallback, RestoredRun, SavedRunInfo,
   SelfTestCase, SelfTestResult, TokenLogit, TrainOutcome, TrainProgressCallback, TrainSettings,
 } from './api.ts';
-import { DEFAULT_DEV_F1_EXAMPLES, DEV_F1_MAX_NEW_TOKENS } from './api.ts';
+import { DEFAULT_DEV_F1_EXAMPLES, DEV_F1_MAX_NEW_TOKENS, MODEL_LOAD_CANCELLED } from './api.ts';
 
 export { WEBGPU_MISSING_MESSAGE };
 
@@ -156,6 +156,10 @@ export class Engine implements EngineApi {
   private loaded: LoadedModel | null = null;
   /** Each load gets a number; a load that finishes after a newer one started frees its model and fails. */
   private latestLoad = 0;
+  /** The load that cancelModelLoad stopped (its rejection says "cancelled", not "superseded"). */
+  private cancelledLoad = -1;
+  /** The loadModel reading weights now, if any. */
+  private readingLoad: number | null = null;
   private dataset: LoadedDataset | null = null;
   private active: ActiveTrainer | null = null;
   private running: Promise<TrainOutcome> | null = null;
@@ -274,13 +278,30 @@ export class Engine implements EngineApi {
     const source = fileListSource(files);
     await this.refuseIfNotFitting(ctx, source);
     this.freeModel();
-    const checkpoint = await loadCheckpoint(source, onProgress);
-    const model = await GlmModel.load(ctx, checkpoint).catch((error: unknown) => {
-      throw explainOutOfMemory(error, checkpoint.config);
-    });
+    const stopIfStale = (): void => {
+      if (load === this.latestLoad) return;
+      throw new Error(load === this.cancelledLoad ? MODEL_LOAD_CANCELLED : 'This load was superseded by a newer one.');
+    };
+    this.readingLoad = load;
+    let checkpoint;
+    let model;
+    try {
+      // Progress comes between file reads: a cancel (or a newer load) stops the read there.
+      checkpoint = await loadCheckpoint(source, (loaded, total) => {
+        stopIfStale();
+        onProgress?.(loaded, total);
+      });
+      stopIfStale();
+      const config = checkpoint.config;
+      model = await GlmModel.load(ctx, checkpoint).catch((error: unknown) => {
+        throw explainOutOfMemory(error, config);
+      });
+    } finally {
+      if (this.readingLoad === load) this.readingLoad = null;
+    }
     if (load !== this.latestLoad) {
       model.destroy();
-      throw new Error('This load was superseded by a newer one.');
+      stopIfStale();
     }
     const name = options.name || folderNameOf(files);
     this.loaded = { model, source, name, cacheKey: null };
@@ -306,6 +327,12 @@ export class Engine implements EngineApi {
     } catch {
       return null;
     }
+  }
+
+  async cancelModelLoad(): Promise<void> {
+    if (this.readingLoad === null) return;
+    this.cancelledLoad = this.readingLoad;
+    this.latestLoad++;
   }
 
   async nextToken(promptIds: number[]): Promise<NextTokenResult> {

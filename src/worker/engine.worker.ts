@@ -43,6 +43,7 @@ const workerApi: EngineApi = {
     const result = await engine.nextToken(promptIds);
     return transfer(result, [result.lastLogits.buffer]);
   },
+  cancelModelLoad: () => engine.cancelModelLoad(),
   unloadModel: () => engine.unloadModel(),
   loadDataset: (files, options) => engine.loadDataset(files, options),
   previewExamples: (split, offset, count) => engine.previewExamples(split, offset, count),

@@ -179,6 +179,11 @@ export class FakeEngine implements EngineApi {
     this.calls.push(`nextToken(${promptIds.join(',')})`);
     return this.nextTokenImpl(promptIds);
   }
+  cancelModelLoadImpl: () => Promise<void> = async () => {};
+  cancelModelLoad(): Promise<void> {
+    this.calls.push('cancelModelLoad');
+    return this.cancelModelLoadImpl();
+  }
   async unloadModel(): Promise<void> {
     this.calls.push('unloadModel');
   }

@@ -5,6 +5,7 @@ import type { GpuLimits } from '../../src/gpu/context.ts';
 import { nodeGpu } from '../../src/gpu/node.ts';
 import { checkpointFiles, expectedTensorShapes } from '../../src/io/checkpoint.ts';
 import { parseGlmConfig } from '../../src/model/config.ts';
+import { MODEL_LOAD_CANCELLED } from '../../src/worker/api.ts';
 import { Engine } from '../../src/worker/engine.ts';
 import { modelFit } from '../../src/worker/model-fit.ts';
 import { TINY_GLM2_CONFIG_JSON } from '../e2e/tiny-checkpoint.ts';
@@ -78,6 +79,18 @@ describe('engine on Dawn', () => {
     await expect(refused).rejects.toThrow(/^This model does not fit this device: a weight row of [\d.]+ [KMG]iB exceeds .*maxStorageBufferBindingSize/);
     await expect(refused).rejects.toMatchObject({ name: 'ModelFitError' });
     expect((await engine.nextToken([1, 2])).positions).toBe(2);
+
+    // Cancelled while its weights are read: the load rejects, no model stays; with no load running, cancel does nothing.
+    let cancelled = false;
+    const reading = engine.loadModel(files, () => {
+      if (!cancelled) void engine.cancelModelLoad();
+      cancelled = true;
+    });
+    await expect(reading).rejects.toThrow(MODEL_LOAD_CANCELLED);
+    expect(cancelled).toBe(true);
+    await expect(engine.nextToken([1, 2])).rejects.toThrow(/No model is loaded/);
+    await engine.cancelModelLoad();
+    expect((await engine.loadModel(files)).parameterCount).toBe(fit.parameterCount);
     await engine.unloadModel();
   });
 });

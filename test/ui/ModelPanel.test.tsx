@@ -9,7 +9,7 @@ import { installAppStore } from '../../src/state/app-store.ts';
 import { createAppStore } from '../../src/state/store.ts';
 import type { LoadEnvironment } from '../../src/state/model-slice.ts';
 import { ModelPanel } from '../../src/ui/ModelPanel.tsx';
-import type { ModelFit, ModelSummary } from '../../src/worker/api.ts';
+import { MODEL_LOAD_CANCELLED, type ModelFit, type ModelSummary } from '../../src/worker/api.ts';
 import { deferred, FakeEngine, TINY_FIT, TINY_SUMMARY } from '../state/fake-engine.ts';
 import { mount, typeInto, type Mounted } from './panels-helpers.ts';
 
@@ -92,7 +92,7 @@ describe('ModelPanel', () => {
     expect(view.byTestId('model-origin').textContent).toBe(`URL (${FOLDER})`);
   });
 
-  it('shows the read progress of a picked folder, and a cancel button only while downloading', async () => {
+  it('shows the read progress of a picked folder, and cancels a read', async () => {
     const engine = new FakeEngine();
     const read = deferred<ModelSummary>();
     let report: ((loaded: number, total: number) => void) | undefined;
@@ -114,12 +114,30 @@ describe('ModelPanel', () => {
     await act(async () => report?.(40e6, 120e6));
     expect(view.byTestId('model-progress').textContent).toContain('Reading weights…');
     expect(view.byTestId('model-progress-bytes').textContent).toBe('40.0 MB / 120.0 MB · 10.0 MB/s');
-    expect(() => view.button(/Cancel/)).toThrow();
     await act(async () => read.resolve(TINY_SUMMARY));
     expect(() => view.byTestId('model-progress')).toThrow();
     expect(view.byTestId('model-origin').textContent).toBe('picked folder (tiny-glm2)');
     // Once loaded, the estimate folds away under the summary.
     expect(view.byTestId('model-fit').closest('details')?.open).toBe(false);
+
+    // Cancel while weights are read: the engine stops the read, the panel goes back to idle without an error.
+    const second = deferred<ModelSummary>();
+    report = undefined;
+    engine.loadModelImpl = (_files, onProgress) => {
+      report = onProgress;
+      return second.promise;
+    };
+    engine.cancelModelLoadImpl = async () => second.reject(new Error(MODEL_LOAD_CANCELLED));
+    await act(async () => {
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+      await vi.waitFor(() => expect(report).toBeDefined());
+    });
+    await act(async () => report?.(10e6, 120e6));
+    await act(async () => view.button(/Cancel/).click());
+    expect(engine.calls).toContain('cancelModelLoad');
+    expect(() => view.byTestId('model-progress')).toThrow();
+    expect(view.container.textContent).not.toContain(MODEL_LOAD_CANCELLED);
+    expect(() => view.byTestId('model-origin')).toThrow();
   });
 
   it('refuses a model that does not fit, naming the limit, and offers the demo model with a clear message when it is missing', async () => {
