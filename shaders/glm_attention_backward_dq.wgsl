@@ -1,8 +1,11 @@
 // glm_attention_backward_dq.wgsl — backward of glm_attention.wgsl (and of its tiled form
 // glm_attention_tiled.wgsl), part 1 of 2: the query gradient dq and the per-row softmax
 // statistics that part 2 (glm_attention_backward_dkv.wgsl) needs. Tiled like the forward:
-// one workgroup per (tile of BLOCK_QUERIES query rows, head, sequence), one query row per
-// invocation; keys and values staged chunk by chunk in workgroup memory.
+// one workgroup per (tile of ROWS query rows, head, sequence), one query row per
+// invocation; keys and values staged chunk by chunk (CHUNK keys) in workgroup memory.
+// Composed with glm_attention_common.wgsl (appended by tiledAttentionKernel in
+// src/gpu/kernels/attention.ts): Params, bindings 0–3, D4, ROWS, CHUNK, the mask rule and
+// the staged tiles (tileA = keys, tileB = values) come from there.
 //
 // Differentiates (glm_attention.wgsl):
 //   out[b,t,h,:] = Σ_j P_ij v_j,  P_ij = softmax_j(scale · q_i·k_j + mask),  scale = 1/√D
@@ -26,148 +29,93 @@
 //   6 rowStats: f32 [B, H, T, 2] (=) per query row: (logsumexp of the scaled masked scores, Δ);
 //               (0, 0) for invalid rows
 //   7 params (uniform).
-// Constants: D4 is a `const` the launcher writes into the source; BLOCK_QUERIES (workgroup
-// size) and BLOCK_KEYS (a multiple of 4; 2·BLOCK_KEYS·D·4 bytes of workgroup memory) are
-// overrides.
-// Dispatch: (ceil(T / BLOCK_QUERIES), B·H). Two passes over the tile's key chunks: pass 1
-// finds each row's running max, Σ exp and Σ exp·(dOut·v) (online softmax, as the forward);
-// pass 2 forms dS from the row's logsumexp and Δ and accumulates dq in registers.
+// Constants: D4 is a `const` the launcher writes into the source; ROWS (workgroup size) and
+// CHUNK (a multiple of 4; 2·CHUNK·D·4 bytes of workgroup memory) are overrides.
+// Dispatch: (ceil(T / ROWS), B·H). Two sweeps over the tile's key chunks, each computing the
+// same scores and dOut·v: sweep 0 finds each row's running max, Σ exp and Σ exp·(dOut·v)
+// (online softmax, as the forward); sweep 1 forms dS from the row's logsumexp and Δ and
+// accumulates dq in registers.
 
-struct Params {
-  B: u32, T: u32, H: u32, G: u32,
-  D: u32, S: u32, scale: f32, _pad: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> kCache: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> vCache: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> seq: array<u32>;
 @group(0) @binding(4) var<storage, read> dOut: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> dq: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> rowStats: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
 
-const D4: u32 = 8u;
-override BLOCK_QUERIES: u32 = 64u;
-override BLOCK_KEYS: u32 = 32u;
-const NEG_INF: f32 = -3.0e38;
+struct ChunkAt { kvBase: u32 }
 
-var<workgroup> kTile: array<vec4<f32>, BLOCK_KEYS * D4>;
-var<workgroup> vTile: array<vec4<f32>, BLOCK_KEYS * D4>;
-
-// Stages keys and values [start, start + BLOCK_KEYS) of one group; zeros from `end` on.
-fn stage(lid: u32, kvBase: u32, start: u32, end: u32) {
-  workgroupBarrier();
-  for (var idx = lid; idx < BLOCK_KEYS * D4; idx += BLOCK_QUERIES) {
-    var kv = vec4<f32>(0.0);
-    var vv = vec4<f32>(0.0);
-    if (start + idx / D4 < end) {
-      kv = kCache[kvBase + start * D4 + idx];
-      vv = vCache[kvBase + start * D4 + idx];
-    }
-    kTile[idx] = kv;
-    vTile[idx] = vv;
-  }
-  workgroupBarrier();
+fn loadChunk(at: ChunkAt, start: u32, idx: u32) -> ChunkPair {
+  let i = at.kvBase + start * D4 + idx;
+  return ChunkPair(kCache[i], vCache[i]);
 }
 
-@compute @workgroup_size(BLOCK_QUERIES, 1, 1)
+@compute @workgroup_size(ROWS, 1, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wg.y / p.H;
   let h = wg.y % p.H;
   let g = h / (p.H / p.G);
-  let pastLen = seq[b * 4u];
-  let stepLen = seq[b * 4u + 1u];
-  let prefixLen = seq[b * 4u + 2u];
-  let kvLen = pastLen + stepLen;
-  let tileStart = wg.x * BLOCK_QUERIES;
+  let step = stepOf(b);
+  let tileStart = wg.x * ROWS;
   let t = tileStart + lid;
-  let valid = t < stepLen;
-  var tileEnd = 0u;
-  if (tileStart < stepLen) {
-    tileEnd = min(kvLen, max(pastLen + min(tileStart + BLOCK_QUERIES, stepLen), prefixLen));
-  }
-  var rowEnd = 0u;
-  if (valid) { rowEnd = min(kvLen, max(pastLen + t + 1u, prefixLen)); }
+  let tileEnd = tileKeysSeen(step, tileStart);
+  let rowEnd = keysSeen(step, t);
 
   var qRow: array<vec4<f32>, D4>;      // scale · q_bht
   var dOutRow: array<vec4<f32>, D4>;   // dOut_bth
   var acc: array<vec4<f32>, D4>;       // Σ_j dS_ij k_j
   let qBase = (wg.y * p.T + t) * D4;                 // q_bht, dq_bht
   let dOutBase = ((b * p.T + t) * p.H + h) * D4;     // dOut_bth
-  if (valid) {
+  if (t < step.stepLen) {
     for (var d = 0u; d < D4; d++) {
       qRow[d] = q[qBase + d] * p.scale;
       dOutRow[d] = dOut[dOutBase + d];
     }
   }
-  let kvBase = (b * p.G + g) * p.S * D4;
+  let at = ChunkAt((b * p.G + g) * p.S * D4);
 
-  // Pass 1: running max m, Σ exp(s − m) and Σ exp(s − m)·(dOut·v_j).
+  // Sweep 0: running max m, Σ exp(s − m) and Σ exp(s − m)·(dOut·v_j), then logsumexp and Δ.
+  // Sweep 1: dS_ij = P_ij (dOut·v_j − Δ), P_ij = exp(s_ij − logsumexp); dq += dS_ij k_j.
   var m = NEG_INF;
   var l = 0.0;
   var weightedDot = 0.0;
-  for (var start = 0u; start < tileEnd; start += BLOCK_KEYS) {
-    stage(lid, kvBase, start, tileEnd);
-    var count = 0u;
-    if (rowEnd > start) { count = min(BLOCK_KEYS, rowEnd - start); }
-    for (var jj = 0u; jj < count; jj += 4u) {
-      let k0 = jj * D4;
-      var s = vec4<f32>(0.0);
-      var dov = vec4<f32>(0.0);
-      for (var d = 0u; d < D4; d++) {
-        let qd = qRow[d];
-        let od = dOutRow[d];
-        s += vec4<f32>(dot(qd, kTile[k0 + d]), dot(qd, kTile[k0 + D4 + d]),
-                       dot(qd, kTile[k0 + 2u * D4 + d]), dot(qd, kTile[k0 + 3u * D4 + d]));
-        dov += vec4<f32>(dot(od, vTile[k0 + d]), dot(od, vTile[k0 + D4 + d]),
-                         dot(od, vTile[k0 + 2u * D4 + d]), dot(od, vTile[k0 + 3u * D4 + d]));
-      }
-      let live = vec4<u32>(jj, jj + 1u, jj + 2u, jj + 3u) < vec4<u32>(count);
-      s = select(vec4<f32>(NEG_INF), s, live);
-      let chunkMax = max(max(s.x, s.y), max(s.z, s.w));
-      if (chunkMax > m) {
-        let rescale = exp(m - chunkMax);
-        l *= rescale;
-        weightedDot *= rescale;
-        m = chunkMax;
-      }
-      let w = select(vec4<f32>(0.0), exp(s - m), live);
-      l += w.x + w.y + w.z + w.w;
-      weightedDot += dot(w, dov);
-    }
-  }
   var logSumExp = 0.0;
   var delta = 0.0;
-  if (l > 0.0) {
-    logSumExp = m + log(l);
-    delta = weightedDot / l;
-  }
-
-  // Pass 2: dS_ij = P_ij (dOut·v_j − Δ), P_ij = exp(s_ij − logsumexp); dq += dS_ij k_j.
-  for (var start = 0u; start < tileEnd; start += BLOCK_KEYS) {
-    stage(lid, kvBase, start, tileEnd);
-    var count = 0u;
-    if (rowEnd > start) { count = min(BLOCK_KEYS, rowEnd - start); }
-    for (var jj = 0u; jj < count; jj += 4u) {
-      let k0 = jj * D4;
-      var s = vec4<f32>(0.0);
-      var dov = vec4<f32>(0.0);
-      for (var d = 0u; d < D4; d++) {
-        let qd = qRow[d];
-        let od = dOutRow[d];
-        s += vec4<f32>(dot(qd, kTile[k0 + d]), dot(qd, kTile[k0 + D4 + d]),
-                       dot(qd, kTile[k0 + 2u * D4 + d]), dot(qd, kTile[k0 + 3u * D4 + d]));
-        dov += vec4<f32>(dot(od, vTile[k0 + d]), dot(od, vTile[k0 + D4 + d]),
-                         dot(od, vTile[k0 + 2u * D4 + d]), dot(od, vTile[k0 + 3u * D4 + d]));
+  for (var sweep = 0u; sweep < 2u; sweep++) {
+    for (var start = 0u; start < tileEnd; start += CHUNK) {
+      workgroupBarrier();
+      stageChunk(lid, at, start, tileEnd);
+      workgroupBarrier();
+      let count = chunkCount(rowEnd, start);
+      for (var jj = 0u; jj < count; jj += 4u) {
+        let k0 = jj * D4;
+        var s = vec4<f32>(0.0);
+        var dov = vec4<f32>(0.0);
+        for (var d = 0u; d < D4; d++) {
+          s += dotA4(qRow[d], k0, d);
+          dov += dotB4(dOutRow[d], k0, d);
+        }
+        let live = liveLanes(jj, 0u, count);
+        if (sweep == 0u) {
+          s = select(vec4<f32>(NEG_INF), s, live);
+          let chunkMax = max4(s);
+          if (chunkMax > m) {
+            let rescale = exp(m - chunkMax);
+            l *= rescale;
+            weightedDot *= rescale;
+            m = chunkMax;
+          }
+          let w = select(vec4<f32>(0.0), exp(s - m), live);
+          l += w.x + w.y + w.z + w.w;
+          weightedDot += dot(w, dov);
+        } else {
+          let prob = select(vec4<f32>(0.0), exp(s - logSumExp), live);
+          let dScore = prob * (dov - delta);
+          for (var d = 0u; d < D4; d++) { acc[d] += mixA4(dScore, k0, d); }
+        }
       }
-      let live = vec4<u32>(jj, jj + 1u, jj + 2u, jj + 3u) < vec4<u32>(count);
-      let prob = select(vec4<f32>(0.0), exp(s - logSumExp), live);
-      let dScore = prob * (dov - delta);
-      for (var d = 0u; d < D4; d++) {
-        acc[d] += dScore.x * kTile[k0 + d] + dScore.y * kTile[k0 + D4 + d]
-                + dScore.z * kTile[k0 + 2u * D4 + d] + dScore.w * kTile[k0 + 3u * D4 + d];
-      }
+    }
+    if (sweep == 0u && l > 0.0) {
+      logSumExp = m + log(l);
+      delta = weightedDot / l;
     }
   }
 

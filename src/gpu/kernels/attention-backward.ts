@@ -11,7 +11,7 @@ import { ceilDiv, defineKernel, packUniforms, read, readWrite, u32, type KernelS
 import type { GpuTensor } from '../tensor.ts';
 import { expectShape, tensor } from '../tensor.ts';
 import {
-  checkRotaryTensors, headDimKernel, stagedRows, tileInvocations,
+  checkRotaryTensors, stagedRows, tiledAttentionKernel, tileInvocations,
   type AttentionDims, type QkvLayout, type RotaryPairing,
 } from './attention.ts';
 import { elementGrid } from './elementwise.ts';
@@ -77,20 +77,20 @@ export function glmAttentionBackward(
   const rowStats = tensors.rowStats
     ?? tensor(ctx.createBuffer(Math.max(B * H * T * 2 * 4, 16), 'attention backward row stats'), [B, H, T, 2]);
   const uniforms = { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 };
-  const dqSpec = headDimKernel(dqSpecs, 'glm_attention_backward_dq', dqSource, D, dqBindings);
+  const dqSpec = tiledAttentionKernel(dqSpecs, 'glm_attention_backward_dq', dqSource, D, dqBindings);
   const queryTile = tileInvocations(T);
   ctx.dispatch(dqSpec, {
     buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.dOut.buffer, tensors.dq.buffer, rowStats.buffer],
     uniforms: packUniforms(dqSpec, uniforms),
-    constants: { BLOCK_QUERIES: queryTile, BLOCK_KEYS: stagedRows(ctx, D) },
+    constants: { ROWS: queryTile, CHUNK: stagedRows(ctx, D) },
     workgroups: [ceilDiv(T, queryTile), B * H],
   });
-  const dkvSpec = headDimKernel(dkvSpecs, 'glm_attention_backward_dkv', dkvSource, D, dkvBindings);
+  const dkvSpec = tiledAttentionKernel(dkvSpecs, 'glm_attention_backward_dkv', dkvSource, D, dkvBindings);
   const keyTile = tileInvocations(S);
   ctx.dispatch(dkvSpec, {
     buffers: [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.dOut.buffer, rowStats.buffer, tensors.dk.buffer, tensors.dv.buffer],
     uniforms: packUniforms(dkvSpec, uniforms),
-    constants: { BLOCK_KEYS: keyTile, BLOCK_QUERIES: stagedRows(ctx, D, 8) },
+    constants: { ROWS: keyTile, CHUNK: stagedRows(ctx, D, 8) },
     workgroups: [ceilDiv(S, keyTile), B * G],
   });
   if (ownsStats) ctx.release(rowStats.buffer);

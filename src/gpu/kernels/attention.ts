@@ -1,10 +1,13 @@
 // Launchers for shaders/rotary.wgsl (QKV split + rotary + KV-cache append) and the
 // masked attention over the cache: shaders/glm_attention_tiled.wgsl for steps of several
-// query rows (prefill, training), shaders/glm_attention.wgsl for one row (decoding).
+// query rows (prefill, training), shaders/glm_attention.wgsl for one row (decoding). The
+// tiled kernels (this one and the backward's) are composed with shaders/glm_attention_common.wgsl
+// by tiledAttentionKernel.
 
 import rotarySource from '../../../shaders/rotary.wgsl?raw';
 import attentionSource from '../../../shaders/glm_attention.wgsl?raw';
 import attentionTiledSource from '../../../shaders/glm_attention_tiled.wgsl?raw';
+import attentionCommonSource from '../../../shaders/glm_attention_common.wgsl?raw';
 import type { GpuContext } from '../context.ts';
 import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32, type KernelSpec, type UniformField } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
@@ -36,20 +39,26 @@ export const attentionKernel = defineKernel(
 );
 
 /**
- * The tiled attention kernels keep per-row vectors of the head dim in private arrays, whose
- * size WGSL wants as a `const`: the shader declares `const D4: u32 = …;` and each head dim
- * gets its own copy of the source with D/4 written in (one kernel spec per head dim, cached).
+ * A tiled attention kernel (glm_attention_tiled.wgsl, glm_attention_backward_dq.wgsl,
+ * glm_attention_backward_dkv.wgsl) for one head dim: its source followed by the part they
+ * share, glm_attention_common.wgsl (Params, bindings 0–3, the mask rule, the staged chunk
+ * tiles and their staging loop; WGSL has no include). The kernels keep per-row vectors of
+ * the head dim in private arrays, whose size WGSL wants as a `const`: the common part
+ * declares `const D4: u32 = …;` and each head dim gets its own copy of the source with D/4
+ * written in (one kernel spec per head dim, cached). Dispatch with the overrides ROWS
+ * (workgroup size) and CHUNK (rows per staged chunk).
  */
-export function headDimKernel(
+export function tiledAttentionKernel(
   cache: Map<number, KernelSpec>,
   name: string,
-  source: string,
+  kernelSource: string,
   headDim: number,
   bindings: KernelSpec['bindings'],
 ): KernelSpec {
   let spec = cache.get(headDim);
   if (!spec) {
     const declaration = /^const D4: u32 = \d+u;$/m;
+    const source = `${kernelSource}\n// ---- shaders/glm_attention_common.wgsl ----\n${attentionCommonSource}`;
     if (!declaration.test(source)) throw new Error(`${name}: the shader declares no \`const D4: u32\``);
     spec = defineKernel(`${name}[D=${headDim}]`, source.replace(declaration, `const D4: u32 = ${headDim / 4}u;`), bindings, attentionUniforms);
     cache.set(headDim, spec);
@@ -211,12 +220,12 @@ export function glmAttention(
     ctx.dispatch(attentionKernel, { buffers, uniforms: packUniforms(attentionKernel, uniforms), workgroups: [T, B * H] });
     return;
   }
-  const spec = headDimKernel(tiledSpecs, 'glm_attention_tiled', attentionTiledSource, D, attentionBindings);
+  const spec = tiledAttentionKernel(tiledSpecs, 'glm_attention_tiled', attentionTiledSource, D, attentionBindings);
   const blockQueries = tileInvocations(T);
   ctx.dispatch(spec, {
     buffers,
     uniforms: packUniforms(spec, uniforms),
-    constants: { BLOCK_QUERIES: blockQueries, BLOCK_KEYS: stagedRows(ctx, D) },
+    constants: { ROWS: blockQueries, CHUNK: stagedRows(ctx, D) },
     workgroups: [ceilDiv(T, blockQueries), B * H],
   });
 }
