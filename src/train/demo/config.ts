@@ -134,7 +134,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainOnCasie: false,
     pretrainMaxTokens: 64,
     pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
-    sft: { steps: 700, batchSize: 8, accumulation: 1, lr: 1.5e-3, checkpointEvery: 20, evalEvery: 50 },
+    sft: { steps: 600, batchSize: 8, accumulation: 1, lr: 1.5e-3, checkpointEvery: 20, evalEvery: 50 },
     devF1: { every: 100, perDataset: 16, maxNewTokens: 96 },
     eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
     seed: 2,
