@@ -7,7 +7,8 @@
 // Order: config.json (required; the `beforeWeights` hook sees it before any weight byte is
 // fetched, so a model that cannot fit is refused up front), then model.safetensors.index.json
 // and its shards or model.safetensors, then whichever tokenizer files exist. Bodies are
-// read as streams, so progress is reported as bytes arrive.
+// read as streams, so progress is reported as bytes arrive; a body that breaks off or arrives
+// short is resumed from where it stopped with a Range request (MAX_RESUMES times at most).
 //
 // Errors are UrlSourceErrors whose message names the URL and what went wrong (network /
 // CORS failure, an HTTP status, a config that is not JSON, a truncated download).
@@ -124,6 +125,15 @@ function isHtml(response: Response): boolean {
   return /^text\/html\b/i.test(response.headers.get('content-type') ?? '');
 }
 
+/** How often a broken-off or short download is resumed before the load fails. */
+export const MAX_RESUMES = 3;
+
+/** The first byte a 206 response covers (Content-Range: bytes FIRST-LAST/TOTAL), or null. */
+function contentRangeStart(response: Response): number | null {
+  const match = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec((response.headers.get('content-range') ?? '').trim());
+  return match ? Number(match[1]) : null;
+}
+
 function abortedError(url: string): UrlSourceError {
   return new UrlSourceError(`The download of ${url} was cancelled.`, 'aborted', url);
 }
@@ -175,7 +185,22 @@ export async function fetchCheckpointFiles(folderInput: string, options: FetchCh
     return response;
   };
 
-  /** Reads a response's body as a stream into a File named `name`, reporting progress. */
+  /** GETs the rest of `url` from byte `from` on (an HTTP Range request); null when the request itself fails. */
+  const requestRest = async (url: string, from: number): Promise<Response | null> => {
+    if (signal?.aborted) throw abortedError(url);
+    try {
+      return await doFetch(url, { ...(signal ? { signal } : {}), headers: { Range: `bytes=${from}-` } });
+    } catch {
+      if (signal?.aborted) throw abortedError(url);
+      return null;
+    }
+  };
+
+  /**
+   * Reads a response's body as a stream into a File named `name`, reporting progress. A body
+   * that breaks off or arrives short is resumed where it stopped (a Range request; a server
+   * that answers 200 instead of 206 sends the whole file again), up to MAX_RESUMES times.
+   */
   const download = async (name: string, response: Response): Promise<File> => {
     const url = response.url || new URL(name, folderUrl).href;
     const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
@@ -184,27 +209,57 @@ export async function fetchCheckpointFiles(folderInput: string, options: FetchCh
     report(name);
     const chunks: Uint8Array<ArrayBuffer>[] = [];
     let size = 0;
-    if (response.body) {
-      const reader = response.body.getReader();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          chunks.push(value as Uint8Array<ArrayBuffer>);
-          size += value.byteLength;
-          received += value.byteLength;
-          report(name);
+    let current = response;
+    let resumes = 0;
+    for (;;) {
+      let failure: string | null = null;
+      if (current.body) {
+        const reader = current.body.getReader();
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            chunks.push(value as Uint8Array<ArrayBuffer>);
+            size += value.byteLength;
+            received += value.byteLength;
+            report(name);
+          }
+        } catch (error) {
+          if (signal?.aborted) throw abortedError(url);
+          failure = `broke off after ${size} bytes: ${error instanceof Error ? error.message : String(error)}`;
         }
-      } catch (error) {
-        if (signal?.aborted) throw abortedError(url);
-        const detail = error instanceof Error ? error.message : String(error);
-        throw new UrlSourceError(`The download of ${url} broke off after ${size} bytes: ${detail}.`, 'network', url);
+      } else {
+        const bytes = new Uint8Array(await current.arrayBuffer());
+        chunks.push(bytes);
+        size += bytes.byteLength;
+        received += bytes.byteLength;
       }
-    } else {
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      chunks.push(bytes);
-      size = bytes.byteLength;
-      received += size;
+      const short = failure === null && expected !== null && !encoded && size < expected;
+      if (failure === null && !short) break;
+      const giveUp = (): UrlSourceError => {
+        const tried = resumes > 0 ? ` (after ${resumes} ${resumes === 1 ? 'try' : 'tries'} to resume it)` : '';
+        return failure !== null
+          ? new UrlSourceError(`The download of ${url} ${failure}${tried}.`, 'network', url)
+          : new UrlSourceError(`The download of ${url} is truncated: ${size} of ${expected} bytes arrived${tried}.`, 'truncated', url);
+      };
+      // A compressed body cannot be resumed by byte offsets.
+      if (encoded || resumes >= MAX_RESUMES) throw giveUp();
+      resumes++;
+      const rest = await requestRest(url, size);
+      if (rest !== null && rest.status === 206 && contentRangeStart(rest) === size) {
+        current = rest;
+        continue;
+      }
+      if (rest !== null && rest.status === 200) {
+        // No range support: the whole file again.
+        received -= size;
+        size = 0;
+        chunks.length = 0;
+        current = rest;
+        continue;
+      }
+      await rest?.body?.cancel().catch(() => undefined);
+      throw giveUp();
     }
     if (expected !== null && !encoded && size !== expected) {
       throw new UrlSourceError(`The download of ${url} is truncated: ${size} of ${expected} bytes arrived.`, 'truncated', url);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkpointFiles, loadCheckpoint } from '../../src/io/checkpoint.ts';
 import { fileListSource } from '../../src/io/source.ts';
-import { checkpointFolderUrl, checkpointNameOf, fetchCheckpointFiles, urlSource, UrlSourceError } from '../../src/io/url-source.ts';
+import { checkpointFolderUrl, checkpointNameOf, fetchCheckpointFiles, MAX_RESUMES, urlSource, UrlSourceError } from '../../src/io/url-source.ts';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
 import { parseGlmConfig } from '../../src/model/config.ts';
 import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
@@ -19,28 +19,45 @@ interface Served {
   headers?: Record<string, string>;
   /** The connection fails (fetch rejects). */
   networkError?: boolean;
+  /** The k-th request of this file (0-based) breaks off after breaks[k] bytes of its body (the stream errors). */
+  breaks?: number[];
+  /** Honours `Range: bytes=N-` with a 206 and Content-Range (else a Range request gets the whole file, 200). */
+  ranges?: boolean;
 }
 
 /** A fetch over `files` (name → response) under FOLDER; anything else is a 404. Records every URL asked for. */
 function mockFetch(files: Record<string, Served | Uint8Array | string>): { fetch: typeof fetch; requested: string[] } {
   const requested: string[] = [];
-  const fetchMock = async (input: RequestInfo | URL): Promise<Response> => {
+  const fetchMock = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = String(input);
-    requested.push(url.startsWith(FOLDER) ? url.slice(FOLDER.length) : url);
-    const entry = url.startsWith(FOLDER) ? files[url.slice(FOLDER.length)] : undefined;
+    const name = url.startsWith(FOLDER) ? url.slice(FOLDER.length) : url;
+    const attempt = requested.filter((earlier) => earlier.split(' ')[0] === name).length;
+    const range = new Headers(init?.headers).get('range');
+    requested.push(range ? `${name} ${range}` : name);
+    const entry = url.startsWith(FOLDER) ? files[name] : undefined;
     if (entry === undefined) return new Response('not found', { status: 404, statusText: 'Not Found', headers: { 'content-type': 'text/plain' } });
     const served: Served = typeof entry === 'string' || entry instanceof Uint8Array ? { body: entry } : entry;
     if (served.networkError) throw new TypeError('Failed to fetch');
-    const bytes = typeof served.body === 'string' ? new TextEncoder().encode(served.body) : (served.body ?? new Uint8Array(0));
+    const whole = typeof served.body === 'string' ? new TextEncoder().encode(served.body) : (served.body ?? new Uint8Array(0));
+    const from = range && served.ranges ? Number(/^bytes=(\d+)-$/.exec(range)![1]) : 0;
+    const bytes = whole.slice(from);
+    const breakAt = served.breaks?.[attempt];
     const chunkCount = Math.max(1, served.chunks ?? 1);
     const chunkSize = Math.ceil(bytes.length / chunkCount);
+    // Chunks are handed out one per read (pull), so that a break comes after the bytes before it were read.
+    const end = breakAt ?? bytes.length;
+    let at = 0;
     const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let at = 0; at < bytes.length; at += chunkSize) controller.enqueue(bytes.slice(at, at + chunkSize));
-        controller.close();
+      pull(controller) {
+        if (at < end) {
+          controller.enqueue(bytes.slice(at, Math.min(at + chunkSize, end)));
+          at += chunkSize;
+        } else if (breakAt !== undefined) controller.error(new TypeError('network connection lost'));
+        else controller.close();
       },
     });
-    return new Response(stream, { status: served.status ?? 200, headers: { 'content-length': String(bytes.length), ...served.headers } });
+    const partial: Record<string, string> = from > 0 ? { 'content-range': `bytes ${from}-${whole.length - 1}/${whole.length}` } : {};
+    return new Response(stream, { status: from > 0 ? 206 : served.status ?? 200, headers: { 'content-length': String(bytes.length), ...partial, ...served.headers } });
   };
   return { fetch: fetchMock as typeof fetch, requested };
 }
@@ -165,7 +182,39 @@ describe('fetchCheckpointFiles', () => {
     expect(requested).toEqual(['config.json']);
 
     const truncated = mockFetch({ 'config.json': '{}', 'model.safetensors': { body: new Uint8Array(10), headers: { 'content-length': '20' } } });
-    await expect(fetchCheckpointFiles(FOLDER, truncated)).rejects.toThrow(`The download of ${FOLDER}model.safetensors is truncated: 10 of 20 bytes arrived.`);
+    await expect(fetchCheckpointFiles(FOLDER, truncated)).rejects.toThrow(`The download of ${FOLDER}model.safetensors is truncated: 10 of 20 bytes arrived (after ${MAX_RESUMES} tries to resume it).`);
+  });
+
+  it('resumes a download that breaks off where it stopped (Range), or starts it over on a server without ranges', async () => {
+    const folder = tinyFolder();
+    const weights = folder['model.safetensors'] as Uint8Array;
+    const cut = Math.floor(weights.length / 3);
+    const resumed = mockFetch({ ...folder, 'model.safetensors': { body: weights, chunks: 8, breaks: [cut, 40], ranges: true } });
+    const progress: number[] = [];
+    const fetched = await fetchCheckpointFiles(FOLDER, { fetch: resumed.fetch, onProgress: (loaded) => progress.push(loaded) });
+    const file = fetched.files.find((f) => f.name === 'model.safetensors')!;
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(weights);
+    // The first request broke off: the second asks for the rest, breaks again 40 bytes in, the third completes it.
+    const asked = resumed.requested.filter((r) => r.split(' ')[0] === 'model.safetensors');
+    expect(asked[0]).toBe('model.safetensors');
+    expect(asked[1]).toMatch(/^model\.safetensors bytes=\d+-$/);
+    expect(Number(/bytes=(\d+)-/.exec(asked[2]!)![1]) - Number(/bytes=(\d+)-/.exec(asked[1]!)![1])).toBe(40);
+    expect(asked).toHaveLength(3);
+    expect(fetched.bytes).toBe(Object.values(folder).reduce((sum, body) => sum + (typeof body === 'string' ? new TextEncoder().encode(body).length : body.length), 0));
+    expect(Math.max(...progress)).toBe(fetched.bytes); // nothing counted twice
+    await expect(loadCheckpoint(fileListSource(fetched.files))).resolves.toBeDefined();
+
+    // No range support: the file is fetched whole again, progress goes back.
+    const restarted = mockFetch({ ...folder, 'model.safetensors': { body: weights, chunks: 4, breaks: [cut] } });
+    const again = await fetchCheckpointFiles(FOLDER, { fetch: restarted.fetch });
+    expect(new Uint8Array(await again.files.find((f) => f.name === 'model.safetensors')!.arrayBuffer())).toEqual(weights);
+    expect(again.bytes).toBe(fetched.bytes);
+
+    // A connection that keeps breaking: the error says where and how often it was resumed.
+    const broken = mockFetch({ ...folder, 'model.safetensors': { body: weights, breaks: [cut, 0, 0, 0], ranges: true } });
+    await expect(fetchCheckpointFiles(FOLDER, { fetch: broken.fetch })).rejects.toThrow(
+      new RegExp(`^The download of ${FOLDER.replaceAll('.', '\\.')}model\\.safetensors broke off after ${cut} bytes: network connection lost \\(after ${MAX_RESUMES} tries to resume it\\)\\.$`),
+    );
   });
 
   it('a cancelled download says so', async () => {
