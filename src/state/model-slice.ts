@@ -10,7 +10,7 @@ import { doesNotFitMessage } from '../worker/messages.ts';
 import { errorMessage } from './errors.ts';
 import type { AppStore, LoadPhase, LoadProgress, ModelLoadOptions, ModelOriginKind, ModelSlice, ModelState } from './types.ts';
 
-export const initialModelState: ModelState = { status: 'idle', progress: null, summary: null, error: null, fit: null, origin: null, urlText: '' };
+export const initialModelState: ModelState = { status: 'idle', progress: null, summary: null, error: null, fit: null, origin: null, loadMs: null, urlText: '' };
 
 /** The demo model's folder under the app's base URL (public/models/chatuie-demo/ in the source tree). */
 export const DEMO_MODEL_PATH = 'models/chatuie-demo/';
@@ -58,6 +58,7 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
   const update = (patch: Partial<ModelState>): void => set({ model: { ...get().model, ...patch } });
   // Each load gets a number; results (and progress) of a superseded load are dropped.
   let latestLoad = 0;
+  let loadStarted = 0;
   let download: AbortController | null = null;
 
   /** Starts a load: supersedes the one running (stopping its download), clears the inference result. */
@@ -65,6 +66,7 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
     download?.abort();
     download = null;
     const load = ++latestLoad;
+    loadStarted = now();
     update({ status: 'running', progress: progressTracker(phase, now)(0, 0), error: null, fit: null, origin: { kind, label } });
     set({ inference: { ...get().inference, status: 'idle', result: null, error: null } });
     return load;
@@ -100,7 +102,7 @@ export function createModelSlice(set: AppStore['setState'], get: AppStore['getSt
     };
     update({ progress: track(0, 0) });
     const summary = await engine.loadModel(files, onProgress, name ? { name } : {});
-    if (load === latestLoad) update({ status: 'done', progress: null, summary, error: null });
+    if (load === latestLoad) update({ status: 'done', progress: null, summary, error: null, loadMs: now() - loadStarted });
   };
 
   const messageOf = (error: unknown): string => (error instanceof RefusedModel ? error.message : errorMessage(error));

@@ -126,7 +126,7 @@ export const createTrainSlice: SliceCreator<TrainSlice> = (set, get, engine) => 
       update({ status: 'restoring', error: null });
       // The base checkpoint comes from the OPFS cache: the Model panel shows its progress like any other load.
       const track = progressTracker('read', () => performance.now());
-      set({ model: { ...get().model, status: 'running', progress: track(0, 0), error: null, fit: null, origin: { kind: 'cache', label: savedRun.modelName } } });
+      set({ model: { ...get().model, status: 'running', progress: track(0, 0), error: null, fit: null, origin: { kind: 'cache', label: savedRun.modelName }, loadMs: null } });
       try {
         const restored = await engine.restoreSavedRun((loaded, total) => set({ model: { ...get().model, progress: track(loaded, total) } }));
         const { run: info } = restored;

@@ -56,6 +56,8 @@ export interface ModelState {
   /** config.json checked against this device before any weight is read; null until then. */
   fit: ModelFit | null;
   origin: { kind: ModelOriginKind; label: string } | null;
+  /** Milliseconds from the start of the last finished load (download or read, check, weights onto the GPU) to its end; null until one finishes. */
+  loadMs: number | null;
   /** The URL field as typed. */
   urlText: string;
 }

@@ -107,7 +107,7 @@ export function ModelPanel() {
               <tr><th scope="row">vocabulary</th><td>{summary.vocabSize}</td></tr>
               <tr><th scope="row">parameters</th><td data-testid="model-parameters">{formatCount(summary.parameterCount)}</td></tr>
               <tr><th scope="row">GPU memory</th><td>{formatBytes(summary.gpuBytes)}</td></tr>
-              <tr><th scope="row">read</th><td>{formatBytes(summary.bytesRead)} from {summary.files.length} files</td></tr>
+              <tr><th scope="row">read</th><td>{formatBytes(summary.bytesRead)} from {summary.files.length} files{model.loadMs !== null && <span data-testid="model-load-time">{` in ${(model.loadMs / 1000).toFixed(2)} s`}</span>}</td></tr>
               {model.origin && (
                 <tr><th scope="row">from</th><td data-testid="model-origin">{ORIGIN_LABELS[model.origin.kind]}{model.origin.label ? ` (${model.origin.label})` : ''}</td></tr>
               )}

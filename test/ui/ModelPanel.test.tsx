@@ -90,6 +90,9 @@ describe('ModelPanel', () => {
     });
     expect(view.byTestId('model-summary').textContent).toContain('GLM v2');
     expect(view.byTestId('model-origin').textContent).toBe(`URL (${FOLDER})`);
+    // The load's time, from the click to the weights on the GPU (the fake clock: 0.5 s a request).
+    expect(clock).toBeGreaterThan(1500);
+    expect(view.byTestId('model-load-time').textContent).toBe(` in ${(clock / 1000).toFixed(2)} s`);
   });
 
   it('shows the read progress of a picked folder, and cancels a read', async () => {
