@@ -3,7 +3,8 @@
 // the remaining budget falls to `reserve` tokens, each step allows only the most closing
 // token the answer grammar accepts — the end token, then `}`, `]}`, `"]}`, `]`, `"]`, `"` —
 // and, where none is allowed (an empty mention, the second half of a pair, a key after ", "),
-// whatever the grammar allows. Every closing step shortens the path to the end, so with a
+// whatever the grammar allows; an open mention may then close anywhere, not only at a word
+// boundary (closeMentionsAnywhere). Every closing step shortens the path to the end, so with a
 // reserve as long as the longest closing path in single-character tokens (see budgetReserve
 // in extract.ts) the end token is always reached in time.
 
@@ -45,8 +46,10 @@ export class BudgetedConstraint implements TokenConstraint {
 
   allowed(): Uint32Array {
     if (this.cached) return this.cached;
+    if (this.remaining > this.reserve) return this.inner.allowed();
+    // Closing time: an open mention may end where it is, even inside a word.
+    this.inner.closeMentionsAnywhere?.();
     const mask = this.inner.allowed();
-    if (this.remaining > this.reserve) return mask;
     const closer = this.closers.find((id) => isAllowed(mask, id));
     if (closer === undefined) return mask;
     const only = new Uint32Array(mask.length);

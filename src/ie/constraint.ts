@@ -37,6 +37,11 @@ export interface TokenConstraint {
   advance(tokenId: number): void;
   /** True once the answer is complete (only the end token is allowed then). */
   readonly done: boolean;
+  /**
+   * From now on, let an open mention close wherever it is non-empty (not only at a word boundary):
+   * what a token budget about to run out needs, so that closing never waits for a word to end.
+   */
+  closeMentionsAnywhere?(): void;
 }
 
 export interface ConstraintVocabulary {
@@ -186,6 +191,12 @@ export class AnswerConstraint implements TokenConstraint {
 
   get done(): boolean {
     return this.input.grammar.kind[this.current[NODE]!] === NODE_END;
+  }
+
+  closeMentionsAnywhere(): void {
+    if (this.input.closeAnywhere) return;
+    this.input.closeAnywhere = true;
+    this.mask = undefined;
   }
 
   /** The answer text read so far (surfaces of the advanced tokens). */

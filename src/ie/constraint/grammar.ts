@@ -266,6 +266,13 @@ export class InputGrammar {
     readonly mentions: MentionMatcher,
   ) {}
 
+  /** Let a non-empty mention close anywhere, not only where the matcher says it may end (a budget running out). */
+  closeAnywhere = false;
+
+  private mayClose(sam: number): boolean {
+    return this.mentions.canEnd(sam) || (this.closeAnywhere && sam !== MENTION_EMPTY);
+  }
+
   /**
    * Reads `character` in the state at `states[from..]` and writes the next state at `states[to..]`
    * (`to` may equal `from`). Returns false, leaving `to` unspecified, when the character is not allowed.
@@ -304,7 +311,7 @@ export class InputGrammar {
     let nextNode = node;
     if (escape === 0) {
       if (character === QUOTE) {
-        if (!automaton.canEnd(sam)) return false; // never empty; at a word boundary with the words matcher
+        if (!this.mayClose(sam)) return false; // never empty; at a word boundary with the words matcher
         nextNode = grammar.closeTarget[node]!;
         nextSam = MENTION_EMPTY;
       } else if (character === BACKSLASH) {
@@ -384,7 +391,7 @@ export class InputGrammar {
         const character = out[offset + index]!;
         if (character >= 0x20 && character !== QUOTE && character !== BACKSLASH) out[offset + count++] = character;
       }
-      if (this.mentions.canEnd(sam)) out[offset + count++] = QUOTE;
+      if (this.mayClose(sam)) out[offset + count++] = QUOTE;
       out[offset + count++] = BACKSLASH;
       return count;
     }
