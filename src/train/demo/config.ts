@@ -3,10 +3,11 @@
 //
 //   extra-small  the test's preset: a few dozen examples, a handful of steps per stage (SwiftShader, < 2 min)
 //   tiny         runs on SwiftShader in about 5–8 minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
-//   small        the model shipped in public/models/chatuie-demo, trained on 2 CPU cores through
-//                SwiftShader in about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.45 epoch of SFT
-//   small-continued  more SFT for the shipped `small` model: warm-started from its folder
-//                (`--warm-start public/models/chatuie-demo`), fresh AdamW and schedule, another seed's batch order
+//   small        the first run of the shipped model, trained on 2 CPU cores through SwiftShader in
+//                about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.45 epoch of SFT
+//   small-continued  600 more SFT steps for a finished `small` model (the model shipped in
+//                public/models/chatuie-demo, about 1.8 hours more here): warm-started from its folder
+//                (`--warm-start DIR`), fresh AdamW and schedule, another seed's batch order
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
