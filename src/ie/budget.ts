@@ -3,8 +3,9 @@
 // the remaining budget falls to `reserve` tokens, each step allows only the most closing
 // token the answer grammar accepts — the end token, then `}`, `]}`, `"]}`, `]`, `"]`, `"` —
 // and, where none is allowed (an empty mention, the second half of a pair, a key after ", "),
-// whatever the grammar allows; an open mention may then close anywhere, not only at a word
-// boundary (closeMentionsAnywhere). Every closing step shortens the path to the end, so with a
+// whatever the grammar allows. Inside a word of an open mention it first offers the tokens that
+// finish the word in one (mentionFinishers), once; then an open mention may close anywhere, not
+// only at a word boundary (closeMentionsAnywhere). Every closing step shortens the path to the end, so with a
 // reserve as long as the longest closing path in single-character tokens (see budgetReserve
 // in extract.ts) the end token is always reached in time.
 
@@ -29,6 +30,10 @@ function isAllowed(mask: Uint32Array, id: number): boolean {
 export class BudgetedConstraint implements TokenConstraint {
   private remaining: number;
   private cached: Uint32Array | null = null;
+  /** A word-finishing token was offered (once: then the mention closes). */
+  private finishing = false;
+  /** Mentions may close anywhere (closeMentionsAnywhere was called). */
+  private relaxed = false;
 
   constructor(
     private readonly inner: TokenConstraint,
@@ -47,10 +52,23 @@ export class BudgetedConstraint implements TokenConstraint {
   allowed(): Uint32Array {
     if (this.cached) return this.cached;
     if (this.remaining > this.reserve) return this.inner.allowed();
-    // Closing time: an open mention may end where it is, even inside a word.
-    this.inner.closeMentionsAnywhere?.();
-    const mask = this.inner.allowed();
-    const closer = this.closers.find((id) => isAllowed(mask, id));
+    let mask = this.inner.allowed();
+    let closer = this.closers.find((id) => isAllowed(mask, id));
+    if (closer === undefined && !this.relaxed) {
+      // Inside a word of an open mention: one token that finishes the word, if there is one (the
+      // reserve has room for it: a mention's own closing path is far shorter than the longest);
+      // else, or after that one, the mention may end where it is, even inside a word.
+      const finishers = this.finishing ? null : this.inner.mentionFinishers?.(mask) ?? null;
+      if (finishers !== null) {
+        this.finishing = true;
+        this.cached = finishers;
+        return finishers;
+      }
+      this.relaxed = true;
+      this.inner.closeMentionsAnywhere?.();
+      mask = this.inner.allowed();
+      closer = this.closers.find((id) => isAllowed(mask, id));
+    }
     if (closer === undefined) return mask;
     const only = new Uint32Array(mask.length);
     only[closer >>> 5] = 1 << (closer & 31);

@@ -26,7 +26,9 @@ import { inferTaskKind, type IeTaskKind } from './answer.ts';
 import { answerEndId, type PromptFamily } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
-import { AnswerGrammar, InputGrammar, NODE, NODE_END, STATE_SIZE } from './constraint/grammar.ts';
+import { AnswerGrammar, ESC, InputGrammar, NODE, NODE_END, NODE_MENTION, STATE_SIZE } from './constraint/grammar.ts';
+
+const QUOTE_CODE = 0x22;
 import { createMentionMatcher, type MentionBoundaries } from './constraint/mention-matcher.ts';
 import { VocabTrie } from './constraint/vocab-trie.ts';
 
@@ -42,6 +44,11 @@ export interface TokenConstraint {
    * what a token budget about to run out needs, so that closing never waits for a word to end.
    */
   closeMentionsAnywhere?(): void;
+  /**
+   * Of the tokens in `mask`, those after which the answer can write the closing quote of the open
+   * mention (a word finished in one token); null when no mention is open or none does.
+   */
+  mentionFinishers?(mask: Uint32Array): Uint32Array | null;
 }
 
 export interface ConstraintVocabulary {
@@ -191,6 +198,27 @@ export class AnswerConstraint implements TokenConstraint {
 
   get done(): boolean {
     return this.input.grammar.kind[this.current[NODE]!] === NODE_END;
+  }
+
+  mentionFinishers(mask: Uint32Array): Uint32Array | null {
+    const states = this.walkStates;
+    if (this.input.grammar.kind[this.current[NODE]!] !== NODE_MENTION) return null;
+    const finishers = new Uint32Array(mask.length);
+    let found = false;
+    mask.forEach((word, index) => {
+      for (let bits = word; bits !== 0; bits &= bits - 1) {
+        const id = index * 32 + (31 - Math.clz32(bits & -bits));
+        if (id === this.vocab.endId) continue;
+        const piece = this.vocab.pieces[id]!;
+        if (!this.canRead(piece)) continue;
+        // canRead left the state after the piece at walkStates[0..]: can a closing quote follow?
+        if (states[ESC] === 0 && this.input.step(states, 0, STATE_SIZE, QUOTE_CODE)) {
+          finishers[index]! |= 1 << (id & 31);
+          found = true;
+        }
+      }
+    });
+    return found ? finishers : null;
   }
 
   closeMentionsAnywhere(): void {

@@ -170,7 +170,7 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   await extractCorrectExport({ page, resultsDir, log, screenshot } as E2eContext, lines, demo.numLayers);
 }
 
-/** Answer tokens of the browser extraction (the constraint closes the answer within them; its closing reserve is ≈40 tokens for this schema, so a budget near that would cut the first mention short). */
+/** Answer tokens of the browser extraction (the constraint closes the answer within them; its closing reserve is ≈40 tokens for this schema, so a budget near that would close the answer after its first mention). */
 const EXTRACT_TOKENS = 96;
 
 async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eContext, lines: string[], numLayers: number): Promise<void> {

@@ -25,6 +25,27 @@ function allowedIds(mask: Uint32Array): number[] {
 }
 
 describe('token budget', () => {
+  it('inside a word when the budget runs low, it first offers the tokens that finish the word, then closes', () => {
+    const text = 'LANCASTER , Ky .';
+    const base = vocabulary([text]);
+    const vocab: ConstraintVocabulary = { pieces: [...base.pieces, 'ANCASTER', 'ANCA'], endId: 0 };
+    const id = (piece: string): number => vocab.pieces.indexOf(piece);
+    const prefix = ['{', '"', ...'location', '"', ':', ' ', '[', '"', 'L'];
+    const reserve = budgetReserve(SCHEMA);
+    const constraint = withTokenBudget(createAnswerConstraint(vocab, SCHEMA, text), vocab, prefix.length + reserve, reserve);
+    for (const piece of prefix) constraint.advance(id(piece));
+    // "L" cannot close (not a word of the text); "ANCASTER" finishes the word, "ANCA" and "A" do not.
+    expect(allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId])).toEqual(['ANCASTER']);
+    constraint.advance(id('ANCASTER'));
+    expect(allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId])).toEqual(['"]}']);
+    constraint.advance(id('"]}'));
+    expect(constraint.done).toBe(true);
+    // Without a token that finishes the word, the mention closes where it is.
+    const bare = withTokenBudget(createAnswerConstraint(base, SCHEMA, text), base, prefix.length + reserve, reserve);
+    for (const piece of prefix) bare.advance(base.pieces.indexOf(piece));
+    expect(allowedIds(bare.allowed()).map((tokenId) => base.pieces[tokenId])).toEqual(['"]}']);
+  });
+
   it('ends every answer within maxNewTokens, even when the generator would go on inside a long word', () => {
     const rng = new Rng(3);
     const texts = ['LANCASTERLANCASTERLANCASTERLANCASTER , Ky .', 'Ada met Bob in Paris .', '我住在北京市。', 'supercalifragilisticexpialidocious words'];
