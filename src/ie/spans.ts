@@ -4,6 +4,8 @@
 // Offsets are UTF-16 code units, as JavaScript strings index them; `end` is exclusive and
 // `text === source.slice(start, end)` always holds for a span that came from a reader or a parser.
 
+import { codeUnitPredicate } from './code-unit.ts';
+
 /** A piece of the input: `text === input.slice(start, end)`. */
 export interface CharSpan {
   start: number;
@@ -97,19 +99,8 @@ function isWordCharacter(character: string | undefined): boolean {
   return character !== undefined && WORD_CHARACTER.test(character) && !UNSPACED_SCRIPT.test(character);
 }
 
-let wordCodeTable: Uint8Array | undefined;
-
-/**
- * isWordCharacter of one UTF-16 code unit (a surrogate half is not a word character), from a
- * table of all 65,536 built on first use: the constraint asks it at every mention character.
- */
-export function isWordCharacterCode(code: number): boolean {
-  if (wordCodeTable === undefined) {
-    wordCodeTable = new Uint8Array(65536);
-    for (let unit = 0; unit < 65536; unit++) wordCodeTable[unit] = isWordCharacter(String.fromCharCode(unit)) ? 1 : 0;
-  }
-  return wordCodeTable[code] === 1;
-}
+/** isWordCharacter of one UTF-16 code unit (a surrogate half is not a word character), memoized per unit. */
+export const isWordCharacterCode = codeUnitPredicate(isWordCharacter);
 
 /**
  * True when the occurrence of `needle` at `start` does not cut a word in two: "US" in "the US ."

@@ -22,6 +22,7 @@
 // (viability, computed once per text over the automaton's DAG): the grammar has no dead ends, and
 // it offers mentions at all only where one exists (canStart).
 
+import { codeUnitPredicate } from '../code-unit.ts';
 import { isWordCharacterCode } from '../spans.ts';
 import { SAM_ROOT, SuffixAutomaton } from './suffix-automaton.ts';
 
@@ -100,20 +101,10 @@ export class SubstringMatcher implements MentionMatcher {
 /** The boundary marker: a noncharacter, never in a text we extract from (checked). */
 const MARKER = 0xffff;
 
-let letterOrDigitTable: Uint8Array | undefined;
-
 /** Whether a UTF-16 code unit is a letter or digit of any script (Han included). */
-function isLetterOrDigitCode(code: number): boolean {
-  if (letterOrDigitTable === undefined) {
-    letterOrDigitTable = new Uint8Array(65536);
-    for (let unit = 0; unit < 65536; unit++) letterOrDigitTable[unit] = /[\p{L}\p{N}]/u.test(String.fromCharCode(unit)) ? 1 : 0;
-  }
-  return letterOrDigitTable[code] === 1;
-}
+const isLetterOrDigitCode = codeUnitPredicate((character) => /[\p{L}\p{N}]/u.test(character));
 
-function isSpaceCode(code: number): boolean {
-  return code === 0x20 || (code >= 0x09 && code <= 0x0d) || (code > 0x7f && /\s/.test(String.fromCharCode(code)));
-}
+const isSpaceCode = codeUnitPredicate((character) => /\s/u.test(character));
 
 
 /** Runs of whole words: see the file comment. */
