@@ -82,6 +82,22 @@ export interface DemoPreset {
   seed: number;
 }
 
+/** The shipped model's first run; small-continued differs only in its SFT (and continues it). */
+const SMALL: DemoPreset = {
+  name: 'small',
+  model: { hiddenSize: 96, numLayers: 3, numHeads: 4, ffnHiddenSize: 256, vocabSize: 4000, maxSequenceLength: 512, initStd: 0.05 },
+  trainPerDataset: null,
+  pickShortest: false,
+  devLossPerDataset: 16,
+  pretrainOnCasie: false,
+  pretrainMaxTokens: 64,
+  pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
+  sft: { steps: 450, batchSize: 8, accumulation: 1, lr: 2e-3, checkpointEvery: 20, evalEvery: 50 },
+  devF1: { every: 75, perDataset: 16, maxNewTokens: 96 },
+  eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
+  seed: 1,
+};
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -111,33 +127,13 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
     seed: 1,
   },
-  small: {
-    name: 'small',
-    model: { hiddenSize: 96, numLayers: 3, numHeads: 4, ffnHiddenSize: 256, vocabSize: 4000, maxSequenceLength: 512, initStd: 0.05 },
-    trainPerDataset: null,
-    pickShortest: false,
-    devLossPerDataset: 16,
-    pretrainOnCasie: false,
-    pretrainMaxTokens: 64,
-    pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
-    sft: { steps: 450, batchSize: 8, accumulation: 1, lr: 2e-3, checkpointEvery: 20, evalEvery: 50 },
-    devF1: { every: 75, perDataset: 16, maxNewTokens: 96 },
-    eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
-    seed: 1,
-  },
+  small: SMALL,
   'small-continued': {
+    ...SMALL,
     name: 'small-continued',
     continues: 'small',
-    model: { hiddenSize: 96, numLayers: 3, numHeads: 4, ffnHiddenSize: 256, vocabSize: 4000, maxSequenceLength: 512, initStd: 0.05 },
-    trainPerDataset: null,
-    pickShortest: false,
-    devLossPerDataset: 16,
-    pretrainOnCasie: false,
-    pretrainMaxTokens: 64,
-    pretrain: { steps: 120, batchSize: 16, accumulation: 1, lr: 3e-3, checkpointEvery: 20, evalEvery: 40 },
-    sft: { steps: 600, batchSize: 8, accumulation: 1, lr: 1.5e-3, checkpointEvery: 20, evalEvery: 50 },
-    devF1: { every: 100, perDataset: 16, maxNewTokens: 96 },
-    eval: { examplesPerSplit: 25, maxNewTokens: 128, batchSize: 25 },
+    sft: { ...SMALL.sft, steps: 600, lr: 1.5e-3 },
+    devF1: { ...SMALL.devF1, every: 100 },
     seed: 2,
   },
   demo: {

@@ -5,7 +5,7 @@
 import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { DEMO_DATASETS } from './config.ts';
-import type { DevF1Point, EvalReport, PipelineState } from './pipeline.ts';
+import type { EvalReport, PipelineState } from './pipeline.ts';
 
 export interface ModelCardInput {
   state: PipelineState;
@@ -47,21 +47,14 @@ function curveTable(history: readonly HistoryPoint[]): string {
   return lines.join('\n');
 }
 
-/** This run's history after the continued run's (steps counted on from its last). */
-function continuedHistory(previous: readonly HistoryPoint[], current: readonly HistoryPoint[]): HistoryPoint[] {
-  const offset = previous.at(-1)?.step ?? 0;
+/** The continued run's points, then this run's with their steps counted on from its last SFT step. */
+function countedOn<T extends { step: number }>(state: PipelineState, previous: readonly T[], current: readonly T[]): T[] {
+  const offset = state.warmStart?.previous.sft?.steps ?? 0;
   return [...previous, ...current.map((point) => ({ ...point, step: point.step + offset }))];
 }
 
-function continuedDevF1(state: PipelineState): DevF1Point[] {
-  const previous = state.warmStart?.previous;
-  if (!previous) return state.sftDevF1 ?? [];
-  const offset = previous.sft?.steps ?? 0;
-  return [...(previous.sftDevF1 ?? []), ...(state.sftDevF1 ?? []).map((point) => ({ ...point, step: point.step + offset }))];
-}
-
 function devF1Table(state: PipelineState): string {
-  const points = continuedDevF1(state);
+  const points = countedOn(state, state.warmStart?.previous.sftDevF1 ?? [], state.sftDevF1 ?? []);
   if (points.length === 0) return '(no dev-F1 points were recorded)';
   const header = ['| step |', ...DEMO_DATASETS.map((d) => ` ${d} entity F1 |`), ' conll04 relation F1 |'].join('');
   const lines = [header, `| ---: |${DEMO_DATASETS.map(() => ' ---: |').join('')} ---: |`];
@@ -92,7 +85,7 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
   const sftWhat = previous
     ? 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order'
     : 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema';
-  const sftHistory = previous ? continuedHistory(previous.sft?.history ?? [], state.sft?.history ?? []) : state.sft?.history ?? [];
+  const sftHistory = countedOn(state, previous?.sft?.history ?? [], state.sft?.history ?? []);
   const pretrainPreset = previous?.preset ?? preset;
   const totalMs = [state.tokenizer?.wallMs, state.pretrain?.wallMs, previous?.sft?.wallMs, state.sft?.wallMs, previous?.eval?.wallMs, state.eval?.wallMs]
     .reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
