@@ -102,6 +102,8 @@ export interface TrainingLayout extends StepLayout {
   /** [B·rows] 1 where the row's target is an answer token (the loss counts it), else 0. */
   answerMask: Float32Array;
   answerTokens: number;
+  /** [answerTokens] the rows whose target is an answer token, ascending (where answerMask is 1). */
+  answerRows: Uint32Array;
 }
 
 /**
@@ -140,5 +142,8 @@ export function trainingStep(family: GlmFamily, sequences: readonly TrainSequenc
     });
     return { pastLen: 0, stepLen: tokens.length, prefixLen: prompt.seqs[b]!.prefixLen };
   });
-  return { rows, ids, positions, blockPositions, seqs, targets, answerMask, answerTokens };
+  const answerRows = new Uint32Array(answerTokens);
+  let next = 0;
+  answerMask.forEach((mask, r) => { if (mask !== 0) answerRows[next++] = r; });
+  return { rows, ids, positions, blockPositions, seqs, targets, answerMask, answerTokens, answerRows };
 }

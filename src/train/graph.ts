@@ -11,6 +11,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { swigluBackward, geluBackward } from '../gpu/kernels/activation-backward.ts';
 import { glmAttentionBackward, rotaryQkvBackward } from '../gpu/kernels/attention-backward.ts';
 import { crossEntropyForwardBackward } from '../gpu/kernels/cross-entropy.ts';
+import { embedding } from '../gpu/kernels/embedding.ts';
 import { embeddingBackward } from '../gpu/kernels/embedding-backward.ts';
 import { linearBackward, type LinearGrad } from '../gpu/kernels/linear-backward.ts';
 import { linear, type LinearWeight } from '../gpu/kernels/matmul.ts';
@@ -123,7 +124,7 @@ export class TrainingGraph {
   }
 
   private async sumLosses(losses: GpuTensor, layout: TrainingLayout): Promise<number> {
-    const values = await this.ctx.readF32(losses.buffer, losses.offset, layout.ids.length);
+    const values = await this.ctx.readF32(losses.buffer, losses.offset, layout.answerRows.length);
     let total = 0;
     for (const value of values) total += value;
     return total;
@@ -165,29 +166,41 @@ export class TrainingGraph {
     const hidden = workspace.get('hidden.final', [N, C]);
     finalNorm(ctx, config, weights, last, hidden);
 
-    // ---- LM head + cross-entropy (+ head backward) one row block at a time ----
-    const targets = workspace.upload('targets', [N], layout.targets);
-    const rowWeights = workspace.upload('row.weights', [N], layout.answerMask.map((m) => m * lossScale));
-    const losses = workspace.get('losses', [N]);
-    const dHidden = workspace.get('d.hidden', [N, C]);
+    // ---- LM head + cross-entropy (+ head backward) over the answer rows only ----
+    // Prompt and padding rows carry no loss, so their logits are never computed: the answer
+    // rows of the final hidden states are gathered into [A, C] (the embedding kernel is a row
+    // gather), and their gradient is scattered back into a zeroed dHidden [N, C].
+    const { answerRows } = layout;
+    const A = answerRows.length;
+    const rowIds = workspace.upload('answer.rows', [A], answerRows);
+    const answerHidden = workspace.get('answer.hidden', [A, C]);
+    embedding(ctx, rowIds, hidden, answerHidden);
+    const targets = workspace.upload('answer.targets', [A], answerRows.map((r) => layout.targets[r]!));
+    const rowWeights = workspace.upload('answer.weights', [A], Float32Array.from(answerRows, (r) => layout.answerMask[r]! * lossScale));
+    const losses = workspace.get('losses', [A]);
+    const dAnswer = workspace.get('d.answer', [A, C]);
     const ones = workspace.upload('ones', [N], new Float32Array(N).fill(1));
     const headGrad = backward ? this.linearGrad(weights.lmHead) : null;
-    const blockRows = Math.max(1, Math.min(N, Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4))));
+    const blockRows = Math.max(1, Math.min(A, Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4))));
     const logits = workspace.get('logits.block', [blockRows, V]);
-    for (let r0 = 0; r0 < N; r0 += blockRows) {
-      const R = Math.min(blockRows, N - r0);
-      const hBlock = tensor(hidden.buffer, [R, C], hidden.offset + r0 * C);
+    for (let r0 = 0; r0 < A; r0 += blockRows) {
+      const R = Math.min(blockRows, A - r0);
+      const hBlock = tensor(answerHidden.buffer, [R, C], answerHidden.offset + r0 * C);
       const block = tensor(logits.buffer, [R, V]);
       this.project(ctx, hBlock, weights.lmHead, block);
       crossEntropyForwardBackward(ctx, block, tensor(targets.buffer, [R], r0), tensor(rowWeights.buffer, [R], r0), tensor(losses.buffer, [R], r0));
       if (backward) {
-        linearBackward(ctx, hBlock, weights.lmHead, block, tensor(dHidden.buffer, [R, C], dHidden.offset + r0 * C), headGrad, ones);
-        this.loraBackward(hBlock, weights.lmHead, block, tensor(dHidden.buffer, [R, C], dHidden.offset + r0 * C));
+        const dBlock = tensor(dAnswer.buffer, [R, C], dAnswer.offset + r0 * C);
+        linearBackward(ctx, hBlock, weights.lmHead, block, dBlock, headGrad, ones);
+        this.loraBackward(hBlock, weights.lmHead, block, dBlock);
       }
     }
     if (!backward) return losses;
 
     // ---- backward through the final norm and the layers ----
+    const dHidden = workspace.get('d.hidden', [N, C]);
+    fill(ctx, dHidden, 0);
+    embeddingBackward(ctx, answerRows, dAnswer, dHidden);
     let dOut = workspace.get('d.a', [N, C]);
     let dIn = workspace.get('d.b', [N, C]);
     this.normBackward(dHidden, last, weights.finalNorm, dOut);
