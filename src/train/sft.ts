@@ -4,8 +4,11 @@
 //
 // The order of examples is a pure function of (seed, step): epoch e is a seeded
 // permutation of the training set, and optimizer step k reads the next
-// batchSize · accumulation examples of the concatenated epochs. A resumed run therefore
-// sees exactly the batches the uninterrupted run would have seen.
+// batchSize · accumulation examples of the concatenated epochs. With length grouping
+// (groupByLength = G > 0) the examples of each window of G consecutive steps are sorted
+// by length and dealt out to those G steps in a seeded order, so a batch pads its
+// sequences to a similar length (HF Trainer's group_by_length, with a fixed window).
+// Either way a resumed run sees exactly the batches the uninterrupted run would have seen.
 
 import type { FileSink } from '../io/sink.ts';
 import type { GlmModel } from '../model/model.ts';
@@ -43,6 +46,11 @@ export interface SftOptions {
   seed: number;
   /** LoRA adapters instead of full fine-tuning (null). */
   lora: LoraOptions | null;
+  /**
+   * Length grouping: 0 off; G > 0 sorts the examples of each window of G optimizer steps by
+   * length and deals them to those steps in a seeded order (less padding per batch).
+   */
+  groupByLength: number;
 }
 
 export function defaultSftOptions(overrides: Partial<SftOptions> = {}): SftOptions {
@@ -63,6 +71,7 @@ export function defaultSftOptions(overrides: Partial<SftOptions> = {}): SftOptio
     checkpointEvery: 0,
     seed: 1,
     lora: null,
+    groupByLength: 0,
     ...overrides,
   };
 }
@@ -120,6 +129,22 @@ export function batchIndices(n: number, seed: number, step: number, count: numbe
   return out;
 }
 
+/**
+ * The examples of optimizer step `step` under length grouping: the window of `group` steps that
+ * holds `step` reads the same examples as those steps would without grouping; sorted by length
+ * (longest first, ties by position) they form `group` runs of `count`, and the runs are taken in
+ * a seeded order. `lengths[i]` is the length of example i.
+ */
+export function groupedBatchIndices(lengths: readonly number[], seed: number, step: number, count: number, group: number): number[] {
+  if (group <= 1) return batchIndices(lengths.length, seed, step, count);
+  const window = Math.floor((step - 1) / group);
+  const pool = batchIndices(lengths.length, seed, window + 1, count * group);
+  const sorted = pool.map((index, position) => ({ index, position }))
+    .sort((a, b) => lengths[b.index]! - lengths[a.index]! || a.position - b.position);
+  const run = epochOrder(group, seed ^ 0x5bd1e995, window)[(step - 1) % group]!;
+  return sorted.slice(run * count, (run + 1) * count).map((entry) => entry.index);
+}
+
 export class SftTrainer {
   readonly graph: TrainingGraph;
   readonly optimizer: AdamW;
@@ -134,11 +159,19 @@ export class SftTrainer {
   ) {
     if (data.train.length === 0) throw new Error('SFT needs at least one training example');
     if (options.batchSize < 1 || options.accumulation < 1 || options.steps < 1) throw new Error('SFT: steps, batch size and accumulation must be ≥ 1');
+    if (!Number.isInteger(options.groupByLength) || options.groupByLength < 0) throw new Error(`SFT: groupByLength must be a whole number ≥ 0 (got ${options.groupByLength})`);
     this.lora = options.lora ? new LoraAdapters(model.ctx, model.config, model.weights, options.lora, options.seed) : null;
     this.graph = new TrainingGraph(model, this.lora);
     this.optimizer = new AdamW(model.ctx, this.graph.params, {
       beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: options.weightDecay, maxGradNorm: options.maxGradNorm,
     });
+  }
+
+  private lengths: number[] | null = null;
+
+  /** Tokens of each training example (prompt + answer), for length grouping. */
+  private trainLengths(): number[] {
+    return (this.lengths ??= this.data.train.map((s) => s.prompt.length + s.answer.length));
   }
 
   get completedSteps(): number {
@@ -177,7 +210,9 @@ export class SftTrainer {
     const { options, data } = this;
     const step = this.step + 1;
     const perStep = options.batchSize * options.accumulation;
-    const indices = batchIndices(data.train.length, options.seed, step, perStep);
+    const indices = options.groupByLength > 0
+      ? groupedBatchIndices(this.trainLengths(), options.seed, step, perStep, options.groupByLength)
+      : batchIndices(data.train.length, options.seed, step, perStep);
     const batches: TrainSequence[][] = [];
     for (let i = 0; i < indices.length; i += options.batchSize) batches.push(indices.slice(i, i + options.batchSize).map((j) => data.train[j]!));
     const answerTokens = batches.flat().reduce((n, s) => n + s.answer.length, 0);

@@ -7,7 +7,7 @@ import { memorySource } from '../../src/io/source.ts';
 import { GlmModel } from '../../src/model/model.ts';
 import type { TrainSequence } from '../../src/model/positions.ts';
 import { GlmSession } from '../../src/model/session.ts';
-import { batchIndices, defaultSftOptions, SftTrainer, type SftProgress } from '../../src/train/sft.ts';
+import { batchIndices, defaultSftOptions, groupedBatchIndices, SftTrainer, type SftProgress } from '../../src/train/sft.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
@@ -29,6 +29,34 @@ describe('batch order', () => {
     expect([...first].sort()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(batchIndices(6, 5, 2, 2)).toEqual(first.slice(2, 4));
     expect([4, 5, 6].flatMap((step) => batchIndices(6, 5, step, 2))).not.toEqual(first);
+  });
+
+  it('with length grouping, a window of steps reads the same examples, sorted into batches of similar length', () => {
+    let seed = 3;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+    const lengths = Array.from({ length: 37 }, () => 5 + Math.floor(random() * 300));
+    const group = 4, count = 3;
+    const padded = (batches: number[][]): number => batches.reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i]!)), 0);
+    for (const window of [0, 1, 2, 5]) { // window 2 crosses an epoch boundary (37 examples, 12 per window)
+      const steps = Array.from({ length: group }, (_, k) => window * group + k + 1);
+      const grouped = steps.map((step) => groupedBatchIndices(lengths, 9, step, count, group));
+      const plain = steps.map((step) => batchIndices(lengths.length, 9, step, count));
+      expect(grouped.flat().sort((a, b) => a - b)).toEqual(plain.flat().sort((a, b) => a - b));
+      grouped.forEach((batch) => expect(batch).toHaveLength(count));
+      // Each batch is a run of the window sorted by length: no other batch has a length strictly inside its range.
+      for (const batch of grouped) {
+        const lo = Math.min(...batch.map((i) => lengths[i]!)), hi = Math.max(...batch.map((i) => lengths[i]!));
+        const others = grouped.filter((b) => b !== batch).flat().map((i) => lengths[i]!);
+        expect(others.filter((l) => l > lo && l < hi)).toEqual([]);
+      }
+      expect(padded(grouped)).toBeLessThan(padded(plain));
+    }
+    // Pure in (seed, step); the runs are not always taken longest first; G ≤ 1 is the plain order.
+    expect(groupedBatchIndices(lengths, 9, 6, count, group)).toEqual(groupedBatchIndices(lengths, 9, 6, count, group));
+    const firstOfWindow = Array.from({ length: 8 }, (_, w) => Math.max(...groupedBatchIndices(lengths, 9, w * group + 1, count, group).map((i) => lengths[i]!)));
+    const longestOfWindow = Array.from({ length: 8 }, (_, w) => Math.max(...batchIndices(lengths.length, 9, w + 1, count * group).map((i) => lengths[i]!)));
+    expect(firstOfWindow).not.toEqual(longestOfWindow);
+    expect(groupedBatchIndices(lengths, 9, 5, count, 1)).toEqual(batchIndices(lengths.length, 9, 5, count));
   });
 });
 

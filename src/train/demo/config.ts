@@ -43,10 +43,12 @@ export interface DemoStageSteps {
   checkpointEvery: number;
   /** Dev loss every N steps (0: never). */
   evalEvery: number;
+  /** Length-grouped batches over windows of this many steps (SftOptions.groupByLength; absent: off). */
+  groupByLength?: number;
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'demo';
+  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'small-continued-2' | 'demo';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -136,6 +138,14 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     devF1: { ...SMALL.devF1, every: 100 },
     seed: 2,
   },
+  'small-continued-2': {
+    ...SMALL,
+    name: 'small-continued-2',
+    continues: 'small-continued',
+    sft: { ...SMALL.sft, steps: 1100, lr: 1.5e-3, groupByLength: 16 },
+    devF1: { ...SMALL.devF1, every: 250 },
+    seed: 3,
+  },
   demo: {
     name: 'demo',
     model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
@@ -145,7 +155,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     pretrainOnCasie: true,
     pretrainMaxTokens: 128,
     pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 250, evalEvery: 250 },
-    sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 250, evalEvery: 250 },
+    sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 250, evalEvery: 250, groupByLength: 16 },
     devF1: { every: 500, perDataset: 64, maxNewTokens: 256 },
     eval: { examplesPerSplit: null, maxNewTokens: 256, batchSize: 16 },
     seed: 1,
