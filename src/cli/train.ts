@@ -88,7 +88,7 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
     schema: { kind: 'value' },
     steps: { kind: 'value' }, lr: { kind: 'value' }, batch: { kind: 'value' }, 'lora-rank': { kind: 'value' }, 'lora-alpha': { kind: 'value' },
     dev: { kind: 'value' }, 'eval-every': { kind: 'value' }, 'checkpoint-every': { kind: 'value' }, accumulation: { kind: 'value' },
-    seed: { kind: 'value' }, resume: { kind: 'switch' },
+    seed: { kind: 'value' }, resume: { kind: 'switch' }, 'group-by-length': { kind: 'value' },
   });
   const modelDir = args.get('model')![0]!;
   const outDir = args.get('out')![0]!;
@@ -103,6 +103,7 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
     evalEvery: number(args, 'eval-every', 0),
     checkpointEvery: number(args, 'checkpoint-every', 0),
     seed: number(args, 'seed', 1),
+    groupByLength: number(args, 'group-by-length', 0),
     lora: loraRank > 0 ? { rank: loraRank, alpha: number(args, 'lora-alpha', 2 * loraRank, false), targets: ['qkv'] } : null,
   });
 
