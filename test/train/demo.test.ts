@@ -11,6 +11,7 @@ import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.
 import { promptStyleOf } from '../../src/ie/prompt.ts';
 import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
 import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
+import { runLineage } from '../../src/train/demo/model-card.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 
@@ -115,7 +116,23 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const continuedCard = readFileSync(path.join(continuedDir, 'model', 'README.md'), 'utf8');
     expect(continuedCard).toContain('(run of preset "extra-small")');
     expect(continuedCard).toContain('more SFT on the same data, from the model above');
-    expect(continuedCard).toContain(`steps after ${preset.sft.steps} are the continued run's`);
-    expect(continuedCard).toMatch(new RegExp(`\\| ${preset.sft.steps + 2} \\| [0-9.]+ \\|`)); // the curve counts on
+    const N = preset.sft.steps;
+    expect(continuedCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"`);
+    expect(continuedCard).toMatch(new RegExp(`\\| ${N + 2} \\| [0-9.]+ \\|`)); // the curve counts on
+    expect(continuedCard).toMatch(/\| whole words \|/); // dev F1 points now record their mention rule
+
+    // A continuation of the continuation: the card walks the whole chain of runs.
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3 };
+    await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
+      .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
+    const thirdDir = freshDir();
+    const thirdState = await runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: thirdDir, resume: false, warmStart: path.join(continuedDir, 'model'), log: () => {} });
+    expect(runLineage(thirdState).map((run) => run.preset.name)).toEqual(['extra-small', 'small-continued', 'small-continued-2']);
+    expect(thirdState.pretrain).toEqual(state.pretrain);
+    const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');
+    expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
+    expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
+    expect(thirdCard).toContain('batches grouped by length over 2 steps (run of preset "small-continued-2")');
+    expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
   }, 500_000);
 });

@@ -8,6 +8,8 @@
 //   small-continued  600 more SFT steps for a finished `small` model (the model shipped in
 //                public/models/chatuie-demo, about 1.8 hours more here): warm-started from its folder
 //                (`--warm-start DIR`), fresh AdamW and schedule, another seed's batch order
+//   small-continued-2  1,100 more SFT steps for a finished `small-continued` model, batches grouped
+//                by length (about 1.5 hours here after the answer-row LM head and length grouping)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.

@@ -47,20 +47,44 @@ function curveTable(history: readonly HistoryPoint[]): string {
   return lines.join('\n');
 }
 
-/** The continued run's points, then this run's with their steps counted on from its last SFT step. */
-function countedOn<T extends { step: number }>(state: PipelineState, previous: readonly T[], current: readonly T[]): T[] {
-  const offset = state.warmStart?.previous.sft?.steps ?? 0;
-  return [...previous, ...current.map((point) => ({ ...point, step: point.step + offset }))];
+/**
+ * The runs a model comes from, first to last: a warm-started run's record carries the run it
+ * continued (which may itself be a continuation), so this walks that chain back to the run
+ * that trained the tokenizer and pretraining.
+ */
+export function runLineage(state: PipelineState): PipelineState[] {
+  const runs: PipelineState[] = [];
+  for (let run: PipelineState | undefined = state; run; run = run.warmStart?.previous) runs.unshift(run);
+  return runs;
 }
 
-function devF1Table(state: PipelineState): string {
-  const points = countedOn(state, state.warmStart?.previous.sftDevF1 ?? [], state.sftDevF1 ?? []);
+/** The SFT step each run of the lineage starts after (0 for the first). */
+function stepOffsets(runs: readonly PipelineState[]): number[] {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const run of runs) {
+    offsets.push(total);
+    total += run.sft?.steps ?? 0;
+  }
+  return offsets;
+}
+
+/** Every run's points, each run's steps counted on from the previous runs' last SFT step. */
+function countedOn<T extends { step: number }>(runs: readonly PipelineState[], points: (run: PipelineState) => readonly T[]): T[] {
+  const offsets = stepOffsets(runs);
+  return runs.flatMap((run, i) => points(run).map((point) => ({ ...point, step: point.step + offsets[i]! })));
+}
+
+function devF1Table(runs: readonly PipelineState[]): string {
+  const points = countedOn(runs, (run) => run.sftDevF1 ?? []);
   if (points.length === 0) return '(no dev-F1 points were recorded)';
-  const header = ['| step |', ...DEMO_DATASETS.map((d) => ` ${d} entity F1 |`), ' conll04 relation F1 |'].join('');
-  const lines = [header, `| ---: |${DEMO_DATASETS.map(() => ' ---: |').join('')} ---: |`];
+  const header = ['| step |', ...DEMO_DATASETS.map((d) => ` ${d} entity F1 |`), ' conll04 relation F1 | mentions |'].join('');
+  const lines = [header, `| ---: |${DEMO_DATASETS.map(() => ' ---: |').join('')} ---: | --- |`];
   for (const point of points) {
     const cells = DEMO_DATASETS.map((d) => ` ${percent(point.datasets[d]?.entityF1 ?? null)} |`).join('');
-    lines.push(`| ${point.step} |${cells} ${percent(point.datasets.conll04?.relationStrictF1 ?? null)} |`);
+    // Points recorded before the field existed were decoded with any-substring mentions, the constraint of their day.
+    const mentions = point.mentionBoundaries === 'anywhere' || point.mentionBoundaries === undefined ? 'any substring' : 'whole words';
+    lines.push(`| ${point.step} |${cells} ${percent(point.datasets.conll04?.relationStrictF1 ?? null)} | ${mentions} |`);
   }
   return lines.join('\n');
 }
@@ -79,15 +103,23 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     }
   }
   const megabytes = (parameterCount * 4) / 1e6;
-  const previous = state.warmStart?.previous;
-  const firstSft = previous ? `| sft | IE answers, conll04 + wnut17 + resume-ner together, each under its own schema (run of preset "${previous.preset.name}") | ${previous.sft?.steps ?? '–'} | ${previous.preset.sft.batchSize * previous.preset.sft.accumulation} | ${previous.preset.sft.lr} | ${previous.sft?.sequences ?? '–'} | ${minutes(previous.sft?.wallMs)} |
-` : '';
-  const sftWhat = previous
-    ? 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order'
-    : 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema';
-  const sftHistory = countedOn(state, previous?.sft?.history ?? [], state.sft?.history ?? []);
-  const pretrainPreset = previous?.preset ?? preset;
-  const totalMs = [state.tokenizer?.wallMs, state.pretrain?.wallMs, previous?.sft?.wallMs, state.sft?.wallMs, previous?.eval?.wallMs, state.eval?.wallMs]
+  const runs = runLineage(state);
+  const first = runs[0]!;
+  const sftRows = runs.map((run, i) => {
+    const what = i === 0
+      ? 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema'
+      : 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order';
+    const sft = run.preset.sft;
+    const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
+    return `| sft | ${what}${grouped} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+  }).join('');
+  const offsets = stepOffsets(runs);
+  const runStarts = runs.length > 1
+    ? ` (${runs.map((run, i) => `steps ${offsets[i]! + 1}–${offsets[i]! + (run.sft?.steps ?? 0)}: run "${run.preset.name}"`).join('; ')})`
+    : '';
+  const sftHistory = countedOn(runs, (run) => run.sft?.history ?? []);
+  const pretrainPreset = first.preset;
+  const totalMs = [state.tokenizer?.wallMs, state.pretrain?.wallMs, ...runs.flatMap((run) => [run.sft?.wallMs, run.eval?.wallMs])]
     .reduce<number>((sum, ms) => sum + (ms ?? 0), 0);
   return `# ChatUIE demo GLM (${preset.name})
 
@@ -121,10 +153,9 @@ redistributing anything trained on it; this card names the data as the data's RE
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
 | tokenizer | byte-level BPE on the training texts | – | – | – | ${state.tokenizer?.texts ?? '–'} texts | ${minutes(state.tokenizer?.wallMs)} |
 | pretrain | GLM gMASK language modelling (prefix read bidirectionally, rest generated) | ${state.pretrain?.steps ?? '–'} | ${pretrainPreset.pretrain.batchSize * pretrainPreset.pretrain.accumulation} | ${pretrainPreset.pretrain.lr} | ${state.pretrain?.sequences ?? '–'} | ${minutes(state.pretrain?.wallMs)} |
-${firstSft}| sft | ${sftWhat} | ${state.sft?.steps ?? '–'} | ${preset.sft.batchSize * preset.sft.accumulation} | ${preset.sft.lr} | ${state.sft?.sequences ?? '–'} | ${minutes(state.sft?.wallMs)} |
-| eval | constrained and free decoding on dev and test | – | ${report.examplesPerSplit ?? 'all'} per split | – | – | ${minutes(state.eval?.wallMs)} |
+${sftRows}| eval | constrained and free decoding on dev and test | – | ${report.examplesPerSplit ?? 'all'} per split | – | – | ${minutes(state.eval?.wallMs)} |
 
-Hardware: ${state.hardware}. Wall time in all: ${minutes(totalMs)}${previous ? ` (with the first run's evaluation)` : ''}.
+Hardware: ${state.hardware}. Wall time in all: ${minutes(totalMs)}${runs.length > 1 ? ' (with the earlier runs\' evaluations)' : ''}.
 
 ### Learning curves
 
@@ -132,14 +163,14 @@ Pretraining:
 
 ${curveTable(state.pretrain?.history ?? [])}
 
-Fine-tuning${previous ? ` (steps after ${previous.sft?.steps ?? 0} are the continued run's)` : ''}:
+Fine-tuning${runStarts}:
 
 ${curveTable(sftHistory)}
 
 Dev F1 (%) during fine-tuning: constrained greedy extraction of the first ${preset.devF1.perDataset} dev examples of each
 dataset (at most ${preset.devF1.maxNewTokens} new tokens):
 
-${devF1Table(state)}
+${devF1Table(runs)}
 
 ## Scores
 

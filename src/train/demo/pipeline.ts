@@ -23,6 +23,7 @@ import { directorySource } from '../../io/node-source.ts';
 import { memorySource } from '../../io/source.ts';
 import { loadHfTokenizer, type Tokenizer } from '../../io/tokenizer.ts';
 import { extractAndScore, type Extractor } from '../../ie/extract.ts';
+import type { MentionBoundaries } from '../../ie/constraint.ts';
 import { promptStyleOf } from '../../ie/prompt.ts';
 import { inferTaskKind } from '../../ie/answer.ts';
 import type { IeMetrics } from '../../ie/metrics.ts';
@@ -57,6 +58,8 @@ export interface DevF1Point {
   step: number;
   /** dataset → entity F1 (and strict relation F1 where the schema has relations). */
   datasets: Record<string, { entityF1: number; relationStrictF1: number | null; examples: number }>;
+  /** The mention rule of the constrained decoding that measured it (absent in records older than the field: 'anywhere'). */
+  mentionBoundaries?: MentionBoundaries;
 }
 
 export interface PipelineState {
@@ -276,7 +279,7 @@ async function scoreDataset(
   extractor: Extractor,
   schema: IeSchema,
   examples: readonly IeExample[],
-  settings: { constrained: boolean; maxNewTokens: number; batchSize: number },
+  settings: { constrained: boolean; maxNewTokens: number; batchSize: number; mentionBoundaries?: MentionBoundaries },
 ): Promise<DatasetScores> {
   const { run, metrics } = await extractAndScore(extractor, schema, examples, settings);
   return {
@@ -414,10 +417,10 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const devF1 = async (progress: SftProgress, model: GlmModel): Promise<void> => {
       const { every, maxNewTokens } = preset.devF1;
       if (every <= 0 || (progress.step % every !== 0 && progress.step !== progress.totalSteps)) return;
-      const point: DevF1Point = { step: progress.step, datasets: {} };
+      const point: DevF1Point = { step: progress.step, datasets: {}, mentionBoundaries: 'words' };
       for (const dataset of DEMO_DATASETS) {
         const scores = await scoreDataset(demoExtractor(model), schemas.get(dataset)!, devF1Examples.get(dataset)!,
-          { constrained: true, maxNewTokens, batchSize: preset.eval.batchSize });
+          { constrained: true, maxNewTokens, batchSize: preset.eval.batchSize, mentionBoundaries: 'words' });
         point.datasets[dataset] = { entityF1: scores.entityF1, relationStrictF1: scores.relationStrictF1, examples: scores.examples };
       }
       state.sftDevF1 = [...(state.sftDevF1 ?? []).filter((p) => p.step !== point.step), point].sort((a, b) => a.step - b.step);
