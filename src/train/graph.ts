@@ -176,7 +176,7 @@ export class TrainingGraph {
     const answerHidden = workspace.get('answer.hidden', [A, C]);
     embedding(ctx, rowIds, hidden, answerHidden);
     const targets = workspace.upload('answer.targets', [A], answerRows.map((r) => layout.targets[r]!));
-    const rowWeights = workspace.upload('answer.weights', [A], Float32Array.from(answerRows, (r) => layout.answerMask[r]! * lossScale));
+    const rowWeights = workspace.upload('answer.weights', [A], new Float32Array(A).fill(lossScale)); // answerMask is 1 on every answer row
     const losses = workspace.get('losses', [A]);
     const dAnswer = workspace.get('d.answer', [A, C]);
     const ones = workspace.upload('ones', [N], new Float32Array(N).fill(1));

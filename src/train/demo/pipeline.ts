@@ -417,10 +417,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const devF1 = async (progress: SftProgress, model: GlmModel): Promise<void> => {
       const { every, maxNewTokens } = preset.devF1;
       if (every <= 0 || (progress.step % every !== 0 && progress.step !== progress.totalSteps)) return;
-      const point: DevF1Point = { step: progress.step, datasets: {}, mentionBoundaries: 'words' };
+      const mentionBoundaries: MentionBoundaries = 'words';
+      const point: DevF1Point = { step: progress.step, datasets: {}, mentionBoundaries };
       for (const dataset of DEMO_DATASETS) {
         const scores = await scoreDataset(demoExtractor(model), schemas.get(dataset)!, devF1Examples.get(dataset)!,
-          { constrained: true, maxNewTokens, batchSize: preset.eval.batchSize, mentionBoundaries: 'words' });
+          { constrained: true, maxNewTokens, batchSize: preset.eval.batchSize, mentionBoundaries });
         point.datasets[dataset] = { entityF1: scores.entityF1, relationStrictF1: scores.relationStrictF1, examples: scores.examples };
       }
       state.sftDevF1 = [...(state.sftDevF1 ?? []).filter((p) => p.step !== point.step), point].sort((a, b) => a.step - b.step);
