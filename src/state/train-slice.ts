@@ -2,7 +2,7 @@
 // and dev F1 curves as the engine reports them step by step, and the unfinished run a closed
 // tab left in OPFS.
 
-import { DEFAULT_DEV_F1_EXAMPLES, type HistoryPoint, type TrainOutcome, type TrainProgress, type TrainSettings } from '../worker/api.ts';
+import { DEFAULT_DEV_F1_EXAMPLES, DEFAULT_GROUP_BY_LENGTH, type HistoryPoint, type TrainOutcome, type TrainProgress, type TrainSettings } from '../worker/api.ts';
 import { schemaIssuesOf } from './data-slice.ts';
 import { errorMessage } from './errors.ts';
 import { progressTracker } from './model-slice.ts';
@@ -10,6 +10,7 @@ import type { SliceCreator, TrainPoint, TrainSlice, TrainState } from './types.t
 
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   mode: 'lora', loraRank: 8, lr: 1e-3, steps: 100, batchSize: 4, evalEvery: 10, checkpointEvery: 10, devF1Examples: DEFAULT_DEV_F1_EXAMPLES,
+  groupByLength: DEFAULT_GROUP_BY_LENGTH,
 };
 
 export const initialTrainState: TrainState = {

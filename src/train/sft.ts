@@ -133,9 +133,12 @@ export function batchIndices(n: number, seed: number, step: number, count: numbe
  * The examples of optimizer step `step` under length grouping: the window of `group` steps that
  * holds `step` reads the same examples as those steps would without grouping; sorted by length
  * (longest first, ties by position) they form `group` runs of `count`, and the runs are taken in
- * a seeded order. `lengths[i]` is the length of example i.
+ * a seeded order. `lengths[i]` is the length of example i. The window is at most n / count steps.
  */
 export function groupedBatchIndices(lengths: readonly number[], seed: number, step: number, count: number, group: number): number[] {
+  // A window never holds more than one epoch's examples, so a small training set is not
+  // dealt the same example twice into one length-sorted batch.
+  group = Math.min(group, Math.floor(lengths.length / count));
   if (group <= 1) return batchIndices(lengths.length, seed, step, count);
   const window = Math.floor((step - 1) / group);
   const pool = batchIndices(lengths.length, seed, window + 1, count * group);

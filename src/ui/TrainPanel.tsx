@@ -54,7 +54,7 @@ export function formatDevF1(devF1: DevF1): string {
 }
 
 function NumberField({ label, field, step, min, disabled }: { label: string; field: keyof Omit<TrainSettings, 'mode'>; step: number; min: number; disabled: boolean }) {
-  const value = useAppState((state) => state.train.settings[field]);
+  const value = useAppState((state) => state.train.settings[field] ?? 0);
   return (
     <label className="field">
       {label}{' '}
@@ -123,6 +123,7 @@ export function TrainPanel() {
         <NumberField label="Dev loss every" field="evalEvery" step={1} min={0} disabled={locked} />
         <NumberField label="Dev F1 examples (0: off)" field="devF1Examples" step={1} min={0} disabled={locked} />
         <NumberField label="Save every" field="checkpointEvery" step={1} min={0} disabled={locked} />
+        <NumberField label="Group by length over N steps (0: off)" field="groupByLength" step={1} min={0} disabled={locked} />
       </fieldset>
       <div className="row">
         <button type="button" disabled={busy || !modelReady || !dataReady || !schemaValid} onClick={() => void store.startTraining()}>

@@ -175,7 +175,16 @@ export interface TrainSettings {
    * new tokens) on the first N dev examples; 0 turns it off.
    */
   devF1Examples: number;
+  /**
+   * Length-grouped batches (SftOptions.groupByLength): the examples of each window of N steps are
+   * sorted by length into their batches, so batches pad less; 0 off. Absent in run records older
+   * than the setting, which trained without it (and resume so).
+   */
+  groupByLength?: number;
 }
+
+/** The Train setting's default: group batches by length over windows of 8 steps. */
+export const DEFAULT_GROUP_BY_LENGTH = 8;
 
 /** The Train setting's default: dev F1 on the first 16 dev examples. */
 export const DEFAULT_DEV_F1_EXAMPLES = 16;

@@ -118,6 +118,7 @@ export function sftOptionsFor(settings: TrainSettings): SftOptions {
     lr: settings.lr,
     evalEvery: settings.evalEvery,
     checkpointEvery: settings.checkpointEvery,
+    groupByLength: settings.groupByLength ?? 0,
     lora: settings.mode === 'lora' ? { rank: settings.loraRank, alpha: 2 * settings.loraRank, targets: ['qkv'] } : null,
   });
 }

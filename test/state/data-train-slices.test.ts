@@ -85,6 +85,7 @@ describe('train slice', () => {
 
   it('keeps each step\'s dev F1 with its dev loss; the dev F1 examples setting (16 by default) goes to the engine', async () => {
     expect(DEFAULT_TRAIN_SETTINGS.devF1Examples).toBe(16);
+    expect(DEFAULT_TRAIN_SETTINGS.groupByLength).toBe(8);
     const engine = new FakeEngine();
     engine.trainImpl = async (onProgress) => {
       onProgress(progressAt(1, 3));

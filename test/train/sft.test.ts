@@ -57,6 +57,10 @@ describe('batch order', () => {
     const longestOfWindow = Array.from({ length: 8 }, (_, w) => Math.max(...batchIndices(lengths.length, 9, w + 1, count * group).map((i) => lengths[i]!)));
     expect(firstOfWindow).not.toEqual(longestOfWindow);
     expect(groupedBatchIndices(lengths, 9, 5, count, 1)).toEqual(batchIndices(lengths.length, 9, 5, count));
+    // A window holds at most one epoch: with 37 examples and 3 per step, G = 100 acts as G = 12,
+    // and with 5 examples and 3 per step grouping is off (no example twice in a batch).
+    expect(groupedBatchIndices(lengths, 9, 7, count, 100)).toEqual(groupedBatchIndices(lengths, 9, 7, count, 12));
+    expect(groupedBatchIndices(lengths.slice(0, 5), 9, 4, count, 8)).toEqual(batchIndices(5, 9, 4, count));
   });
 });
 

@@ -81,8 +81,11 @@ describe('TrainPanel', () => {
       await store.getState().loadDatasetFiles([new File(['{}'], 'a.jsonl')]);
     });
     await act(async () => typeInto(view.byTestId('train-devF1Examples') as HTMLInputElement, '8'));
+    expect((view.byTestId('train-groupByLength') as HTMLInputElement).value).toBe('8');
+    await act(async () => typeInto(view.byTestId('train-groupByLength') as HTMLInputElement, '4'));
     await act(async () => view.button(/Start training/).click());
     expect(engine.lastSettings?.devF1Examples).toBe(8);
+    expect(engine.lastSettings?.groupByLength).toBe(4);
     await act(async () => {
       report(progressAt(1, 4));
       report(progressAt(2, 4, 3, devF1Of(0.25, 0)));
