@@ -6,12 +6,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readDatasetFile } from '../src/data/dataset.ts';
 import { inferTaskKind } from '../src/ie/answer.ts';
+import { promptStyleOf } from '../src/ie/prompt.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { encodeTrainingExamples } from '../src/ie/task-data.ts';
 import { loadHfTokenizer } from '../src/io/tokenizer.ts';
+import { parseGlmConfig } from '../src/model/config.ts';
 import type { TrainSequence } from '../src/model/positions.ts';
+import { DEMO_DATASETS } from '../src/train/demo/config.ts';
+import { readSplit } from '../src/train/demo/pipeline.ts';
 import { groupedBatchIndices } from '../src/train/sft.ts';
 
 function arg(name: string, fallback: number): number {
@@ -22,14 +25,16 @@ const batch = arg('batch', 8), steps = arg('steps', 1100), seed = arg('seed', 3)
 const root = fileURLToPath(new URL('..', import.meta.url));
 const modelDir = path.join(root, 'public/models/chatuie-demo');
 const dataDir = path.join(root, '../shared/data');
-const tokenizer = loadHfTokenizer(readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8'), readFileSync(path.join(modelDir, 'tokenizer_config.json'), 'utf8'));
+const read = (name: string): string => readFileSync(path.join(modelDir, name), 'utf8');
+const tokenizer = loadHfTokenizer(read('tokenizer.json'), read('tokenizer_config.json'));
+const config = parseGlmConfig(JSON.parse(read('config.json')));
 
+// Encoded as the demo pipeline's SFT stage encodes them.
 const train: TrainSequence[] = [];
-for (const [dataset, file] of [['conll04', 'train.jsonl'], ['wnut17', 'train.conll'], ['resume-ner', 'train.jsonl']] as const) {
-  const full = path.join(dataDir, dataset, file);
-  const examples = readDatasetFile(full, readFileSync(full, 'utf8'), dataset).examples;
+for (const dataset of DEMO_DATASETS) {
+  const examples = readSplit(dataDir, dataset, 'train');
   const schema = schemaFromDataset(examples);
-  train.push(...encodeTrainingExamples(examples, schema, tokenizer, 'glm', 512, inferTaskKind(schema), 'compact').sequences);
+  train.push(...encodeTrainingExamples(examples, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw)).sequences);
 }
 const lengths = train.map((s) => s.prompt.length + s.answer.length);
 

@@ -133,7 +133,8 @@ export function batchIndices(n: number, seed: number, step: number, count: numbe
  * The examples of optimizer step `step` under length grouping: the window of `group` steps that
  * holds `step` reads the same examples as those steps would without grouping; sorted by length
  * (longest first, ties by position) they form `group` runs of `count`, and the runs are taken in
- * a seeded order. `lengths[i]` is the length of example i. The window is at most n / count steps.
+ * a seeded order. `lengths[i]` is the length of example i. The window is at most n / count steps;
+ * a group of 0 or 1 is the plain order of batchIndices.
  */
 export function groupedBatchIndices(lengths: readonly number[], seed: number, step: number, count: number, group: number): number[] {
   // A window never holds more than one epoch's examples, so a small training set is not
@@ -153,6 +154,8 @@ export class SftTrainer {
   readonly optimizer: AdamW;
   readonly lora: LoraAdapters | null;
   private step = 0;
+  /** Tokens of each training example (prompt + answer), for length grouping. */
+  private readonly trainLengths: readonly number[];
   readonly history: HistoryPoint[] = [];
 
   constructor(
@@ -163,18 +166,12 @@ export class SftTrainer {
     if (data.train.length === 0) throw new Error('SFT needs at least one training example');
     if (options.batchSize < 1 || options.accumulation < 1 || options.steps < 1) throw new Error('SFT: steps, batch size and accumulation must be ≥ 1');
     if (!Number.isInteger(options.groupByLength) || options.groupByLength < 0) throw new Error(`SFT: groupByLength must be a whole number ≥ 0 (got ${options.groupByLength})`);
+    this.trainLengths = data.train.map((s) => s.prompt.length + s.answer.length);
     this.lora = options.lora ? new LoraAdapters(model.ctx, model.config, model.weights, options.lora, options.seed) : null;
     this.graph = new TrainingGraph(model, this.lora);
     this.optimizer = new AdamW(model.ctx, this.graph.params, {
       beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: options.weightDecay, maxGradNorm: options.maxGradNorm,
     });
-  }
-
-  private lengths: number[] | null = null;
-
-  /** Tokens of each training example (prompt + answer), for length grouping. */
-  private trainLengths(): number[] {
-    return (this.lengths ??= this.data.train.map((s) => s.prompt.length + s.answer.length));
   }
 
   get completedSteps(): number {
@@ -213,9 +210,7 @@ export class SftTrainer {
     const { options, data } = this;
     const step = this.step + 1;
     const perStep = options.batchSize * options.accumulation;
-    const indices = options.groupByLength > 0
-      ? groupedBatchIndices(this.trainLengths(), options.seed, step, perStep, options.groupByLength)
-      : batchIndices(data.train.length, options.seed, step, perStep);
+    const indices = groupedBatchIndices(this.trainLengths, options.seed, step, perStep, options.groupByLength);
     const batches: TrainSequence[][] = [];
     for (let i = 0; i < indices.length; i += options.batchSize) batches.push(indices.slice(i, i + options.batchSize).map((j) => data.train[j]!));
     const answerTokens = batches.flat().reduce((n, s) => n + s.answer.length, 0);

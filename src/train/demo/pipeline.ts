@@ -130,7 +130,8 @@ export interface DemoPipelineOptions {
 
 const SPLIT_FILES: Record<string, string> = { wnut17: '{split}.conll' };
 
-function readSplit(dataDir: string, dataset: string, split: 'train' | 'dev' | 'test'): IeExample[] {
+/** The examples of one split of a dataset in ../shared/data (wnut17 is CoNLL, the rest JSONL). */
+export function readSplit(dataDir: string, dataset: string, split: 'train' | 'dev' | 'test'): IeExample[] {
   const file = path.join(dataDir, dataset, (SPLIT_FILES[dataset] ?? '{split}.jsonl').replace('{split}', split));
   if (!existsSync(file)) throw new Error(`${file} is missing: the demo pipeline reads ../shared/data (see its README)`);
   return readDatasetFile(file, readFileSync(file, 'utf8'), `${dataset}-${split}`).examples;
