@@ -9,6 +9,13 @@
 // by length and dealt out to those G steps in a seeded order, so a batch pads its
 // sequences to a similar length (HF Trainer's group_by_length, with a fixed window).
 // Either way a resumed run sees exactly the batches the uninterrupted run would have seen.
+//
+// Every answer token weighs the same in every step: the loss of a step is Σ CE over its
+// answer tokens / (examples per step · mean answer tokens of the training set), whose
+// expectation is the mean token cross-entropy of the training set. Dividing by the step's own
+// answer tokens instead would give each step the same total weight, which under length grouping
+// multiplies the weight of short answers (wnut17's "{}" most of all) by the ratio of long to
+// short answers (bench/batching.bench.ts measures it). The reported loss stays the step's mean.
 
 import type { FileSink } from '../io/sink.ts';
 import type { GlmModel } from '../model/model.ts';
@@ -156,6 +163,8 @@ export class SftTrainer {
   private step = 0;
   /** Tokens of each training example (prompt + answer), for length grouping. */
   private readonly trainLengths: readonly number[];
+  /** Mean answer tokens per training example: the fixed token weight of every step is 1 / (examples per step · this). */
+  private readonly meanAnswerTokens: number;
   readonly history: HistoryPoint[] = [];
 
   constructor(
@@ -167,6 +176,8 @@ export class SftTrainer {
     if (options.batchSize < 1 || options.accumulation < 1 || options.steps < 1) throw new Error('SFT: steps, batch size and accumulation must be ≥ 1');
     if (!Number.isInteger(options.groupByLength) || options.groupByLength < 0) throw new Error(`SFT: groupByLength must be a whole number ≥ 0 (got ${options.groupByLength})`);
     this.trainLengths = data.train.map((s) => s.prompt.length + s.answer.length);
+    this.meanAnswerTokens = data.train.reduce((n, s) => n + s.answer.length, 0) / data.train.length;
+    if (!(this.meanAnswerTokens > 0)) throw new Error('SFT: the training examples have no answer tokens');
     this.lora = options.lora ? new LoraAdapters(model.ctx, model.config, model.weights, options.lora, options.seed) : null;
     this.graph = new TrainingGraph(model, this.lora);
     this.optimizer = new AdamW(model.ctx, this.graph.params, {
@@ -216,13 +227,15 @@ export class SftTrainer {
     const answerTokens = batches.flat().reduce((n, s) => n + s.answer.length, 0);
     const t0 = performance.now();
     this.graph.zeroGrads();
-    let loss = 0;
+    let lossSum = 0;
     let tokens = 0;
     for (const batch of batches) {
-      const result = await this.graph.forwardBackward(batch, 1 / answerTokens);
-      loss += result.loss;
+      const result = await this.graph.forwardBackward(batch, 1 / (perStep * this.meanAnswerTokens));
+      lossSum += result.loss;
       tokens += result.tokens;
     }
+    // Back from the fixed token weight to this step's mean token cross-entropy.
+    const loss = answerTokens > 0 ? (lossSum * perStep * this.meanAnswerTokens) / answerTokens : NaN;
     const lr = learningRate(step, { peakLr: options.lr, warmupSteps: options.warmupSteps, totalSteps: options.steps, minLr: options.minLr });
     const { gradNorm } = await this.optimizer.step(lr);
     this.step = step;

@@ -112,6 +112,28 @@ for (const family of ['glm', 'glm2'] as const) {
       trainer.destroy();
     });
 
+    it('weighs every answer token the same in every step: the token weight is 1 / (examples per step · mean answer tokens)', async () => {
+      // Step 1 with batch 1 reads one example; alone in its training set its tokens weigh
+      // 1 / its own length, beside a longer-answered example 1 / the mean of the two. The
+      // gradient (pre-clip norm) scales by that ratio; the reported loss is the step's mean either way.
+      const long: TrainSequence = { prompt: [3, 8, 9], answer: [6, 1, 2, 4, 5, 7, 3, 10] };
+      const pair = [data[3]!, long];
+      const first = pair[batchIndices(2, 7, 1, 1)[0]!]!;
+      const options = defaultSftOptions({ steps: 1, batchSize: 1, lr: 0, warmupSteps: 1, weightDecay: 0, maxGradNorm: 1e9, seed: 7 });
+      const run = async (train: TrainSequence[]): Promise<SftProgress> => {
+        const tiny = await tinyModel(family, 4);
+        const trainer = new SftTrainer(tiny.model, { train }, options);
+        const progress = await trainer.trainStep();
+        trainer.destroy();
+        return progress;
+      };
+      const alone = await run([first]);
+      const beside = await run(pair);
+      const mean = (pair[0]!.answer.length + pair[1]!.answer.length) / 2;
+      expect(beside.gradNorm / alone.gradNorm).toBeCloseTo(first.answer.length / mean, 4);
+      expect(beside.loss).toBeCloseTo(alone.loss, 5);
+    });
+
     for (const mode of ['full', 'lora'] as const) {
       it(`a run resumed from a checkpoint continues exactly (${mode})`, async () => {
         const options = defaultSftOptions({

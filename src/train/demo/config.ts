@@ -10,6 +10,9 @@
 //                (`--warm-start DIR`), fresh AdamW and schedule, another seed's batch order
 //   small-continued-2  1,100 more SFT steps for a finished `small-continued` model, batches grouped
 //                by length (about 1.5 hours here after the answer-row LM head and length grouping)
+//   small-continued-3  1,200 more SFT steps for a finished `small-continued` model, batches grouped
+//                by length, every answer token weighted the same in every step (SftTrainer's fixed
+//                token weight; small-continued-2 ran before it, with each step's own token mean)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
@@ -50,7 +53,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'small-continued-2' | 'demo';
+  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'demo';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -147,6 +150,14 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     sft: { ...SMALL.sft, steps: 1100, lr: 1.5e-3, groupByLength: 16 },
     devF1: { ...SMALL.devF1, every: 250 },
     seed: 3,
+  },
+  'small-continued-3': {
+    ...SMALL,
+    name: 'small-continued-3',
+    continues: 'small-continued',
+    sft: { ...SMALL.sft, steps: 1200, lr: 1.5e-3, groupByLength: 16 },
+    devF1: { ...SMALL.devF1, every: 300 },
+    seed: 4,
   },
   demo: {
     name: 'demo',
