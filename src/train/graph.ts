@@ -49,6 +49,14 @@ export interface PassResult {
   tokens: number;
 }
 
+export interface TrainingGraphOptions {
+  /**
+   * Rows of logits per LM-head block (default: as many as LOGIT_BLOCK_BYTES and the device's
+   * binding limit allow). A test sets it small to run the multi-block path on a tiny vocabulary.
+   */
+  logitBlockRows?: number;
+}
+
 /**
  * Owns the gradient buffers of the trainable parameters — every weight in full
  * fine-tuning, or only the LoRA adapters — and runs forward + backward passes.
@@ -65,7 +73,11 @@ export class TrainingGraph {
   constructor(
     readonly model: GlmModel,
     readonly lora: LoraAdapters | null = null,
+    private readonly options: TrainingGraphOptions = {},
   ) {
+    if (options.logitBlockRows !== undefined && !(Number.isInteger(options.logitBlockRows) && options.logitBlockRows >= 1)) {
+      throw new Error(`TrainingGraph: logitBlockRows must be a whole number ≥ 1 (got ${options.logitBlockRows})`);
+    }
     this.ctx = model.ctx;
     this.config = model.config;
     this.workspace = new Workspace(this.ctx, 'train');
@@ -181,7 +193,8 @@ export class TrainingGraph {
     const dAnswer = workspace.get('d.answer', [A, C]);
     const ones = workspace.upload('ones', [N], new Float32Array(N).fill(1));
     const headGrad = backward ? this.linearGrad(weights.lmHead) : null;
-    const blockRows = Math.max(1, Math.min(A, Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4))));
+    const fitting = Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4));
+    const blockRows = Math.max(1, Math.min(A, this.options.logitBlockRows ?? fitting, fitting));
     const logits = workspace.get('logits.block', [blockRows, V]);
     for (let r0 = 0; r0 < A; r0 += blockRows) {
       const R = Math.min(blockRows, A - r0);

@@ -82,6 +82,26 @@ for (const family of ['glm', 'glm2'] as const) {
       graph.destroy();
     });
 
+    it('the LM head in blocks of rows (the path of a large vocabulary) gives the gradients and loss of one block', async () => {
+      const tiny = await tinyModel(family, 17);
+      const answerTokens = trainingStep(tiny.config.family, sequences).answerTokens;
+      const run = async (logitBlockRows?: number): Promise<{ loss: number; grads: Float32Array[]; names: string[] }> => {
+        const graph = new TrainingGraph(tiny.model, null, logitBlockRows === undefined ? {} : { logitBlockRows });
+        graph.zeroGrads();
+        const { loss } = await graph.forwardBackward(sequences, 1 / answerTokens);
+        const grads = await Promise.all(graph.params.map((p) => tiny.model.ctx.readF32(p.grad.buffer, p.grad.offset, p.grad.shape.reduce((a, b) => a * b, 1))));
+        const names = graph.params.map((p) => p.name);
+        graph.destroy();
+        return { loss, grads, names };
+      };
+      const whole = await run();
+      for (const rows of [1, 2, answerTokens - 1]) { // the last: one full block and a remainder of 1
+        const blocked = await run(rows);
+        expect(blocked.loss).toBeCloseTo(whole.loss, 6);
+        whole.grads.forEach((grad, i) => expectClose(blocked.grads[i]!, grad, { atol: 1e-6, rtol: 1e-4 }, `${whole.names[i]} (${rows} rows per block)`));
+      }
+    });
+
     it('one AdamW step changes the weights exactly as the reference update from the reference gradient', async () => {
       const tiny = await tinyModel(family, 11);
       const layout = trainingStep(tiny.config.family, sequences);
