@@ -30,6 +30,7 @@ import { AnswerGrammar, ESC, InputGrammar, NODE, NODE_END, NODE_MENTION, STATE_S
 
 const QUOTE_CODE = 0x22;
 import { createMentionMatcher, type MentionBoundaries } from './constraint/mention-matcher.ts';
+import { cachedStructureCosts, ClosingCost, MentionDistances, type StructureCosts } from './constraint/closing-cost.ts';
 import { VocabTrie } from './constraint/vocab-trie.ts';
 
 export interface TokenConstraint {
@@ -49,6 +50,12 @@ export interface TokenConstraint {
    * mention (a word finished in one token); null when no mention is open or none does.
    */
   mentionFinishers?(mask: Uint32Array): Uint32Array | null;
+  /**
+   * The allowed tokens after which the answer can still be finished within `tokens` more tokens
+   * (its end token included), counting one token per character (constraint/closing-cost.ts).
+   * Empty when none can: the current state already needs more.
+   */
+  allowedWithin?(tokens: number): Uint32Array;
 }
 
 export interface ConstraintVocabulary {
@@ -117,6 +124,8 @@ export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFa
 }
 
 const trieCache = new WeakMap<ConstraintVocabulary, VocabTrie>();
+/** Structure costs of the budget (closing-cost.ts) per vocabulary, shared by the answers of one schema. */
+const structureCostCache = new WeakMap<VocabTrie, Map<string, StructureCosts>>();
 
 /** The vocabulary trie of `vocab` (built on first use, then cached). */
 export function vocabularyTrie(vocab: ConstraintVocabulary): VocabTrie {
@@ -167,6 +176,9 @@ export class AnswerConstraint implements TokenConstraint {
   private mask: Uint32Array | undefined;
   private mask32: Uint32Array = new Uint32Array(0);
   private written = '';
+  private readonly closing: ClosingCost;
+  /** While allowedWithin() walks the trie: the most a reached state may cost (-1: no limit). */
+  private costLimit = -1;
 
   constructor(
     private readonly vocab: ConstraintVocabulary,
@@ -189,6 +201,16 @@ export class AnswerConstraint implements TokenConstraint {
     const mentionable = mentions.canStart() && [...inputText].some(writableInInput);
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
     this.input = new InputGrammar(grammar, mentions);
+    const singleCharacter = new Map<number, boolean>();
+    const hasSingleToken = (code: number): boolean => {
+      let known = singleCharacter.get(code);
+      if (known === undefined) singleCharacter.set(code, (known = hasCharacterToken(trie, String.fromCharCode(code))));
+      return known;
+    };
+    let costs = structureCostCache.get(trie);
+    if (costs === undefined) structureCostCache.set(trie, (costs = new Map()));
+    const grammarKey = JSON.stringify([schema, task, mentionable]);
+    this.closing = new ClosingCost(grammar, new MentionDistances(mentions, hasSingleToken), cachedStructureCosts(costs, grammarKey, grammar));
     grammar.initialState(this.current, 0);
     this.maskWords = Math.ceil(vocab.pieces.length / 32);
     this.maxCandidates = this.input.maxCandidates();
@@ -219,6 +241,28 @@ export class AnswerConstraint implements TokenConstraint {
       }
     });
     return found ? finishers : null;
+  }
+
+  allowedWithin(tokens: number): Uint32Array {
+    const mask = new Uint32Array(this.maskWords);
+    if (this.done) {
+      if (tokens >= 0) mask[this.vocab.endId >> 5]! |= 1 << (this.vocab.endId & 31);
+      return mask;
+    }
+    this.walkStates.set(this.current, 0);
+    this.mask32 = mask;
+    this.costLimit = Math.max(0, tokens);
+    try {
+      if (tokens >= 1) this.collect(0, 0);
+    } finally {
+      this.costLimit = -1;
+    }
+    return mask;
+  }
+
+  /** The cost model of allowedWithin at the current state: tokens (one per character, the end token included) that suffice to finish the answer. */
+  get closingCost(): number {
+    return this.closing.of(this.current, 0, this.input.closeAnywhere);
   }
 
   closeMentionsAnywhere(): void {
@@ -302,8 +346,12 @@ export class AnswerConstraint implements TokenConstraint {
   private reached(trieNode: number, depth: number): void {
     const trie = this.trie;
     const mask = this.mask32;
+    const first = trie.tokenStart[trieNode]!;
     const last = trie.tokenStart[trieNode + 1]!;
-    for (let index = trie.tokenStart[trieNode]!; index < last; index++) {
+    // Under allowedWithin(), tokens ending in a state that costs too much are left out (their
+    // longer siblings below this trie node may still fit: a finished word costs less).
+    const affordable = first < last && (this.costLimit < 0 || this.closing.of(this.walkStates, depth * STATE_SIZE, this.input.closeAnywhere) <= this.costLimit);
+    if (affordable) for (let index = first; index < last; index++) {
       const id = trie.tokenIds[index]!;
       mask[id >> 5]! |= 1 << (id & 31);
     }

@@ -1,9 +1,11 @@
-// The token budget on the answer constraint: a generator that picks any allowed token (or the
-// one that goes on longest) still ends every answer within maxNewTokens, with word-boundary
-// mentions too (an open mention may close inside a word once the budget runs out).
+// The token budget on the answer constraint: near its end it allows what can still be finished
+// in the tokens left (whole words, a relation's two mentions), a generator that picks any allowed
+// token (or the one that goes on longest) still ends every answer within maxNewTokens, and a word
+// too long for the budget may close where it is.
 import { describe, expect, it } from 'vitest';
 import { withTokenBudget } from '../../src/ie/budget.ts';
-import { createAnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constraint.ts';
+import { AnswerConstraint, createAnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constraint.ts';
+import { createMentionMatcher } from '../../src/ie/constraint/mention-matcher.ts';
 import { budgetReserve } from '../../src/ie/extract.ts';
 import type { IeSchema } from '../../src/ie/schema.ts';
 import { Rng } from '../helpers/random.ts';
@@ -25,25 +27,87 @@ function allowedIds(mask: Uint32Array): number[] {
 }
 
 describe('token budget', () => {
-  it('inside a word when the budget runs low, it first offers the tokens that finish the word, then closes', () => {
+  it('near the end of the budget, it allows what can still be finished in the tokens left, one per character', () => {
     const text = 'LANCASTER , Ky .';
     const base = vocabulary([text]);
-    const vocab: ConstraintVocabulary = { pieces: [...base.pieces, 'ANCASTER', 'ANCA'], endId: 0 };
+    const vocab: ConstraintVocabulary = { pieces: [...base.pieces, 'ANCASTER', 'ANCA', 'LANCASTER'], endId: 0 };
+    const id = (piece: string): number => vocab.pieces.indexOf(piece);
+    const prefix = ['{', '"', ...'location', '"', ':', ' ', '[', '"', 'L'];
+    const reserve = budgetReserve(SCHEMA);
+    const pieces = (constraint: { allowed(): Uint32Array }): string[] => allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId]!).sort();
+    // Within the reserve, "L" goes on to the end of its word however it is cut ("L" cannot close: not a word).
+    const loose = withTokenBudget(createAnswerConstraint(vocab, SCHEMA, text), vocab, prefix.length + reserve, reserve);
+    for (const piece of prefix) loose.advance(id(piece));
+    expect(pieces(loose)).toEqual(['A', 'ANCA', 'ANCASTER']);
+    // The cost after "L": "ANCASTER" (8), the quote, "]}" and the end token.
+    const inner = createAnswerConstraint(vocab, SCHEMA, text) as AnswerConstraint;
+    for (const piece of prefix) inner.advance(id(piece));
+    expect(inner.closingCost).toBe(8 + 1 + 2 + 1);
+    inner.advance(id('ANCASTER'));
+    expect(inner.closingCost).toBe(1 + 2 + 1);
+    // Reached in one token with 5 left (1 more than its cost), the word's end allows only the
+    // tokens that close: not " " (on to "LANCASTER ,", which would cost 5 after it); with 6 left, " " too.
+    const opening = prefix.slice(0, -1);
+    const wordEnd = (left: number): string[] => {
+      const constraint = withTokenBudget(createAnswerConstraint(vocab, SCHEMA, text), vocab, opening.length + 1 + left, reserve);
+      for (const piece of [...opening, 'LANCASTER']) constraint.advance(id(piece));
+      return pieces(constraint);
+    };
+    expect(wordEnd(5)).toEqual(['"', '"]', '"]}']);
+    expect(wordEnd(6)).toContain(' ');
+  });
+
+  it('a mention too long for the budget: it first offers the tokens that finish the word in one, then closes where it is', () => {
+    const text = 'LANCASTERLANCASTERLANCASTERLANCASTERLANCASTER , Ky .';
+    const base = vocabulary([text]);
+    const vocab: ConstraintVocabulary = { pieces: [...base.pieces, 'ANCASTERLANCASTERLANCASTERLANCASTERLANCASTER', 'ANCA'], endId: 0 };
     const id = (piece: string): number => vocab.pieces.indexOf(piece);
     const prefix = ['{', '"', ...'location', '"', ':', ' ', '[', '"', 'L'];
     const reserve = budgetReserve(SCHEMA);
     const constraint = withTokenBudget(createAnswerConstraint(vocab, SCHEMA, text), vocab, prefix.length + reserve, reserve);
     for (const piece of prefix) constraint.advance(id(piece));
-    // "L" cannot close (not a word of the text); "ANCASTER" finishes the word, "ANCA" and "A" do not.
-    expect(allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId])).toEqual(['ANCASTER']);
-    constraint.advance(id('ANCASTER'));
-    expect(allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId])).toEqual(['"]}']);
-    constraint.advance(id('"]}'));
-    expect(constraint.done).toBe(true);
-    // Without a token that finishes the word, the mention closes where it is.
+    expect(allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId])).toEqual(['ANCASTERLANCASTERLANCASTERLANCASTERLANCASTER']);
+    constraint.advance(id('ANCASTERLANCASTERLANCASTERLANCASTERLANCASTER'));
+    expect(allowedIds(constraint.allowed()).map((tokenId) => vocab.pieces[tokenId])).toContain('"]}');
+    // Without a token that finishes the word, the mention may close where it is.
     const bare = withTokenBudget(createAnswerConstraint(base, SCHEMA, text), base, prefix.length + reserve, reserve);
     for (const piece of prefix) bare.advance(base.pieces.indexOf(piece));
-    expect(allowedIds(bare.allowed()).map((tokenId) => base.pieces[tokenId])).toEqual(['"]}']);
+    expect(allowedIds(bare.allowed()).map((tokenId) => base.pieces[tokenId])).toContain('"]}');
+  });
+
+  it('a relation begun near the end of the budget still gets whole words in both its mentions', () => {
+    const rng = new Rng(5);
+    const texts = ['Ada met Bob in Paris .', 'LANCASTER , Ky .', 'KARBALA , Iraq ( AP )'];
+    const vocab = vocabulary(texts);
+    const reserve = budgetReserve(SCHEMA);
+    for (const text of texts) {
+      const words = createMentionMatcher(text, 'words');
+      for (const extra of [0, 3, 8, 20]) {
+        for (let trial = 0; trial < 10; trial++) {
+          const opening = ['{', ...'"live in": [["'];
+          const constraint = withTokenBudget(createAnswerConstraint(vocab, SCHEMA, text), vocab, opening.length + extra + 14, reserve);
+          for (const piece of opening) constraint.advance(vocab.pieces.indexOf(piece));
+          let answer = opening.join('');
+          for (let used = opening.length; ; used++) {
+            expect(used, `over budget: ${answer}`).toBeLessThan(opening.length + extra + 14);
+            const ids = allowedIds(constraint.allowed());
+            // A rambling generator: anything but a closer or the end token while it can.
+            const rambling = ids.filter((tokenId) => tokenId !== vocab.endId && !/^["\]}]/.test(vocab.pieces[tokenId]!));
+            const pool = rambling.length > 0 ? rambling : ids;
+            const tokenId = pool[rng.int(0, pool.length)]!;
+            constraint.advance(tokenId);
+            if (tokenId === vocab.endId) break;
+            answer += vocab.pieces[tokenId]!;
+          }
+          const mentions = (JSON.parse(answer) as Record<string, string[][]>)['live in']!.flat();
+          for (const mention of mentions) {
+            let state = 0;
+            for (let index = 0; index < mention.length && state >= 0; index++) state = words.next(state, mention.charCodeAt(index));
+            expect(state >= 0 && words.canEnd(state), `${JSON.stringify(mention)} of ${JSON.stringify(text)} is not a run of whole words (${answer})`).toBe(true);
+          }
+        }
+      }
+    }
   });
 
   it('ends every answer within maxNewTokens, even when the generator would go on inside a long word', () => {

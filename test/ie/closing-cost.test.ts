@@ -1,0 +1,81 @@
+// The budget's cost model (src/ie/constraint/closing-cost.ts) against its definition: from every
+// state reached by random walks, the closing cost is 1 at a finished answer and otherwise
+// 1 + the least cost after any allowed one-character token other than the escape "\" (Bellman's
+// equation for shortest paths), for entity, relation and event schemas, words and any-substring
+// mentions, texts with quotes in them and without. A state that only an escape leads on from
+// costs INFINITE_COST (the budget never enters one).
+import { describe, expect, it } from 'vitest';
+import { AnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constraint.ts';
+import { INFINITE_COST } from '../../src/ie/constraint/closing-cost.ts';
+import type { MentionBoundaries } from '../../src/ie/constraint/mention-matcher.ts';
+import type { IeSchema } from '../../src/ie/schema.ts';
+import { Rng } from '../helpers/random.ts';
+
+const SCHEMAS: IeSchema[] = [
+  { entityTypes: ['location', 'person'], relationTypes: [{ name: 'live in' }], eventTypes: [] },
+  { entityTypes: [], relationTypes: [], eventTypes: [{ name: 'Attack', roles: ['Attacker', 'Victim'] }, { name: 'Ransom', roles: ['Price'] }] },
+];
+const TEXTS = ['Ada met Bob in Paris .', 'LANCASTER , Ky .', 'He said " no " twice', 'IBM paid $ 5 million'];
+
+function vocabulary(): ConstraintVocabulary {
+  const characters = new Set<string>(' {}[]",:\\/u0123456789abcdefnrt');
+  for (const text of [...TEXTS, ...SCHEMAS.flatMap((s) => [...s.entityTypes, ...s.relationTypes.map((r) => r.name), ...s.eventTypes.flatMap((e) => [e.name, ...e.roles])]), 'trigger']) {
+    for (const character of text) characters.add(character);
+  }
+  return { pieces: ['', ...characters, '"]}', '", "', 'Paris', 'LANCASTER'], endId: 0 };
+}
+
+function allowedIds(mask: Uint32Array): number[] {
+  const ids: number[] = [];
+  mask.forEach((word, index) => {
+    for (let bit = 0; bit < 32; bit++) if ((word >>> bit) & 1) ids.push(index * 32 + bit);
+  });
+  return ids;
+}
+
+describe('closing cost of the token budget', () => {
+  it('satisfies its shortest-path equation over one-character tokens in every state random walks reach', () => {
+    const vocab = vocabulary();
+    const rng = new Rng(11);
+    const singles = vocab.pieces.map((piece, id) => ({ piece, id })).filter(({ piece, id }) => id !== vocab.endId && piece.length === 1 && piece !== '\\');
+    let checked = 0;
+    let finite = 0;
+    for (const schema of SCHEMAS) {
+      for (const text of TEXTS) {
+        for (const boundaries of ['words', 'anywhere'] as MentionBoundaries[]) {
+          const fresh = (): AnswerConstraint => new AnswerConstraint(vocab, schema, text, schema.eventTypes.length > 0 ? 'ee' : 'ner-re', { mentionBoundaries: boundaries });
+          for (let walk = 0; walk < 12; walk++) {
+            const path: number[] = [];
+            const constraint = fresh();
+            for (let step = 0; step < 40 && !constraint.done; step++) {
+              const cost = constraint.closingCost;
+              let best = Infinity;
+              for (const { id } of singles) {
+                if (!allowedIds(constraint.allowed()).includes(id)) continue;
+                const next = fresh();
+                for (const token of path) next.advance(token);
+                next.advance(id);
+                best = Math.min(best, next.closingCost);
+              }
+              const where = `${JSON.stringify(text)} (${boundaries}) after ${JSON.stringify(constraint.answerText)}`;
+              // Only an escape leads on from "said " in 'He said " no "': such states cost INFINITE_COST.
+              if (cost >= INFINITE_COST) expect(best, where).toBeGreaterThanOrEqual(INFINITE_COST);
+              else expect(cost, where).toBe(1 + best);
+              checked++;
+              if (cost < INFINITE_COST) finite++;
+              const ids = allowedIds(constraint.allowed()).filter((id) => id !== vocab.endId);
+              const id = ids[rng.int(0, ids.length)]!;
+              // Stay out of escapes (their states cost "infinitely": the budget never enters one).
+              if (vocab.pieces[id] === '\\') break;
+              constraint.advance(id);
+              path.push(id);
+            }
+            if (constraint.done) expect(constraint.closingCost).toBe(1);
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(400);
+    expect(finite).toBeGreaterThan(0.9 * checked);
+  });
+});
