@@ -1,4 +1,4 @@
-// `npm run train:demo -- --out DIR [--preset tiny|small|small-continued|demo|extra-small] [--data ../shared/data]
+// `npm run train:demo -- --out DIR [--preset NAME (src/train/demo/config.ts; default tiny)] [--data ../shared/data]
 //  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card] [--warm-start MODEL_DIR]`
 // Trains the demo GLM (ChatGLM-6B architecture) from scratch with this engine: tokenizer →
 // pretraining → IE fine-tuning → evaluation → model card, each stage checkpointed in DIR.
@@ -8,10 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, UsageError } from '../src/cli/args.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
-import { demoPreset } from '../src/train/demo/config.ts';
+import { DEMO_PRESETS, demoPreset } from '../src/train/demo/config.ts';
 import { runDemoPipeline, STAGES, type StageName } from '../src/train/demo/pipeline.ts';
 
-const USAGE = 'npm run train:demo -- --out DIR [--preset tiny|small|small-continued|demo|extra-small] [--data DIR] [--resume] [--stop-after STAGE] [--warm-start MODEL_DIR]';
+const USAGE = `npm run train:demo -- --out DIR [--preset ${Object.keys(DEMO_PRESETS).join('|')}] [--data DIR] [--resume] [--stop-after STAGE] [--warm-start MODEL_DIR]`;
 
 async function main(argv: readonly string[]): Promise<number> {
   let args;
