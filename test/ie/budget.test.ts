@@ -8,6 +8,7 @@ import { AnswerConstraint, createAnswerConstraint, type ConstraintVocabulary } f
 import { createMentionMatcher } from '../../src/ie/constraint/mention-matcher.ts';
 import { budgetReserve } from '../../src/ie/extract.ts';
 import type { IeSchema } from '../../src/ie/schema.ts';
+import { allowedIds } from '../helpers/mask.ts';
 import { Rng } from '../helpers/random.ts';
 
 const SCHEMA: IeSchema = { entityTypes: ['location', 'person'], relationTypes: [{ name: 'live in' }], eventTypes: [] };
@@ -16,14 +17,6 @@ function vocabulary(texts: readonly string[]): ConstraintVocabulary {
   const characters = new Set<string>(' {}[]",:\\/u0123456789abcdefnrt');
   for (const text of [...texts, ...SCHEMA.entityTypes, 'live in']) for (const character of text) characters.add(character);
   return { pieces: ['', ...characters, '"]}', '"]', ']}', 'LANCASTERLANCASTER'], endId: 0 };
-}
-
-function allowedIds(mask: Uint32Array): number[] {
-  const ids: number[] = [];
-  mask.forEach((word, index) => {
-    for (let bit = 0; bit < 32; bit++) if ((word >>> bit) & 1) ids.push(index * 32 + bit);
-  });
-  return ids;
 }
 
 describe('token budget', () => {

@@ -9,6 +9,7 @@ import { AnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constr
 import { INFINITE_COST } from '../../src/ie/constraint/closing-cost.ts';
 import type { MentionBoundaries } from '../../src/ie/constraint/mention-matcher.ts';
 import type { IeSchema } from '../../src/ie/schema.ts';
+import { allowedIds } from '../helpers/mask.ts';
 import { Rng } from '../helpers/random.ts';
 
 const SCHEMAS: IeSchema[] = [
@@ -23,14 +24,6 @@ function vocabulary(): ConstraintVocabulary {
     for (const character of text) characters.add(character);
   }
   return { pieces: ['', ...characters, '"]}', '", "', 'Paris', 'LANCASTER'], endId: 0 };
-}
-
-function allowedIds(mask: Uint32Array): number[] {
-  const ids: number[] = [];
-  mask.forEach((word, index) => {
-    for (let bit = 0; bit < 32; bit++) if ((word >>> bit) & 1) ids.push(index * 32 + bit);
-  });
-  return ids;
 }
 
 describe('closing cost of the token budget', () => {
