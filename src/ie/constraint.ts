@@ -176,7 +176,8 @@ export class AnswerConstraint implements TokenConstraint {
   private mask: Uint32Array | undefined;
   private mask32: Uint32Array = new Uint32Array(0);
   private written = '';
-  private readonly closing: ClosingCost;
+  private readonly makeClosing: () => ClosingCost;
+  private closingModel: ClosingCost | undefined;
   /** While allowedWithin() walks the trie: the most a reached state may cost (-1: no limit). */
   private costLimit = -1;
 
@@ -201,16 +202,19 @@ export class AnswerConstraint implements TokenConstraint {
     const mentionable = mentions.canStart() && [...inputText].some(writableInInput);
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
     this.input = new InputGrammar(grammar, mentions);
-    const singleCharacter = new Map<number, boolean>();
-    const hasSingleToken = (code: number): boolean => {
-      let known = singleCharacter.get(code);
-      if (known === undefined) singleCharacter.set(code, (known = hasCharacterToken(trie, String.fromCharCode(code))));
-      return known;
+    // The budget's cost model, built the first time an answer reaches the budget's reserve.
+    this.makeClosing = () => {
+      const singleCharacter = new Map<number, boolean>();
+      const hasSingleToken = (code: number): boolean => {
+        let known = singleCharacter.get(code);
+        if (known === undefined) singleCharacter.set(code, (known = hasCharacterToken(trie, String.fromCharCode(code))));
+        return known;
+      };
+      let costs = structureCostCache.get(trie);
+      if (costs === undefined) structureCostCache.set(trie, (costs = new Map()));
+      const grammarKey = JSON.stringify([schema, task, mentionable]);
+      return new ClosingCost(grammar, new MentionDistances(mentions, hasSingleToken), cachedStructureCosts(costs, grammarKey, grammar));
     };
-    let costs = structureCostCache.get(trie);
-    if (costs === undefined) structureCostCache.set(trie, (costs = new Map()));
-    const grammarKey = JSON.stringify([schema, task, mentionable]);
-    this.closing = new ClosingCost(grammar, new MentionDistances(mentions, hasSingleToken), cachedStructureCosts(costs, grammarKey, grammar));
     grammar.initialState(this.current, 0);
     this.maskWords = Math.ceil(vocab.pieces.length / 32);
     this.maxCandidates = this.input.maxCandidates();
@@ -244,25 +248,18 @@ export class AnswerConstraint implements TokenConstraint {
   }
 
   allowedWithin(tokens: number): Uint32Array {
-    const mask = new Uint32Array(this.maskWords);
-    if (this.done) {
-      if (tokens >= 0) mask[this.vocab.endId >> 5]! |= 1 << (this.vocab.endId & 31);
-      return mask;
-    }
-    this.walkStates.set(this.current, 0);
-    this.mask32 = mask;
-    this.costLimit = Math.max(0, tokens);
-    try {
-      if (tokens >= 1) this.collect(0, 0);
-    } finally {
-      this.costLimit = -1;
-    }
-    return mask;
+    // After the end token nothing is left to write; before it, every state costs at least 1 (that token).
+    const fits = this.done ? tokens >= 0 : tokens >= 1;
+    return fits ? this.walk(tokens) : new Uint32Array(this.maskWords);
   }
 
   /** The cost model of allowedWithin at the current state: tokens (one per character, the end token included) that suffice to finish the answer. */
   get closingCost(): number {
     return this.closing.of(this.current, 0, this.input.closeAnywhere);
+  }
+
+  private get closing(): ClosingCost {
+    return (this.closingModel ??= this.makeClosing());
   }
 
   closeMentionsAnywhere(): void {
@@ -278,16 +275,25 @@ export class AnswerConstraint implements TokenConstraint {
 
   /** The mask for the current state; the same array until the next advance() (do not modify it). */
   allowed(): Uint32Array {
-    if (this.mask !== undefined) return this.mask;
+    if (this.mask === undefined) this.mask = this.walk(-1);
+    return this.mask;
+  }
+
+  /** The mask of the current state; with costLimit ≥ 0, only tokens whose next state costs at most that (closing-cost.ts). */
+  private walk(costLimit: number): Uint32Array {
     const mask = new Uint32Array(this.maskWords);
     if (this.done) {
       mask[this.vocab.endId >> 5]! |= 1 << (this.vocab.endId & 31);
-    } else {
-      this.walkStates.set(this.current, 0);
-      this.mask32 = mask;
-      this.collect(0, 0);
+      return mask;
     }
-    this.mask = mask;
+    this.walkStates.set(this.current, 0);
+    this.mask32 = mask;
+    this.costLimit = costLimit;
+    try {
+      this.collect(0, 0);
+    } finally {
+      this.costLimit = -1;
+    }
     return mask;
   }
 

@@ -147,7 +147,7 @@ export class StructureCosts {
   }
 }
 
-/** Structure costs of a grammar for a mention cost (constraints of one schema share them: see costCache). */
+/** Structure costs of a grammar for a mention cost (constraints of one schema share them: see cachedStructureCosts). */
 export type StructureCostsFor = (mentionCost: number) => StructureCosts;
 
 /**
@@ -175,7 +175,7 @@ export class ClosingCost {
   constructor(
     private readonly grammar: AnswerGrammar,
     private readonly mentions: MentionDistances,
-    private readonly structures: StructureCostsFor = (mentionCost) => new StructureCosts(grammar, mentionCost),
+    private readonly structures: StructureCostsFor,
   ) {}
 
   /** `closeAnywhere`: an open mention may close wherever it is non-empty (the budget's last resort). */
