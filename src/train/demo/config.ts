@@ -105,6 +105,12 @@ const SMALL: DemoPreset = {
   seed: 1,
 };
 
+/** A preset that continues a finished small-shaped model: SMALL but for its SFT, dev-F1 interval and seed. */
+function continuedSmall(name: DemoPreset['name'], continues: DemoPreset['name'], sft: Partial<DemoStageSteps>, devF1Every: number, seed: number): DemoPreset {
+  // Key order as {...SMALL, name, continues, ...}: a run's pipeline.json compares presets as JSON on --resume.
+  return { ...SMALL, name, continues, sft: { ...SMALL.sft, ...sft }, devF1: { ...SMALL.devF1, every: devF1Every }, seed };
+}
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -135,30 +141,9 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     seed: 1,
   },
   small: SMALL,
-  'small-continued': {
-    ...SMALL,
-    name: 'small-continued',
-    continues: 'small',
-    sft: { ...SMALL.sft, steps: 600, lr: 1.5e-3 },
-    devF1: { ...SMALL.devF1, every: 100 },
-    seed: 2,
-  },
-  'small-continued-2': {
-    ...SMALL,
-    name: 'small-continued-2',
-    continues: 'small-continued',
-    sft: { ...SMALL.sft, steps: 1100, lr: 1.5e-3, groupByLength: 16 },
-    devF1: { ...SMALL.devF1, every: 250 },
-    seed: 3,
-  },
-  'small-continued-3': {
-    ...SMALL,
-    name: 'small-continued-3',
-    continues: 'small-continued',
-    sft: { ...SMALL.sft, steps: 1200, lr: 1.5e-3, groupByLength: 16 },
-    devF1: { ...SMALL.devF1, every: 300 },
-    seed: 4,
-  },
+  'small-continued': continuedSmall('small-continued', 'small', { steps: 600, lr: 1.5e-3 }, 100, 2),
+  'small-continued-2': continuedSmall('small-continued-2', 'small-continued', { steps: 1100, lr: 1.5e-3, groupByLength: 16 }, 250, 3),
+  'small-continued-3': continuedSmall('small-continued-3', 'small-continued', { steps: 1200, lr: 1.5e-3, groupByLength: 16 }, 300, 4),
   demo: {
     name: 'demo',
     model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
