@@ -13,6 +13,8 @@
 //   small-continued-3  1,200 more SFT steps for a finished `small-continued` model, batches grouped
 //                by length, every answer token weighted the same in every step (SftTrainer's fixed
 //                token weight; small-continued-2 ran before it, with each step's own token mean)
+//   small-continued-4  1,200 more SFT steps for a finished `small-continued-3` model at a lower peak
+//                learning rate (1e-3: each re-warmup to 1.5e-3 first cost dev loss), batches grouped by length
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
@@ -53,7 +55,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'demo';
+  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'demo';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -144,6 +146,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued': continuedSmall('small-continued', 'small', { steps: 600, lr: 1.5e-3 }, 100, 2),
   'small-continued-2': continuedSmall('small-continued-2', 'small-continued', { steps: 1100, lr: 1.5e-3, groupByLength: 16 }, 250, 3),
   'small-continued-3': continuedSmall('small-continued-3', 'small-continued', { steps: 1200, lr: 1.5e-3, groupByLength: 16 }, 300, 4),
+  'small-continued-4': continuedSmall('small-continued-4', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 5),
   demo: {
     name: 'demo',
     model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
