@@ -1,19 +1,24 @@
-// `chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--no-constraint] [--mention-boundaries words|anywhere] [--batch B]`
+// `chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
-// and per type, malformed answers and hallucinated spans, as one JSON object.
+// and per type, malformed answers and hallucinated spans, as one JSON object. --predictions
+// also writes one line per example (text, the gold answer, the model's answer, whether it
+// finished) for reading the errors.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readDatasetFile } from '../data/dataset.ts';
-import { extractAndScore } from '../ie/extract.ts';
+import { extractAndScore, type Extracted } from '../ie/extract.ts';
+import { inferTaskKind, serializeAnswer } from '../ie/answer.ts';
+import type { IeExample } from '../ie/spans.ts';
+import type { IeSchema } from '../ie/schema.ts';
 import { schemaFromDataset, validSchemaOrThrow } from '../ie/schema.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--no-constraint] [--mention-boundaries words|anywhere] [--batch B] [--max-new-tokens N]';
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--batch B] [--max-new-tokens N]';
 
 export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {
-    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, schema: { kind: 'value' }, limit: { kind: 'value' },
+    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, schema: { kind: 'value' }, limit: { kind: 'value' }, predictions: { kind: 'value' },
     ...DECODING_OPTIONS,
   });
   const file = args.get('data')![0]!;
@@ -30,6 +35,8 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
   const { ctx, extractor } = await openExtractor(args.get('model')![0]!);
   try {
     const { run, metrics } = await extractAndScore(extractor, schema, examples, choice);
+    const predictionsFile = args.get('predictions')?.[0];
+    if (predictionsFile !== undefined) writeFileSync(predictionsFile, predictionLines(examples, run.results, schema));
     out(JSON.stringify({
       data: file,
       constrained: choice.constrained,
@@ -40,4 +47,13 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
   } finally {
     ctx.destroy();
   }
+}
+
+/** One JSON line per example: its text, the gold answer as the serializer writes it, and the model's answer. */
+export function predictionLines(examples: readonly IeExample[], results: readonly Extracted[], schema: IeSchema): string {
+  const task = inferTaskKind(schema);
+  return examples.map((example, index) => {
+    const result = results[index]!;
+    return JSON.stringify({ text: example.text, gold: serializeAnswer(example, schema, task), answer: result.answerText, finished: result.finished, ok: result.parsed.ok }) + '\n';
+  }).join('');
 }

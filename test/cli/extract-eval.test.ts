@@ -58,7 +58,8 @@ describe('chatuie extract and eval', () => {
   it('eval scores a CoNLL04 sample: P/R/F1 per task and type, no malformed answer, no hallucinated span', async () => {
     const data = path.join(work, 'sample.jsonl');
     writeFileSync(data, lines.join('\n') + '\n');
-    const { stdout } = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, '--max-new-tokens', '72', '--batch', '3']);
+    const predictions = path.join(work, 'predictions.jsonl');
+    const { stdout } = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, '--max-new-tokens', '72', '--batch', '3', '--predictions', predictions]);
     const report = JSON.parse(stdout) as {
       examples: number; malformedAnswers: number; unfinished: number;
       entities: { overall: { precision: number; recall: number; f1: number; gold: number } };
@@ -70,6 +71,15 @@ describe('chatuie extract and eval', () => {
     expect(report.malformedAnswers).toBe(0);
     expect(report.hallucinated.count).toBe(0);
     expect(report.entities.overall.gold).toBeGreaterThan(0);
+    // One line per example, in order, with the gold answer the serializer writes and the model's.
+    const written = readFileSync(predictions, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { text: string; gold: string; answer: string; finished: boolean; ok: boolean });
+    expect(written.map((line) => line.text)).toEqual(texts);
+    for (const line of written) {
+      expect(line.ok).toBe(true);
+      expect(line.finished).toBe(true);
+      expect(() => JSON.parse(line.answer) as unknown).not.toThrow();
+      expect(line.gold).toMatch(/^\{"(person|location|organization|other)": \[/);
+    }
     for (const value of [report.entities.overall.precision, report.entities.overall.recall, report.entities.overall.f1, report.relationsStrict.overall.f1]) {
       expect(value).toBeGreaterThanOrEqual(0);
       expect(value).toBeLessThanOrEqual(1);
