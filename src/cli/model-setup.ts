@@ -16,6 +16,7 @@ import { UsageError } from './args.ts';
 export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   'no-constraint': { kind: 'switch' },
   'mention-boundaries': { kind: 'value' },
+  'allow-repeated-entities': { kind: 'switch' },
   'max-new-tokens': { kind: 'value' },
   batch: { kind: 'value' },
 };
@@ -23,6 +24,8 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
 export interface DecodingChoice {
   constrained: boolean;
   mentionBoundaries: MentionBoundaries;
+  /** With the constraint: let an entity text appear under several types and beyond its occurrences. */
+  allowRepeatedEntities: boolean;
   maxNewTokens: number;
   batchSize: number;
 }
@@ -44,6 +47,7 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   return {
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
+    allowRepeatedEntities: args.has('allow-repeated-entities'),
     maxNewTokens: count('max-new-tokens', 256),
     batchSize: count('batch', 8),
   };

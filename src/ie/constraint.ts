@@ -20,13 +20,19 @@
 //    whole-character token covers can therefore not be copied into a mention;
 //  - the end token before the closing "}", and everything but the end token after it;
 //  - the occurrence form ["text", n] (answers use plain mention strings), empty lists, keys out of
-//    schema order or repeated, roles out of schema order or repeated (the serializer's order).
+//    schema order or repeated, roles out of schema order or repeated (the serializer's order);
+//  - by default, an entity mention whose text was written under another entity type, or under its
+//    own type as often as it occurs in the input (constraint/repeats.ts). From the token budget's
+//    reserve on (allowedWithin, closeMentionsAnywhere) this rule is lifted: the closing-cost model
+//    does not know it.
 
 import { inferTaskKind, type IeTaskKind } from './answer.ts';
 import { answerEndId, type PromptFamily } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
-import { AnswerGrammar, ESC, InputGrammar, NODE, NODE_END, NODE_MENTION, STATE_SIZE } from './constraint/grammar.ts';
+import { AnswerGrammar, ESC, InputGrammar, KEY, LEN, mentionKey, NODE, NODE_END, NODE_MENTION, SAM, STATE_SIZE } from './constraint/grammar.ts';
+import { EntityRepeatRule } from './constraint/repeats.ts';
+import { findOccurrences, preferredOccurrences } from './spans.ts';
 
 const QUOTE_CODE = 0x22;
 import { createMentionMatcher, type MentionBoundaries } from './constraint/mention-matcher.ts';
@@ -155,6 +161,11 @@ export interface AnswerConstraintOptions {
    * "LANCASTER"; every position of Chinese text is one). 'anywhere': any substring.
    */
   mentionBoundaries?: MentionBoundaries;
+  /**
+   * Let an entity mention's text appear under several types and more often than it occurs
+   * (default false: constraint/repeats.ts).
+   */
+  allowRepeatedEntities?: boolean;
 }
 
 /** A constraint for one answer to `inputText` under `schema` (task kind inferred from the schema by default). */
@@ -180,6 +191,12 @@ export class AnswerConstraint implements TokenConstraint {
   private closingModel: ClosingCost | undefined;
   /** While allowedWithin() walks the trie: the most a reached state may cost (-1: no limit). */
   private costLimit = -1;
+  /** No entity text under two types or beyond its occurrences; null when off or lifted. */
+  private repeats: EntityRepeatRule | null = null;
+  /** The open entity mention (while the state is in one): its matcher states per length and raw JSON text. */
+  private mentionPath: number[] = [];
+  private mentionRaw = '';
+  private readonly replayStates = new Int32Array(STATE_SIZE);
 
   constructor(
     private readonly vocab: ConstraintVocabulary,
@@ -202,6 +219,11 @@ export class AnswerConstraint implements TokenConstraint {
     const mentionable = mentions.canStart() && [...inputText].some(writableInInput);
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
     this.input = new InputGrammar(grammar, mentions);
+    if (!options.allowRepeatedEntities && grammar.entityMentionNode >= 0) {
+      const boundaries = options.mentionBoundaries ?? 'words';
+      this.repeats = new EntityRepeatRule(mentions, (text) => (boundaries === 'words' ? preferredOccurrences(inputText, text) : findOccurrences(inputText, text)).length);
+      this.input.entityLimits = this.repeats;
+    }
     // The budget's cost model, built the first time an answer reaches the budget's reserve.
     this.makeClosing = () => {
       const singleCharacter = new Map<number, boolean>();
@@ -248,6 +270,7 @@ export class AnswerConstraint implements TokenConstraint {
   }
 
   allowedWithin(tokens: number): Uint32Array {
+    this.liftRepeatRule();
     // After the end token nothing is left to write; before it, every state costs at least 1 (that token).
     const fits = this.done ? tokens >= 0 : tokens >= 1;
     return fits ? this.walk(tokens) : new Uint32Array(this.maskWords);
@@ -262,7 +285,16 @@ export class AnswerConstraint implements TokenConstraint {
     return (this.closingModel ??= this.makeClosing());
   }
 
+  /** The budget's cost model does not know the repeat rule: from its reserve on, the rule is off. */
+  private liftRepeatRule(): void {
+    if (this.repeats === null) return;
+    this.repeats = null;
+    this.input.entityLimits = null;
+    this.mask = undefined;
+  }
+
   closeMentionsAnywhere(): void {
+    this.liftRepeatRule();
     if (this.input.closeAnywhere) return;
     this.input.closeAnywhere = true;
     this.mask = undefined;
@@ -319,9 +351,43 @@ export class AnswerConstraint implements TokenConstraint {
     if (!this.canRead(piece)) {
       throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) is not allowed after ${JSON.stringify(this.written)}`);
     }
+    if (this.repeats !== null) this.followEntityMentions(piece, this.repeats);
     this.current.set(this.walkStates.subarray(0, STATE_SIZE));
     this.written += piece;
     this.mask = undefined;
+  }
+
+  /**
+   * Replays `piece` (already known to be readable) from the current state to follow the entity
+   * mentions it writes, then updates the repeat rule: the limits change only between tokens, so
+   * the mask of this token and its reading agree.
+   */
+  private followEntityMentions(piece: string, rule: EntityRepeatRule): void {
+    const states = this.replayStates;
+    const entityNode = this.input.grammar.entityMentionNode;
+    states.set(this.current);
+    const closed: { path: number[]; text: string; key: number }[] = [];
+    for (let index = 0; index < piece.length; index++) {
+      const wasInMention = states[NODE] === entityNode;
+      const character = piece.charCodeAt(index);
+      this.input.step(states, 0, 0, character);
+      const inMention = states[NODE] === entityNode;
+      if (wasInMention && !inMention) {
+        closed.push({ path: this.mentionPath, text: JSON.parse(`"${this.mentionRaw}"`) as string, key: states[KEY]! });
+      } else if (inMention) {
+        if (!wasInMention) {
+          this.mentionPath = [states[SAM]!];
+          this.mentionRaw = '';
+        } else {
+          this.mentionRaw += piece[index]!;
+          if (states[LEN]! === this.mentionPath.length) this.mentionPath.push(states[SAM]!);
+        }
+      }
+    }
+    for (const mention of closed) rule.record(mention.path, mention.text, mention.key);
+    rule.enterList(states[KEY]!);
+    // A mention opened in this token whose prefix the new limits left without an end: no rule for this list.
+    if (states[NODE] === entityNode && rule.dead.has(mentionKey(states[SAM]!, states[LEN]!))) rule.suspend();
   }
 
   // Trie walk: the state at depth d (walkStates[d * STATE_SIZE ..]) is the grammar state after the

@@ -30,6 +30,8 @@ export interface ExtractOptions {
   constrained: boolean;
   /** With the constraint: mentions at word boundaries ('words', the default) or any substring. */
   mentionBoundaries?: MentionBoundaries;
+  /** With the constraint: let an entity text appear under several types and beyond its occurrences (default false). */
+  allowRepeatedEntities?: boolean;
   maxNewTokens: number;
   /** Sequences decoded side by side. */
   batchSize: number;
@@ -79,7 +81,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     const prompts = batch.map((text) => promptIdsFor(encoder, text));
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraints: (TokenConstraint | null)[] = batch.map((text) =>
-      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words' }), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
+      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
     );
     let stats: DecodeStats | null = null;
     const generations = await generate(model, prompts, {

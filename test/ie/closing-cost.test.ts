@@ -3,7 +3,8 @@
 // 1 + the least cost after any allowed one-character token other than the escape "\" (Bellman's
 // equation for shortest paths), for entity, relation and event schemas, words and any-substring
 // mentions, texts with quotes in them and without. A state that only an escape leads on from
-// costs INFINITE_COST (the budget never enters one).
+// costs INFINITE_COST (the budget never enters one). The entity repeat rule is off here, as it is
+// wherever the budget uses this model (its reserve lifts the rule).
 import { describe, expect, it } from 'vitest';
 import { AnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constraint.ts';
 import { INFINITE_COST } from '../../src/ie/constraint/closing-cost.ts';
@@ -36,7 +37,7 @@ describe('closing cost of the token budget', () => {
     for (const schema of SCHEMAS) {
       for (const text of TEXTS) {
         for (const boundaries of ['words', 'anywhere'] as MentionBoundaries[]) {
-          const fresh = (): AnswerConstraint => new AnswerConstraint(vocab, schema, text, schema.eventTypes.length > 0 ? 'ee' : 'ner-re', { mentionBoundaries: boundaries });
+          const fresh = (): AnswerConstraint => new AnswerConstraint(vocab, schema, text, schema.eventTypes.length > 0 ? 'ee' : 'ner-re', { mentionBoundaries: boundaries, allowRepeatedEntities: true });
           for (let walk = 0; walk < 12; walk++) {
             const path: number[] = [];
             const constraint = fresh();

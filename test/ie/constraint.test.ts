@@ -89,9 +89,9 @@ const EVENTS: IeSchema = {
 const INPUT = 'Ada Lovelace joined the Analytical Society ; hackers stole data from the bank , a "big" one \\ really\tso\u0001.';
 
 /** Feeds `answer` one character at a time; checks mask and advance agree at every step. */
-function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere'): boolean {
+function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere', allowRepeatedEntities = false): boolean {
   const vocab = characterVocabulary([input, answer]);
-  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries });
+  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries, allowRepeatedEntities });
   for (const character of answer) {
     const id = vocab.pieces.indexOf(character);
     const mask = constraint.allowed();
@@ -159,6 +159,38 @@ describe('answer grammar', () => {
       [EVENTS, '{"Databreach": {"trigger": "stole"}}'],
     ];
     for (const [schema, answer, task] of rejected) expect(accepts(schema, INPUT, answer, task), answer).toBe(false);
+  });
+
+  it('an entity text goes under one type, and under it at most as often as it occurs (unless allowed)', () => {
+    const input = 'Ada Lovelace met Ada in London .';
+    const ner: IeSchema = { entityTypes: ['location', 'person'], relationTypes: [{ name: 'live in' }], eventTypes: [] };
+    const cases: [string, boolean][] = [
+      ['{"location": ["London"], "person": ["Ada Lovelace", "Ada", "Ada"]}', true], // "Ada" occurs twice (once inside "Ada Lovelace")
+      ['{"person": ["Ada", "Ada", "Ada"]}', false], // a third time
+      ['{"location": ["London"], "person": ["London"]}', false], // a second type
+      ['{"location": ["Ada"], "person": ["Ada Lovelace"]}', true], // another text
+      ['{"person": ["London"], "live in": [["London", "London"]]}', true], // relation arguments repeat entities
+    ];
+    for (const boundaries of ['words', 'anywhere'] as const) {
+      for (const [answer, ok] of cases) {
+        expect(accepts(ner, input, answer, undefined, boundaries), `${boundaries}: ${answer}`).toBe(ok);
+        expect(accepts(ner, input, answer, undefined, boundaries, true), `${boundaries}, repeats allowed: ${answer}`).toBe(true);
+      }
+    }
+    // A prefix that can only end in a forbidden text is refused at its first character that leaves
+    // no other end ("Ada " can only become "Ada Lovelace"), so the answer never reaches a dead end.
+    const vocab = characterVocabulary([input, 'person location']);
+    const constraint = createAnswerConstraint(vocab, ner, 'Ada Lovelace', 'ner', { mentionBoundaries: 'words' });
+    for (const character of '{"location": ["Ada Lovelace"], "person": ["Ada') constraint.advance(vocab.pieces.indexOf(character));
+    const allowedPieces = (): string[] => vocab.pieces.filter((_, id) => ((constraint.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1);
+    expect(allowedPieces()).toEqual(['"']);
+    // When every mention is taken, the rule is off for that list rather than leave it no mention.
+    const taken = createAnswerConstraint(vocab, ner, 'Ada', 'ner', { mentionBoundaries: 'words' });
+    for (const character of '{"location": ["Ada"], "person": ["') taken.advance(vocab.pieces.indexOf(character));
+    expect(vocab.pieces.filter((_, id) => ((taken.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual(['A']);
+    // The budget's reserve (allowedWithin) lifts the rule: its cost model does not know it.
+    expect(constraint.allowedWithin!(100).some((word) => word !== 0)).toBe(true);
+    expect(allowedPieces()).toEqual([' ', '"']);
   });
 
   it('allows the end token only after the closing brace, and nothing else then', () => {

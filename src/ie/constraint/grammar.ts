@@ -7,6 +7,8 @@
 //   state[SAM]   mention-matcher state of the mention being written (0 = nothing yet)
 //   state[ESC]   JSON escape inside a mention: 0 none, 1 after "\", 2 "\u", 3 "\u0", 4 "\u00",
 //                5 "\u000", 6 "\u001"
+//   state[LEN]   characters of the mention being written (decoded: an escape counts once); with
+//                state[SAM] it names the mention's text exactly (constraint/repeats.ts)
 //
 // The structure graph has three kinds of node:
 //   STRUCT   literal characters, one edge per character. An edge may carry a guard (allowed only
@@ -36,12 +38,13 @@ import { TRIGGER_KEY, type IeSchema } from '../schema.ts';
 import { taskHasEntities, taskHasEvents, taskHasRelations, type IeTaskKind } from '../answer.ts';
 import { MENTION_EMPTY, type MentionMatcher } from './mention-matcher.ts';
 
-export const STATE_SIZE = 5;
+export const STATE_SIZE = 6;
 export const NODE = 0;
 export const KEY = 1;
 export const ROLE = 2;
 export const SAM = 3;
 export const ESC = 4;
+export const LEN = 5;
 
 export const NODE_STRUCT = 0;
 export const NODE_MENTION = 1;
@@ -95,6 +98,8 @@ export class AnswerGrammar {
   readonly edgeAssignValue: Int32Array;
   /** The answer keys (type names) in schema order, as the state's KEY indexes them. */
   readonly keys: readonly string[];
+  /** The MENTION node of an entity list's items (-1: the task has none). */
+  readonly entityMentionNode: number;
 
   /**
    * `allowMentions` false: only {} (an input with nothing that can be written as a mention).
@@ -170,9 +175,11 @@ export class AnswerGrammar {
     edge(open, '}', end);
     edge(afterValue, '}', end);
 
+    let entityMentionNode = -1;
     if (options.allowMentions && taskHasEntities(task) && schema.entityTypes.length > 0) {
       const item = node();
       const after = mention(item);
+      entityMentionNode = nodes[item]!.edges.get(QUOTE)!.target;
       literal(after, ', ', item);
       edge(after, ']', afterValue);
       for (const name of schema.entityTypes.filter(writable)) {
@@ -220,6 +227,7 @@ export class AnswerGrammar {
     // Freeze into CSR arrays, edges of a node ascending by character.
     this.startNode = start;
     this.keys = keys;
+    this.entityMentionNode = entityMentionNode;
     const count = nodes.length;
     this.kind = new Int8Array(count);
     this.closeTarget = new Int32Array(count);
@@ -256,7 +264,23 @@ export class AnswerGrammar {
     states[at + ROLE] = -1;
     states[at + SAM] = MENTION_EMPTY;
     states[at + ESC] = 0;
+    states[at + LEN] = 0;
   }
+}
+
+/**
+ * The text-dependent limits on entity mentions (constraint/repeats.ts), as keys mentionKey(SAM, LEN):
+ * `ends` the mentions that may not close here, `dead` the prefixes that can no longer end in one
+ * that may. Read-only to the step function; the constraint replaces them between tokens.
+ */
+export interface MentionLimits {
+  readonly ends: ReadonlySet<number>;
+  readonly dead: ReadonlySet<number>;
+}
+
+/** The key of the mention text that the matcher state `sam` after `length` characters names. */
+export function mentionKey(sam: number, length: number): number {
+  return sam * 0x100000 + length;
 }
 
 /** The grammar bound to one input text: the step function and the candidate characters of a state. */
@@ -268,6 +292,9 @@ export class InputGrammar {
 
   /** Let a non-empty mention close anywhere, not only where the matcher says it may end (a budget running out). */
   closeAnywhere = false;
+
+  /** Limits on the entity mentions (no text under two types, none beyond its occurrences); null: none. */
+  entityLimits: MentionLimits | null = null;
 
   private mayClose(sam: number): boolean {
     return this.mentions.canEnd(sam) || (this.closeAnywhere && sam !== MENTION_EMPTY);
@@ -306,14 +333,19 @@ export class InputGrammar {
     const automaton = this.mentions;
     const sam = states[from + SAM]!;
     const escape = states[from + ESC]!;
+    const length = states[from + LEN]!;
+    const limits = node === grammar.entityMentionNode ? this.entityLimits : null;
     let nextSam = -1;
     let nextEscape = 0;
     let nextNode = node;
+    let nextLength = length;
     if (escape === 0) {
       if (character === QUOTE) {
         if (!this.mayClose(sam)) return false; // never empty; at a word boundary with the words matcher
+        if (limits !== null && limits.ends.has(mentionKey(sam, length))) return false;
         nextNode = grammar.closeTarget[node]!;
         nextSam = MENTION_EMPTY;
+        nextLength = -1; // 0 below
       } else if (character === BACKSLASH) {
         // Only if some escaped character can follow (no dead ends).
         const mask = automaton.controlMask(sam);
@@ -351,10 +383,14 @@ export class InputGrammar {
       if (digit >= 0 && ((UNICODE_ESCAPED >>> code) & 1) === 1) nextSam = automaton.next(sam, code);
     }
     if (nextSam < 0) return false;
+    // A decoded character: the escape is over (a closing quote resets the length to 0).
+    if (nextEscape === 0) nextLength++;
+    if (limits !== null && nextLength > 0 && limits.dead.size > 0 && limits.dead.has(mentionKey(nextSam, nextLength))) return false;
     if (to !== from) states.copyWithin(to, from, from + STATE_SIZE);
     states[to + NODE] = nextNode;
     states[to + SAM] = nextSam;
     states[to + ESC] = nextEscape;
+    states[to + LEN] = nextLength;
     return true;
   }
 
