@@ -9,7 +9,8 @@
 // length name a text exactly) and the prefixes that can no longer end anywhere else ("dead"), so
 // that the grammar keeps having no dead ends. Both change only between tokens, when a mention
 // closes or a new key's list begins. Should the rule ever leave an entity list no mention at all
-// (a short input whose every mention is written), it is off for the rest of that list.
+// (a short input whose every mention is written), it is off until the next mention closes or the
+// next list begins, and checked again then.
 
 import { mentionKey, type MentionLimits } from './grammar.ts';
 import { MENTION_EMPTY, type MentionMatcher } from './mention-matcher.ts';
