@@ -159,7 +159,7 @@ export async function generate(
               hostMasks.set(allAllowed, b * W);
               return;
             }
-            throw new Error(`generate: constraint ${b} allows no token at step ${t}`);
+            throw new Error(`generate: constraint ${b} allows no token at step ${t} (after ids ${JSON.stringify(generations[b]!.ids)})`);
           }
           hostMasks.set(allowed, b * W);
         });

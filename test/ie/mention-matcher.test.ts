@@ -114,6 +114,16 @@ describe('word-boundary mention matcher', () => {
     expect(walk(blocked, '$')).toBe(-1); // its letter lies behind "·", which cannot be written
     expect(blocked.canEnd(walk(blocked, 'A'))).toBe(true);
     expect(new WordMentionMatcher('· ·', (character) => character !== '·').canStart()).toBe(false);
+    // The vocabulary is asked about whole characters, never half a surrogate pair: an emoji it has
+    // no token for cannot be copied, so "im ryan " (only the emoji can follow) is no prefix. This
+    // was a dead end the shipped model's decoding reached on a wnut17 tweet.
+    const emoji = new WordMentionMatcher('i wish im ryan 😭 😭', (character) => character !== '😭');
+    expect(walk(emoji, 'im ryan')).toBeGreaterThan(0);
+    expect(emoji.canEnd(walk(emoji, 'im ryan'))).toBe(true);
+    expect(walk(emoji, 'im ryan ')).toBe(-1);
+    const written = new WordMentionMatcher('ryan 😭 😀', (character) => character !== '😀');
+    expect(walk(written, 'ryan 😭')).toBe(-1); // 😭 shares its high half with 😀
+    expect(written.canEnd(walk(new WordMentionMatcher('ryan 😭', () => true), 'ryan 😭'))).toBe(true);
   });
 
   it('anywhere: any non-empty substring; a text holding the marker character falls back to it', () => {
