@@ -10,7 +10,7 @@ interface Piece {
   entity: number;
 }
 
-/** The text cut into plain pieces and entity spans; a span overlapping an earlier one stays plain (listed in the title). */
+/** The text cut into plain pieces and entity spans; a span overlapping an earlier one stays plain (overlappingEntities lists it). */
 export function textPieces(example: IeExample): Piece[] {
   const order = example.entities.map((_, index) => index).sort((a, b) => example.entities[a]!.start - example.entities[b]!.start || example.entities[b]!.end - example.entities[a]!.end);
   const pieces: Piece[] = [];
@@ -26,27 +26,42 @@ export function textPieces(example: IeExample): Piece[] {
   return pieces;
 }
 
+/** Indexes of the entities textPieces could not highlight inline (each overlaps an earlier span), in text order. */
+export function overlappingEntities(example: IeExample, pieces: readonly Piece[]): number[] {
+  const shown = new Set(pieces.map((piece) => piece.entity));
+  return example.entities
+    .map((_, index) => index)
+    .filter((index) => !shown.has(index))
+    .sort((a, b) => example.entities[a]!.start - example.entities[b]!.start || a - b);
+}
+
+function EntityMark({ text, type }: { text: string; type: string }) {
+  return (
+    <mark className="span" data-type={type} style={{ background: typeColor(type) }} title={type}>
+      {text}
+      <sub className="span-type">{type}</sub>
+    </mark>
+  );
+}
+
 export function ExampleView({ example }: { example: IeExample }) {
+  const pieces = textPieces(example);
+  const overlapping = overlappingEntities(example, pieces);
   return (
     <article className="example" data-testid="example">
       <p className="example-text">
-        {textPieces(example).map((piece, index) =>
-          piece.entity < 0 ? (
-            <span key={index}>{piece.text}</span>
-          ) : (
-            <mark
-              key={index}
-              className="span"
-              data-type={example.entities[piece.entity]!.type}
-              style={{ background: typeColor(example.entities[piece.entity]!.type) }}
-              title={example.entities[piece.entity]!.type}
-            >
-              {piece.text}
-              <sub className="span-type">{example.entities[piece.entity]!.type}</sub>
-            </mark>
-          ),
+        {pieces.map((piece, index) =>
+          piece.entity < 0 ? <span key={index}>{piece.text}</span> : <EntityMark key={index} text={piece.text} type={example.entities[piece.entity]!.type} />,
         )}
       </p>
+      {overlapping.length > 0 && (
+        <p className="overlapping" data-testid="overlapping">
+          Inside or across the spans above:{' '}
+          {overlapping.map((index) => (
+            <EntityMark key={index} text={example.entities[index]!.text} type={example.entities[index]!.type} />
+          ))}
+        </p>
+      )}
       {example.relations.length > 0 && (
         <ul className="relations" data-testid="relations">
           {example.relations.map((relation, index) => (

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { installAppStore } from '../../src/state/app-store.ts';
 import { createAppStore } from '../../src/state/store.ts';
 import { DataPanel } from '../../src/ui/DataPanel.tsx';
-import { textPieces } from '../../src/ui/ExampleView.tsx';
+import { ExampleView, overlappingEntities, textPieces } from '../../src/ui/ExampleView.tsx';
 import { typeColor } from '../../src/ui/type-colors.ts';
 import { FakeEngine, SAMPLE_EXAMPLES } from '../state/fake-engine.ts';
 import { mount, typeInto, type Mounted } from './panels-helpers.ts';
@@ -65,5 +65,17 @@ describe('textPieces', () => {
     expect(textPieces(example).map((piece) => [piece.text, piece.entity])).toEqual([
       ['John Smith', 0], [' works for ', -1], ['Acme', 1], [' in ', -1], ['Paris', 2], [' .', -1],
     ]);
+    // The overlapping span is not lost: it is listed, with its type, under the text.
+    expect(overlappingEntities(example, textPieces(example))).toEqual([3]);
+  });
+
+  it('shows an entity nested in another one under the text, marked with its type', async () => {
+    const text = 'LANCASTER , Ky .';
+    const example = { id: 'lancaster', text, entities: [{ type: 'person', start: 0, end: 14, text: 'LANCASTER , Ky' }, { type: 'location', start: 0, end: 9, text: 'LANCASTER' }], relations: [], events: [] };
+    view = mount();
+    await act(async () => view.root.render(<ExampleView example={example} />));
+    const marks = [...view.container.querySelectorAll('mark.span')].map((mark) => [mark.firstChild?.textContent, mark.getAttribute('data-type')]);
+    expect(marks).toEqual([['LANCASTER , Ky', 'person'], ['LANCASTER', 'location']]);
+    expect(view.byTestId('overlapping').textContent).toContain('LANCASTER');
   });
 });
