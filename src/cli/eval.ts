@@ -9,8 +9,7 @@ import { readDatasetFile } from '../data/dataset.ts';
 import { extractAndScore, type Extracted } from '../ie/extract.ts';
 import { inferTaskKind, serializeAnswer } from '../ie/answer.ts';
 import type { IeExample } from '../ie/spans.ts';
-import type { IeSchema } from '../ie/schema.ts';
-import { schemaFromDataset, validSchemaOrThrow } from '../ie/schema.ts';
+import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 

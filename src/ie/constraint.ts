@@ -81,6 +81,23 @@ export class ConstraintError extends Error {
 
 const REPLACEMENT_CHARACTER = '\uFFFD';
 
+/** Whether a token surface may be read at all: never empty, never part of a UTF-8 character. */
+function isReadablePiece(piece: string): boolean {
+  return piece.length !== 0 && !piece.includes(REPLACEMENT_CHARACTER);
+}
+
+function isLoneSurrogate(character: string): boolean {
+  const code = character.charCodeAt(0);
+  return character.length === 1 && code >= 0xd800 && code <= 0xdfff;
+}
+
+/** An entity mention a token closed: its matcher states per length, decoded text and list's schema index. */
+interface ClosedMention {
+  path: number[];
+  text: string;
+  key: number;
+}
+
 const vocabularyCache = new WeakMap<Tokenizer, Map<string, ConstraintVocabulary>>();
 
 /**
@@ -196,7 +213,6 @@ export class AnswerConstraint implements TokenConstraint {
   /** The open entity mention (while the state is in one): its matcher states per length and raw JSON text. */
   private mentionPath: number[] = [];
   private mentionRaw = '';
-  private readonly replayStates = new Int32Array(STATE_SIZE);
 
   constructor(
     private readonly vocab: ConstraintVocabulary,
@@ -214,7 +230,9 @@ export class AnswerConstraint implements TokenConstraint {
     const missing = [...STRUCTURE_CHARACTERS].filter((character) => !hasCharacterToken(trie, character));
     if (missing.length > 0) throw new ConstraintError(`the vocabulary has no token for ${missing.map((character) => JSON.stringify(character)).join(' ')}: answers cannot be written`);
     const writable = (text: string): boolean => [...text].every((character) => hasCharacterToken(trie, character));
-    const writableInInput = (character: string): boolean => writable(JSON.stringify(character).slice(1, -1));
+    // A character of the input as a mention writes it: raw, or in the escapes the grammar writes. A
+    // lone surrogate has neither (JSON.stringify's "\udxxx" is no escape answers use).
+    const writableInInput = (character: string): boolean => !isLoneSurrogate(character) && writable(JSON.stringify(character).slice(1, -1));
     const mentions = createMentionMatcher(inputText, options.mentionBoundaries ?? 'words', writableInInput);
     const mentionable = mentions.canStart() && [...inputText].some(writableInInput);
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
@@ -331,7 +349,7 @@ export class AnswerConstraint implements TokenConstraint {
 
   /** Whether the whole of `piece` can be read from the current state (the definition of allowed). */
   canRead(piece: string): boolean {
-    if (piece.length === 0 || piece.includes(REPLACEMENT_CHARACTER)) return false;
+    if (!isReadablePiece(piece)) return false;
     const states = this.walkStates;
     states.set(this.current, 0);
     for (let index = 0; index < piece.length; index++) if (!this.input.step(states, 0, 0, piece.charCodeAt(index))) return false;
@@ -348,46 +366,64 @@ export class AnswerConstraint implements TokenConstraint {
     }
     const piece = this.vocab.pieces[tokenId]!;
     if (this.done) throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) after the complete answer: only the end token is allowed`);
-    if (!this.canRead(piece)) {
+    const closed = this.repeats === null ? (this.canRead(piece) ? [] : null) : this.readFollowingEntityMentions(piece);
+    if (closed === null) {
       throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) is not allowed after ${JSON.stringify(this.written)}`);
     }
-    if (this.repeats !== null) this.followEntityMentions(piece, this.repeats);
     this.current.set(this.walkStates.subarray(0, STATE_SIZE));
     this.written += piece;
     this.mask = undefined;
+    if (this.repeats !== null) this.updateRepeatRule(this.repeats, closed);
   }
 
   /**
-   * Replays `piece` (already known to be readable) from the current state to follow the entity
-   * mentions it writes, then updates the repeat rule: the limits change only between tokens, so
-   * the mask of this token and its reading agree.
+   * canRead(piece), following the entity mentions the piece writes: null when it cannot be read,
+   * else the mentions it closes. The open mention's path and text are kept only when the whole
+   * piece reads.
    */
-  private followEntityMentions(piece: string, rule: EntityRepeatRule): void {
-    const states = this.replayStates;
+  private readFollowingEntityMentions(piece: string): ClosedMention[] | null {
+    if (!isReadablePiece(piece)) return null;
+    const states = this.walkStates;
     const entityNode = this.input.grammar.entityMentionNode;
-    states.set(this.current);
-    const closed: { path: number[]; text: string; key: number }[] = [];
+    states.set(this.current, 0);
+    let path = this.mentionPath;
+    let pathIsCopy = false; // the open mention's path is copied before its first change here
+    let raw = this.mentionRaw;
+    const closed: ClosedMention[] = [];
     for (let index = 0; index < piece.length; index++) {
       const wasInMention = states[NODE] === entityNode;
-      const character = piece.charCodeAt(index);
-      this.input.step(states, 0, 0, character);
+      if (!this.input.step(states, 0, 0, piece.charCodeAt(index))) return null;
       const inMention = states[NODE] === entityNode;
       if (wasInMention && !inMention) {
-        closed.push({ path: this.mentionPath, text: JSON.parse(`"${this.mentionRaw}"`) as string, key: states[KEY]! });
+        closed.push({ path, text: JSON.parse(`"${raw}"`) as string, key: states[KEY]! });
+      } else if (inMention && !wasInMention) {
+        path = [states[SAM]!];
+        pathIsCopy = true;
+        raw = '';
       } else if (inMention) {
-        if (!wasInMention) {
-          this.mentionPath = [states[SAM]!];
-          this.mentionRaw = '';
-        } else {
-          this.mentionRaw += piece[index]!;
-          if (states[LEN]! === this.mentionPath.length) this.mentionPath.push(states[SAM]!);
+        raw += piece[index]!;
+        if (states[LEN]! === path.length) {
+          if (!pathIsCopy) path = path.slice();
+          pathIsCopy = true;
+          path.push(states[SAM]!);
         }
       }
     }
+    this.mentionPath = path;
+    this.mentionRaw = raw;
+    return closed;
+  }
+
+  /**
+   * The repeat rule after a token (the state already advanced): the limits change only between
+   * tokens, so the mask of this token and its reading agree.
+   */
+  private updateRepeatRule(rule: EntityRepeatRule, closed: readonly ClosedMention[]): void {
+    const state = this.current;
     for (const mention of closed) rule.record(mention.path, mention.text, mention.key);
-    rule.enterList(states[KEY]!);
+    rule.enterList(state[KEY]!);
     // A mention opened in this token whose prefix the new limits left without an end: no rule for this list.
-    if (states[NODE] === entityNode && rule.dead.has(mentionKey(states[SAM]!, states[LEN]!))) rule.suspend();
+    if (state[NODE] === this.input.grammar.entityMentionNode && rule.dead.has(mentionKey(state[SAM]!, state[LEN]!))) rule.suspend();
   }
 
   // Trie walk: the state at depth d (walkStates[d * STATE_SIZE ..]) is the grammar state after the

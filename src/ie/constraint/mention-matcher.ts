@@ -106,10 +106,6 @@ const isLetterOrDigitCode = codeUnitPredicate((character) => /[\p{L}\p{N}]/u.tes
 
 const isSpaceCode = codeUnitPredicate((character) => /\s/u.test(character));
 
-function isSurrogateCode(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdfff;
-}
-
 
 /** Runs of whole words: see the file comment. */
 export class WordMentionMatcher implements MentionMatcher {
@@ -129,14 +125,12 @@ export class WordMentionMatcher implements MentionMatcher {
   constructor(text: string, writable?: (character: string) => boolean) {
     if (text.includes(String.fromCharCode(MARKER))) throw new Error('the input contains U+FFFF, which word-boundary mentions use as their marker');
     if (writable !== undefined) {
-      // Asked per character, not per code unit: half of a surrogate pair is no character (JSON
-      // would write it as a "\ud83d" escape, which answers never use). A code unit shared by
-      // several characters (the high half of most emoji) is writable only if all of them are; a
-      // lone surrogate never is.
+      // Asked per character, not per code unit: half of a surrogate pair is no character (asked
+      // alone, it would pass as a "\ud83d" escape, which answers never use). A code unit shared
+      // by several characters (the high half of most emoji) is writable only if all of them are.
       const verdicts = new Map<number, boolean>();
       for (const character of text) {
-        const lone = character.length === 1 && isSurrogateCode(character.charCodeAt(0));
-        const ok = !lone && writable(character);
+        const ok = writable(character);
         for (let index = 0; index < character.length; index++) {
           const code = character.charCodeAt(index);
           verdicts.set(code, (verdicts.get(code) ?? true) && ok);
