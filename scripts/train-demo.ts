@@ -1,8 +1,10 @@
 // `npm run train:demo -- --out DIR [--preset NAME (src/train/demo/config.ts; default tiny)] [--data ../shared/data]
-//  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card] [--warm-start MODEL_DIR]`
+//  [--resume] [--stop-after tokenizer|pretrain|sft|eval|card] [--warm-start MODEL_DIR] [--deadline-minutes M]`
 // Trains the demo GLM (ChatGLM-6B architecture) from scratch with this engine: tokenizer →
 // pretraining → IE fine-tuning → evaluation → model card, each stage checkpointed in DIR.
 // Ctrl-C stops at the next step after a checkpoint; `--resume` continues from there.
+// `--deadline-minutes M` does the same once M minutes have passed since the start (a machine
+// lent for a fixed time: the device tool's commands end at 10 minutes).
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +13,7 @@ import { createNodeContext } from '../src/gpu/node.ts';
 import { DEMO_PRESETS, demoPreset } from '../src/train/demo/config.ts';
 import { runDemoPipeline, STAGES, type StageName } from '../src/train/demo/pipeline.ts';
 
-const USAGE = `npm run train:demo -- --out DIR [--preset ${Object.keys(DEMO_PRESETS).join('|')}] [--data DIR] [--resume] [--stop-after STAGE] [--warm-start MODEL_DIR]`;
+const USAGE = `npm run train:demo -- --out DIR [--preset ${Object.keys(DEMO_PRESETS).join('|')}] [--data DIR] [--resume] [--stop-after STAGE] [--warm-start MODEL_DIR] [--deadline-minutes M]`;
 
 async function main(argv: readonly string[]): Promise<number> {
   let args;
@@ -19,6 +21,7 @@ async function main(argv: readonly string[]): Promise<number> {
     args = parseArgs(argv, {
       out: { kind: 'value', required: true }, preset: { kind: 'value' }, data: { kind: 'value' },
       resume: { kind: 'switch' }, 'stop-after': { kind: 'value' }, 'warm-start': { kind: 'value' },
+      'deadline-minutes': { kind: 'value' },
     });
   } catch (error) {
     if (error instanceof UsageError) {
@@ -32,6 +35,14 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`--stop-after: "${stopAfter}" is not a stage (${STAGES.join(', ')})\n`);
     return 2;
   }
+  const deadlineText = args.get('deadline-minutes')?.[0];
+  const deadlineMinutes = deadlineText === undefined ? Infinity : Number(deadlineText);
+  if (!(deadlineMinutes > 0)) {
+    process.stderr.write(`--deadline-minutes: "${deadlineText}" is not a positive number of minutes\n`);
+    return 2;
+  }
+  const deadline = performance.now() + deadlineMinutes * 60_000;
+  let deadlineReported = false;
   const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const dataDir = path.resolve(args.get('data')?.[0] ?? path.join(repoRoot, '..', 'shared', 'data'));
   let stopRequested = false;
@@ -51,7 +62,13 @@ async function main(argv: readonly string[]): Promise<number> {
       ...(stopAfter !== undefined ? { stopAfter: stopAfter as StageName } : {}),
       ...(args.has('warm-start') ? { warmStart: path.resolve(args.get('warm-start')![0]!) } : {}),
       log: (line) => process.stdout.write(line + '\n'),
-      shouldStop: () => stopRequested,
+      shouldStop: () => {
+        if (stopRequested) return true;
+        if (performance.now() < deadline) return false;
+        if (!deadlineReported) process.stderr.write(`\n--deadline-minutes ${deadlineMinutes} reached: stopping after the current step (--resume continues)\n`);
+        deadlineReported = true;
+        return true;
+      },
     });
     process.stdout.write(`completed stages: ${state.completed.join(', ') || 'none'}\n`);
     return 0;

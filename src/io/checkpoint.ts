@@ -22,7 +22,7 @@
 
 import { exportConfigJson, parseGlmConfig, type GlmConfig } from '../model/config.ts';
 import { CheckpointError } from './errors.ts';
-import { decodeTensorData, parseSafetensorsHeader, readHeaderLength, writeSafetensors, type SafetensorsEntry } from './safetensors.ts';
+import { decodeTensorData, parseSafetensorsHeader, readHeaderLength, writeSafetensors, type SafetensorsEntry, type WritableDtype } from './safetensors.ts';
 import type { FileSource } from './source.ts';
 
 export interface HostTensor {
@@ -255,11 +255,11 @@ export async function loadCheckpoint(source: FileSource, onProgress?: (loadedByt
 
 /**
  * The files of a Hugging Face checkpoint folder for `config` and `tensors`: config.json and one
- * F32 model.safetensors. The tensors are checked against the config first (names, shapes, no
+ * model.safetensors (F32, or F16 rounded to nearest even). The tensors are checked against the config first (names, shapes, no
  * layer beyond numLayers); tensors the config does not use are left out. config.json is
  * exportConfigJson(config): the generated fields plus those of config.raw the engine does not model.
  */
-export function checkpointFiles(config: GlmConfig, tensors: HostTensor[]): Record<string, Uint8Array | string> {
+export function checkpointFiles(config: GlmConfig, tensors: HostTensor[], dtype: WritableDtype = 'F32'): Record<string, Uint8Array | string> {
   const byName = new Map<string, HostTensor>();
   for (const tensor of tensors) {
     if (byName.has(tensor.name)) throw new CheckpointError(`tensor ${tensor.name} is given twice`);
@@ -273,6 +273,6 @@ export function checkpointFiles(config: GlmConfig, tensors: HostTensor[]): Recor
   const ordered = [...expected.keys()].map((name) => byName.get(name) as HostTensor);
   return {
     [CONFIG_FILE]: JSON.stringify(json, null, 2) + '\n',
-    [SINGLE_FILE]: writeSafetensors(ordered, { format: 'pt' }),
+    [SINGLE_FILE]: writeSafetensors(ordered, { format: 'pt' }, dtype),
   };
 }

@@ -8,7 +8,7 @@
 //
 // The header is parsed on its own so that a loader can read a big file tensor by tensor with
 // partial reads: read 8 bytes, read the header, then each tensor's [begin, end) bytes.
-// F32, F16 and BF16 tensors decode to Float32Array; the writer writes F32.
+// F32, F16 and BF16 tensors decode to Float32Array; the writer writes F32 or F16.
 
 import { CheckpointError } from './errors.ts';
 
@@ -153,6 +153,39 @@ export function f16BitsToF32(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
+/**
+ * float32 value -> IEEE half-precision bits, rounded to nearest, ties to even (as numpy's
+ * astype(float16) and torch's .half() round): overflow becomes ±inf, tiny values subnormals or
+ * ±0, NaN a quiet NaN.
+ */
+export function f32ToF16Bits(value: number): number {
+  F32_SCRATCH[0] = value;
+  const bits = U32_SCRATCH[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | (mantissa !== 0 ? 0x7e00 : 0x7c00);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    // Subnormal half (or zero): the value is m · 2^-24 with m = round(|value| · 2^24).
+    if (halfExponent < -10) return sign;
+    const full = mantissa | 0x800000; // the implicit leading 1
+    const shift = 14 - halfExponent; // 14..24
+    let m = full >>> shift;
+    const rest = full & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rest > half || (rest === half && (m & 1) === 1)) m += 1;
+    return sign | m; // m may carry into the smallest normal, which is the right answer
+  }
+  let out = (halfExponent << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (out & 1) === 1)) out += 1; // may carry up to inf: right too
+  return sign | out;
+}
+const F32_SCRATCH = new Float32Array(1);
+const U32_SCRATCH = new Uint32Array(F32_SCRATCH.buffer);
+
 /** bfloat16 bits -> float32 value (bf16 is the upper 16 bits of an f32). */
 export function bf16BitsToF32(bits: number): number {
   const view = new DataView(new ArrayBuffer(4));
@@ -228,13 +261,22 @@ export function parseSafetensors(bytes: Uint8Array, fileName = 'model.safetensor
 // ---------------------------------------------------------------------------------------------
 // Writing
 
+/** The dtypes writeSafetensors can write. */
+export type WritableDtype = 'F32' | 'F16';
+
 /**
- * Writes tensors as one F32 safetensors file, in the given order, with the header padded with
- * spaces to a multiple of 8 bytes (so the data buffer is 8-byte aligned, as the reference writer does).
+ * Writes tensors as one safetensors file (F32, or F16 rounded to nearest even), in the given
+ * order, with the header padded with spaces to a multiple of 8 bytes (so the data buffer is
+ * 8-byte aligned, as the reference writer does).
  */
-export function writeSafetensors(tensors: { name: string; shape: number[]; data: Float32Array }[], metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  metadata?: Record<string, string>,
+  dtype: WritableDtype = 'F32',
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata !== undefined) header['__metadata__'] = metadata;
+  const elementBytes = DTYPE_BYTES[dtype] as number;
   let offset = 0;
   for (const tensor of tensors) {
     if (tensor.name === '__metadata__' || tensor.name in header) {
@@ -243,8 +285,8 @@ export function writeSafetensors(tensors: { name: string; shape: number[]; data:
     if (!tensor.shape.every(isNonNegativeInt) || numel(tensor.shape) !== tensor.data.length) {
       throw new CheckpointError(`writeSafetensors: tensor ${tensor.name} has shape [${tensor.shape.join(',')}] but ${tensor.data.length} values`);
     }
-    const bytes = tensor.data.length * 4;
-    header[tensor.name] = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + bytes] };
+    const bytes = tensor.data.length * elementBytes;
+    header[tensor.name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -255,14 +297,15 @@ export function writeSafetensors(tensors: { name: string; shape: number[]; data:
   out.fill(0x20, 8 + json.length, 8 + headerLength);
   let position = 8 + headerLength;
   for (const tensor of tensors) {
-    const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-    if (LITTLE_ENDIAN_HOST) {
-      out.set(bytes, position);
+    const view = new DataView(out.buffer, position, tensor.data.length * elementBytes);
+    if (dtype === 'F16') {
+      tensor.data.forEach((value, i) => view.setUint16(2 * i, f32ToF16Bits(value), true));
+    } else if (LITTLE_ENDIAN_HOST) {
+      out.set(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength), position);
     } else {
-      const view = new DataView(out.buffer, position, bytes.length);
       tensor.data.forEach((value, i) => view.setFloat32(4 * i, value, true));
     }
-    position += bytes.length;
+    position += tensor.data.length * elementBytes;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../src/io/errors.ts';
-import { bf16BitsToF32, decodeTensorData, f16BitsToF32, parseSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
+import { bf16BitsToF32, decodeTensorData, f16BitsToF32, f32ToF16Bits, parseSafetensors, writeSafetensors } from '../../src/io/safetensors.ts';
 import { Rng } from '../helpers/random.ts';
 
 /** A safetensors file from a raw header object and data buffer (no padding: the data may be unaligned). */
@@ -192,5 +192,50 @@ describe('safetensors corruption is reported with file and tensor', () => {
   it('metadata values must be strings', () => {
     const file = rawSafetensors({ __metadata__: { step: 3 } }, new Uint8Array(0));
     expect(errorOf(() => parseSafetensors(file)).message).toMatch(/__metadata__\.step is not a string/);
+  });
+});
+
+describe('f32ToF16Bits (the F16 writer)', () => {
+  it('rounds the edge cases to nearest, ties to even', () => {
+    const cases: [number, number][] = [
+      [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff],
+      [65519.99, 0x7bff], [65520, 0x7c00], [1e9, 0x7c00], [-Infinity, 0xfc00],
+      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [1 + 2 ** -11 + 2 ** -20, 0x3c01],
+      [2 ** -14, 0x0400], [2 ** -24, 0x0001], [2 ** -25, 0x0000], [1.5 * 2 ** -25, 0x0001],
+      [3 * 2 ** -25, 0x0002], [2 ** -14 - 2 ** -25, 0x0400], [1e-40, 0x0000], [-1e-30, 0x8000],
+    ];
+    for (const [value, bits] of cases) expect(f32ToF16Bits(value), `${value}`).toBe(bits);
+    expect(f32ToF16Bits(NaN) & 0x7c00).toBe(0x7c00);
+    expect(f16BitsToF32(f32ToF16Bits(NaN))).toBeNaN();
+  });
+
+  it('gives the nearest half of random values over the whole range, and every half back exactly', () => {
+    const rng = new Rng(11);
+    for (let i = 0; i < 20000; i++) {
+      const value = Math.fround((rng.next() - 0.5) * 2 ** Math.floor(rng.next() * 44 - 28));
+      const bits = f32ToF16Bits(value);
+      const error = Math.abs(f16BitsToF32(bits) - value);
+      // Neither neighbour of the chosen half is nearer.
+      for (const neighbour of [bits - 1, bits + 1]) {
+        if ((neighbour & 0x7fff) > 0x7c00 || neighbour < 0 || (neighbour & 0x7fff) === 0x7fff) continue;
+        if (((neighbour ^ bits) & 0x8000) !== 0) continue;
+        expect(Math.abs(f16BitsToF32(neighbour) - value), `${value}`).toBeGreaterThanOrEqual(error);
+      }
+    }
+    for (let bits = 0; bits < 0x10000; bits++) {
+      if ((bits & 0x7c00) === 0x7c00 && (bits & 0x3ff) !== 0) continue; // NaNs
+      expect(f32ToF16Bits(f16BitsToF32(bits))).toBe(bits);
+    }
+  });
+
+  it('writes F16 files that read back as the rounded values, at half the size', () => {
+    const data = Float32Array.from({ length: 37 }, (_, i) => Math.sin(i) * 3.3);
+    const f32 = writeSafetensors([{ name: 'w', shape: [37], data }], { format: 'pt' });
+    const f16 = writeSafetensors([{ name: 'w', shape: [37], data }], { format: 'pt' }, 'F16');
+    const parsed = parseSafetensors(f16, 'w.safetensors');
+    const tensor = parsed.tensors[0]!;
+    expect(new TextDecoder().decode(f16.subarray(8, 80))).toContain('"dtype":"F16"');
+    expect([...tensor.data]).toEqual([...data].map((x) => f16BitsToF32(f32ToF16Bits(x))));
+    expect(f32.length - f16.length).toBeGreaterThanOrEqual(37 * 2 - 8);
   });
 });

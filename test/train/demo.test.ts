@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/io/checkpoint.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/io/safetensors.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.ts';
@@ -12,6 +13,7 @@ import { promptStyleOf } from '../../src/ie/prompt.ts';
 import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
 import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
 import { runLineage } from '../../src/train/demo/model-card.ts';
+import { CALIBRATION_STEPS, stepsForBudget } from '../../src/train/demo/budget.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 
@@ -19,7 +21,8 @@ describe('demo-model pipeline (extra-small preset)', () => {
   it('trains from scratch, resumes after pretraining without redoing it, and writes a report and a model card', async () => {
     const ctx = await testContext();
     const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-'));
-    const preset = demoPreset('extra-small');
+    // Shipped in f16, as the device preset is: the eval stage scores the rounded weights.
+    const preset: DemoPreset = { ...demoPreset('extra-small'), weightsDtype: 'F16' };
     const firstLog: string[] = [];
     const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => firstLog.push(l) });
     expect(first.completed).toEqual(['tokenizer', 'pretrain']);
@@ -85,6 +88,13 @@ describe('demo-model pipeline (extra-small preset)', () => {
     // The final model folder loads and carries the model card.
     const final = await loadCheckpoint(directorySource(path.join(outDir, 'model')));
     expect(final.config.numLayers).toBe(preset.model.numLayers);
+    // Its weights are the SFT checkpoint's rounded to f16, in a file of about half the size.
+    const finalBytes = readFileSync(path.join(outDir, 'model', 'model.safetensors'));
+    expect(finalBytes.subarray(8, 8 + Number(finalBytes.readBigUInt64LE(0))).toString()).toMatch(/"dtype":"F16"/);
+    expect(finalBytes.length).toBeLessThan(statSync(path.join(outDir, 'sft', 'model.safetensors')).size * 0.6);
+    for (const [name, tensor] of sft.tensors) {
+      expect([...final.tensors.get(name)!.data]).toEqual([...tensor.data].map((x) => f16BitsToF32(f32ToF16Bits(x))));
+    }
     const card = readFileSync(path.join(outDir, 'model', 'README.md'), 'utf8');
     expect(card).toContain('ChatGLM-6B');
     expect(card).toMatch(/\| conll04 \| test \|/);
@@ -135,4 +145,44 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdCard).toContain('batches grouped by length over 2 steps (run of preset "small-continued-2")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
   }, 500_000);
+
+  it('plans a budgeted stage from a calibration on this device, records the plan, and keeps it on --resume', async () => {
+    const ctx = await testContext();
+    const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-budget-'));
+    const base = demoPreset('extra-small');
+    const preset: DemoPreset = { ...base, pretrain: { ...base.pretrain, steps: 400, minutes: 0.04, checkpointEvery: 2 } };
+    let steps = 0;
+    const log: string[] = [];
+    // Stopped after 3 steps (as --deadline-minutes stops a run), then resumed.
+    const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => log.push(l), shouldStop: () => ++steps > 3 });
+    expect(first.completed).toEqual(['tokenizer']);
+    const plan = first.plan!.pretrain!;
+    expect(plan.minutes).toBe(0.04);
+    expect(plan.calibrationSteps).toBe(CALIBRATION_STEPS);
+    expect(plan.secondsPerStep).toBeGreaterThan(0);
+    expect(plan.steps).toBe(stepsForBudget(0.04, plan.secondsPerStep, 400));
+    expect(plan.steps).toBeGreaterThan(3);
+    expect(log.some((l) => /\[pretrain\] calibrated .* s\/step \(8 throwaway steps\): \d+ steps fit the 0.04-minute budget/.test(l))).toBe(true);
+    // The stage's schedule is the plan's: its progress counts to plan.steps.
+    expect(log.some((l) => l.startsWith(`[pretrain] step 3/${plan.steps} `))).toBe(true);
+
+    const resumedLog: string[] = [];
+    const resumed = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: true, stopAfter: 'pretrain', log: (l) => resumedLog.push(l) });
+    expect(resumed.completed).toEqual(['tokenizer', 'pretrain']);
+    expect(resumed.plan!.pretrain).toEqual(plan);
+    expect(resumedLog.some((l) => l.includes('calibrated'))).toBe(false);
+    expect(resumedLog).toContain(`[pretrain] ${plan.steps} steps, as planned from a 0.04-minute budget at ${plan.secondsPerStep.toFixed(3)} s/step`);
+    expect(resumed.pretrain!.steps).toBe(plan.steps);
+    expect(resumed.pretrain!.history.map((p) => p.step)).toEqual(Array.from({ length: plan.steps }, (_, i) => i + 1));
+  }, 300_000);
+
+  it('stepsForBudget: what fits, at least one step, at most the cap, and refuses nonsense', () => {
+    expect(stepsForBudget(2, 0.5, 1000)).toBe(240);
+    expect(stepsForBudget(2, 0.5, 100)).toBe(100);
+    expect(stepsForBudget(0.001, 5, 100)).toBe(1);
+    expect(stepsForBudget(1, 0.7, 1000)).toBe(85);
+    expect(() => stepsForBudget(0, 1, 10)).toThrow(/minutes/);
+    expect(() => stepsForBudget(1, NaN, 10)).toThrow(/s per step/);
+    expect(() => stepsForBudget(1, 1, 0)).toThrow(/cap/);
+  });
 });

@@ -16,6 +16,11 @@
 //   small-continued-4  1,200 more SFT steps for a finished `small-continued-3` model at a lower peak
 //                learning rate (1e-3: each re-warmup to 1.5e-3 first cost dev loss), batches grouped by length
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
+//   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
+//                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
+//                the first 100 examples per split, weights shipped in f16 (≈9.4 MB)
+//   tiny-device  tiny with demo-device's budgets scaled down: the SwiftShader rehearsal of the device run
+//                (scripts/device/rehearse.sh)
 //
 // Legend: C = hiddenSize, F = ffnHiddenSize (ChatGLM-6B's inner_hidden_size), V = vocabSize.
 
@@ -52,10 +57,16 @@ export interface DemoStageSteps {
   evalEvery: number;
   /** Length-grouped batches over windows of this many steps (SftOptions.groupByLength; absent: off). */
   groupByLength?: number;
+  /**
+   * A wall-clock budget for the stage's optimizer steps (budget.ts): the run times a few throwaway
+   * steps and trains min(steps, what the budget holds), with the schedule of that many steps.
+   * Dev loss, dev F1 and checkpoints come on top. Absent: exactly `steps`.
+   */
+  minutes?: number;
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'demo';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -89,6 +100,11 @@ export interface DemoPreset {
     batchSize: number;
   };
   seed: number;
+  /**
+   * The dtype of the model folder's weights (the card stage); the eval stage scores the weights
+   * rounded to it, so the scores are those of the shipped file. Absent: F32.
+   */
+  weightsDtype?: 'F16';
 }
 
 /** The shipped model's first run; small-continued differs only in its SFT (and continues it). */
@@ -160,6 +176,39 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     devF1: { every: 500, perDataset: 64, maxNewTokens: 256 },
     eval: { examplesPerSplit: null, maxNewTokens: 256, batchSize: 16 },
     seed: 1,
+  },
+  // One command of the device tool is 10 minutes, and a session has 15 of device time with the
+  // machine's start: tokenizer ≈ 0.5 min, pretraining 2.5, SFT 4, dev F1 and evaluation ≈ 1.5.
+  // The step counts are caps; the budgets decide.
+  'demo-device': {
+    name: 'demo-device',
+    model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
+    trainPerDataset: null,
+    pickShortest: false,
+    devLossPerDataset: 32,
+    pretrainOnCasie: true,
+    pretrainMaxTokens: 128,
+    pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 500, evalEvery: 250, minutes: 2.5 },
+    sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 500, evalEvery: 250, groupByLength: 16, minutes: 4 },
+    devF1: { every: 1000, perDataset: 16, maxNewTokens: 128 },
+    eval: { examplesPerSplit: 100, maxNewTokens: 160, batchSize: 50 },
+    seed: 1,
+    weightsDtype: 'F16',
+  },
+  'tiny-device': {
+    name: 'tiny-device',
+    model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 640, initStd: 0.05 },
+    trainPerDataset: 16,
+    pickShortest: true,
+    devLossPerDataset: 2,
+    pretrainOnCasie: false,
+    pretrainMaxTokens: 32,
+    pretrain: { steps: 200, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 10, evalEvery: 10, minutes: 0.4 },
+    sft: { steps: 200, batchSize: 2, accumulation: 1, lr: 1e-2, checkpointEvery: 10, evalEvery: 10, minutes: 0.6 },
+    devF1: { every: 20, perDataset: 1, maxNewTokens: 16 },
+    eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
+    seed: 1,
+    weightsDtype: 'F16',
   },
 };
 

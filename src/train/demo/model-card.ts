@@ -103,6 +103,14 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     }
   }
   const megabytes = (parameterCount * 4) / 1e6;
+  const weights = preset.weightsDtype === 'F16'
+    ? `float16 in model.safetensors (${((parameterCount * 2) / 1e6).toFixed(1)} MB; trained in float32, rounded to nearest even; the scores below are of these weights)`
+    : 'float32 in model.safetensors';
+  const budgets = (['pretrain', 'sft'] as const).flatMap((stage) => {
+    const plan = state.plan?.[stage];
+    return plan ? [`${stage}: a ${plan.minutes}-minute budget at ${plan.secondsPerStep.toFixed(3)} s per step (timed over ${plan.calibrationSteps} throwaway steps) held ${plan.steps} steps`] : [];
+  });
+  const budgetLine = budgets.length > 0 ? `\nSteps planned from wall-clock budgets on this hardware: ${budgets.join('; ')}.\n` : '';
   const runs = runLineage(state);
   const first = runs[0]!;
   const sftRows = runs.map((run, i) => {
@@ -139,6 +147,7 @@ JSON answers. It is a demonstration of the pipeline, not a competitive extractor
 | vocabulary | ${config.vocabSize} (byte-level BPE, ${state.tokenizer?.merges ?? '–'} merges, [MASK] [gMASK] [sMASK] <sop> <eop> <pad> <unk>) |
 | max sequence length | ${config.maxSequenceLength} |
 | parameters | ${parameterCount.toLocaleString('en')} (${megabytes.toFixed(1)} MB in float32) |
+| weights | ${weights} |
 
 ## Data
 
@@ -156,7 +165,7 @@ redistributing anything trained on it; this card names the data as the data's RE
 ${sftRows}| eval | constrained and free decoding on dev and test | – | ${report.examplesPerSplit ?? 'all'} per split | – | – | ${minutes(state.eval?.wallMs)} |
 
 Hardware: ${state.hardware}. Wall time in all: ${minutes(totalMs)}${runs.length > 1 ? ' (with the earlier runs\' evaluations)' : ''}.
-
+${budgetLine}
 ### Learning curves
 
 Pretraining:

@@ -38,6 +38,7 @@ import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, SftTrainer, type SftProgress } from '../sft.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
+import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
 
 export const STAGES = ['tokenizer', 'pretrain', 'sft', 'eval', 'card'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -72,6 +73,8 @@ export interface PipelineState {
   /** The dev-F1 learning curve of SFT (preset.devF1). */
   sftDevF1?: DevF1Point[];
   eval?: { wallMs: number };
+  /** The steps of the stages with a wall-clock budget (DemoStageSteps.minutes), as planned on this run's device. */
+  plan?: Partial<Record<'pretrain' | 'sft', StagePlan>>;
   hardware: string;
   /**
    * The finished run this one continues (preset.continues): its tokenizer, pretraining and SFT
@@ -231,11 +234,42 @@ function progressLine(stage: string, progress: SftProgress, firstStep: number): 
 }
 
 /**
+ * The steps a stage trains: the preset's, or — for a stage with a wall-clock budget — what the
+ * budget holds at the pace a calibration measures on this device (budget.ts). The plan is saved
+ * in the state at once, and a resumed run keeps it (its schedule must not change).
+ */
+async function plannedSteps(
+  options: DemoPipelineOptions,
+  state: PipelineState,
+  stage: 'pretrain' | 'sft',
+  steps: DemoStageSteps,
+  train: readonly TrainSequence[],
+  initial: () => Promise<{ config: GlmConfig; tensors: ReadonlyMap<string, HostTensor> }>,
+  resuming: boolean,
+): Promise<number> {
+  if (steps.minutes === undefined) return steps.steps;
+  const planned = state.plan?.[stage];
+  if (planned) {
+    options.log(`[${stage}] ${planned.steps} steps, as planned from a ${planned.minutes}-minute budget at ${planned.secondsPerStep.toFixed(3)} s/step`);
+    return planned.steps;
+  }
+  if (resuming) throw new Error(`${path.join(options.outDir, stage)} holds a checkpoint but ${PIPELINE_FILE} has no plan for its budget: start the run again in a new folder`);
+  const secondsPerStep = await calibrateSecondsPerStep(options.ctx, await initial(), train, steps, options.preset.seed);
+  const plan: StagePlan = { steps: stepsForBudget(steps.minutes, secondsPerStep, steps.steps), minutes: steps.minutes, secondsPerStep, calibrationSteps: CALIBRATION_STEPS };
+  state.plan = { ...state.plan, [stage]: plan };
+  writeState(options.outDir, state);
+  options.log(`[${stage}] calibrated ${secondsPerStep.toFixed(3)} s/step (${CALIBRATION_STEPS} throwaway steps): ${plan.steps} steps fit the ${steps.minutes}-minute budget` +
+    (plan.steps === steps.steps ? ` (the preset's cap)` : ` of the preset's ${steps.steps}`));
+  return plan.steps;
+}
+
+/**
  * Trains one stage with SftTrainer into `stageDir`: from `initial` weights, or — when the stage
  * folder holds a checkpoint — from there, exactly where it stopped. Returns false when stopped early.
  */
 async function trainStage(
   options: DemoPipelineOptions,
+  state: PipelineState,
   stage: 'pretrain' | 'sft',
   steps: DemoStageSteps,
   data: { train: TrainSequence[]; dev: TrainSequence[] },
@@ -246,6 +280,7 @@ async function trainStage(
 ): Promise<boolean> {
   const stageDir = path.join(options.outDir, stage);
   const resuming = existsSync(path.join(stageDir, TRAINER_STATE_FILE));
+  steps = { ...steps, steps: await plannedSteps(options, state, stage, steps, data.train, initial, resuming) };
   const checkpoint = resuming ? await loadCheckpoint(directorySource(stageDir)) : await initial();
   const model = await GlmModel.load(options.ctx, checkpoint);
   const trainer = new SftTrainer(model, { train: data.train, dev: data.dev }, defaultSftOptions({
@@ -293,6 +328,12 @@ async function scoreDataset(
     decodeTokensPerSecond: run.decodeTokensPerSecond,
     metrics,
   };
+}
+
+/** The model folder's config.json and model.safetensors: the SFT checkpoint, its weights in the preset's dtype. */
+async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Record<string, Uint8Array | string>> {
+  const sft = await loadCheckpoint(directorySource(sftDir));
+  return checkpointFiles(sft.config, [...sft.tensors.values()], preset.weightsDtype ?? 'F32');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,8 +423,9 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const sequences = trainTexts().map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, maxTokens), tokenizer, preset.seed, index));
     const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
     const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, maxTokens), tokenizer, preset.seed + 1, index));
-    log(`[pretrain] ${sequences.length} texts, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters, ${preset.pretrain.steps} steps`);
-    const finished = await trainStage(options, 'pretrain', preset.pretrain, { train: sequences, dev },
+    log(`[pretrain] ${sequences.length} texts, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters, ` +
+      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`));
+    const finished = await trainStage(options, state, 'pretrain', preset.pretrain, { train: sequences, dev },
       async () => {
         const tensors = initialTensors(config, preset.model.initStd, preset.seed);
         return loadCheckpoint(memorySource(checkpointFiles(config, tensors)));
@@ -432,7 +474,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
           (point.datasets[d]!.relationStrictF1 !== null ? ` rel ${point.datasets[d]!.relationStrictF1!.toFixed(3)}` : '')).join(', '));
     };
     const initialDir = state.warmStart ? state.warmStart.from : path.join(outDir, 'pretrain');
-    const finished = await trainStage(options, 'sft', preset.sft, { train, dev },
+    const finished = await trainStage(options, state, 'sft', preset.sft, { train, dev },
       () => loadCheckpoint(directorySource(initialDir)),
       (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0, devF1);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'sft'));
@@ -447,7 +489,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   if (done('eval')) log('[eval] done, skipped');
   else {
     const started = performance.now();
-    const checkpoint = await loadCheckpoint(directorySource(path.join(outDir, 'sft')));
+    // Scored as shipped: the weights in the model folder's dtype.
+    const checkpoint = await loadCheckpoint(memorySource(await shippedModelFiles(path.join(outDir, 'sft'), preset)));
     const model = await GlmModel.load(options.ctx, checkpoint);
     const extractor = demoExtractor(model);
     const report: EvalReport = { datasets: {}, maxNewTokens: preset.eval.maxNewTokens, examplesPerSplit: preset.eval.examplesPerSplit };
@@ -484,7 +527,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   else {
     const modelDir = path.join(outDir, 'model');
     mkdirSync(modelDir, { recursive: true });
-    for (const name of ['config.json', 'model.safetensors']) copyFileSync(path.join(outDir, 'sft', name), path.join(modelDir, name));
+    for (const [name, content] of Object.entries(await shippedModelFiles(path.join(outDir, 'sft'), preset))) writeFileSync(path.join(modelDir, name), content);
     copyTokenizerFiles(tokenizerDir, modelDir);
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as EvalReport;
     writeFileSync(path.join(modelDir, 'README.md'), writeModelCard({ state, report, config, parameterCount: demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }) }));
