@@ -49,6 +49,11 @@ export interface GpuContextOptions {
   powerPreference?: GPUPowerPreference;
   /** Time every compute pass with timestamp queries (see GpuProfiler). */
   profile?: boolean;
+  /**
+   * Which kernels the launchers pick: 'auto' (default) the barrier-free ones on a CPU adapter and
+   * the tiled ones on a GPU; 'gpu' the GPU's everywhere — how the tests run the GPU path on SwiftShader.
+   */
+  kernels?: 'auto' | 'gpu';
 }
 
 export class GpuContext {
@@ -77,6 +82,7 @@ export class GpuContext {
     features: GpuFeatures,
     description: string,
     profile: boolean,
+    private readonly kernelChoice: 'auto' | 'gpu',
   ) {
     this.device = device;
     this.profiler = profile ? new GpuProfiler(device) : null;
@@ -119,7 +125,7 @@ export class GpuContext {
     for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
     const info = adapter.info;
     const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ');
-    return new GpuContext(gpu, adapter, device, limits, { subgroups, shaderF16 }, description, profile);
+    return new GpuContext(gpu, adapter, device, limits, { subgroups, shaderF16 }, description, profile, options.kernels ?? 'auto');
   }
 
   /** Throws a clear error if the device was lost (driver reset, out of memory, tab in background too long). */
@@ -140,7 +146,7 @@ export class GpuContext {
    * (defaultMatmulVariant, defaultRowReduction); GPUs keep the tiled ones.
    */
   get cpuAdapter(): boolean {
-    return this.adapter.info.isFallbackAdapter;
+    return this.kernelChoice === 'auto' && this.adapter.info.isFallbackAdapter;
   }
 
   get dispatches(): number {
