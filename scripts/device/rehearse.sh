@@ -4,7 +4,7 @@
 # node_modules and no ../shared, and $OUT a fresh folder — so only what the payload carries can
 # be used. Without an NVIDIA driver run.sh falls back to the payload's SwiftShader.
 #
-#   node scripts/device/pack.mjs && bash scripts/device/rehearse.sh [PRESET (default tiny-device)] [DEADLINE minutes (default 6)]
+#   node scripts/device/pack.mjs && [LIMIT=M] [STOP_AFTER=STAGE] bash scripts/device/rehearse.sh [PRESET (default tiny-device)] [DEADLINE minutes (default 6)]
 #
 # Ends with the files $OUT received, checked against the device tool's limits (8 files, 16 MiB each).
 set -euo pipefail
@@ -22,10 +22,11 @@ echo "rehearsal in $SANDBOX (preset $PRESET, deadline $DEADLINE min)"
 # A PATH without node: only system tools and python3.
 BIN="$SANDBOX/bin"
 mkdir -p "$BIN"
-for tool in bash sh env tar split cp ls tr date mkdir rm chmod cat tee python3 xz dirname; do
+for tool in bash sh env tar split cp ls tr date mkdir rm chmod cat tee python3 xz dirname timeout grep; do
   ln -s "$(PATH=/usr/bin:/bin command -v "$tool")" "$BIN/$tool"
 done
 (cd "$SANDBOX/repo" && env -i PATH="$BIN" HOME="$SANDBOX" OUT="$SANDBOX/out" PRESET="$PRESET" DEADLINE="$DEADLINE" \
+  LIMIT="${LIMIT:-9.3}" ${STOP_AFTER:+STOP_AFTER="$STOP_AFTER"} \
   WORK="$SANDBOX/work" bash scripts/device/run.sh) || echo "rehearse: run.sh exited $?"
 
 echo "--- \$OUT:"

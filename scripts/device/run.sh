@@ -7,19 +7,25 @@
 #   device run, carry [".device"], timeout_s 600, command:
 #     bash scripts/device/run.sh
 #
-# Settings (environment): PRESET (default demo-device), DEADLINE minutes for the training script
-# (default 8.5: the tool's command limit is 10), RUN (default runs/device: a warm machine keeps
-# ignored folders between calls, so a second call with the same RUN resumes).
+# Settings (environment): PRESET (default demo-device); DEADLINE, minutes after which training
+# stops after its current step with a checkpoint (default 8); LIMIT, minutes after which the
+# pipeline is stopped wherever it is (default 9.3: the tool's command limit is 10, and the files
+# must still be collected); STOP_AFTER, a stage to stop after (e.g. sft: train there, evaluate
+# here); RUN (default runs/device: a warm machine keeps ignored folders between
+# calls, so a second call with the same RUN resumes).
 #
 # $OUT gets (the tool returns at most 8 files of 16 MiB): train.log, pipeline.json, BUILD, and
 #   model.tar            the finished model folder (config, f16 weights, tokenizer, card, report), or
-#   checkpoint.tar.NN    the last training checkpoint in 15 MiB parts when the run did not finish:
-#                        `cat checkpoint.tar.* | tar -x` here, then `npm run train:demo -- --out DIR --resume`.
+#   checkpoint.tar.NN    when the run did not finish, in 15 MiB parts: after SFT, its weights (to
+#                        evaluate here); before, the last training checkpoint with its optimizer
+#                        state. `cat checkpoint.tar.* | tar -x -C DIR` here, then
+#                        `npm run train:demo -- --out DIR --preset PRESET --resume`.
 set -uo pipefail
 
 : "${OUT:?OUT must name the folder whose files come back}"
 PRESET=${PRESET:-demo-device}
-DEADLINE=${DEADLINE:-8.5}
+DEADLINE=${DEADLINE:-8}
+LIMIT=${LIMIT:-9.3}
 RUN=${RUN:-runs/device}
 PAYLOAD=${PAYLOAD:-.device/payload.tar.xz}
 WORK=${WORK:-/tmp/chatuie-device}
@@ -52,21 +58,30 @@ export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-$WORK/swiftshader/vk_swiftshader_icd
 
 resume=()
 [ -f "$RUN/pipeline.json" ] && resume=(--resume)
-"$WORK/node" "$WORK/train-demo.mjs" --out "$RUN" --preset "$PRESET" --data "$WORK/data" \
-  --deadline-minutes "$DEADLINE" "${resume[@]}" 2>&1 | tee -a "$OUT/train.log"
+left=$(python3 -c "import sys; print(max(10, int(float(sys.argv[1]) * 60) - int(sys.argv[2])))" "$LIMIT" "$(( $(date +%s) - started ))")
+# SIGINT first (training stops after its step and saves), SIGKILL 20 s later (evaluation does not stop).
+timeout -s INT -k 20 "$left" "$WORK/node" "$WORK/train-demo.mjs" --out "$RUN" --preset "$PRESET" --data "$WORK/data" \
+  --deadline-minutes "$DEADLINE" ${STOP_AFTER:+--stop-after "$STOP_AFTER"} "${resume[@]}" 2>&1 | tee -a "$OUT/train.log"
 status=${PIPESTATUS[0]}
+[ "$status" -ge 124 ] && echo "run.sh: stopped at the ${LIMIT}-minute limit (exit $status)" | tee -a "$OUT/train.log"
 
 [ -f "$RUN/pipeline.json" ] && cp "$RUN/pipeline.json" "$OUT/pipeline.json"
 if [ -f "$RUN/model/README.md" ]; then
   tar -C "$RUN" -cf "$OUT/model.tar" model
 else
-  # Not finished: send the most advanced checkpoint back, to resume here.
-  for stage in sft pretrain; do
-    if [ -f "$RUN/$stage/trainer_state.json" ]; then
-      tar -C "$RUN" -cf - pipeline.json tokenizer "$stage" | split -b 15M -d - "$OUT/checkpoint.tar."
-      break
-    fi
-  done
+  # Not finished: send back what a resumed run needs. After SFT, its weights (evaluation and the
+  # card can run here); before, the most advanced training checkpoint with its optimizer state.
+  if python3 -c 'import json, sys; sys.exit(0 if "sft" in json.load(open(sys.argv[1]))["completed"] else 1)' "$RUN/pipeline.json" 2>/dev/null; then
+    tar -C "$RUN" -cf - pipeline.json tokenizer sft/config.json sft/model.safetensors sft/trainer_state.json sft/tokenizer.json sft/tokenizer_config.json \
+      | split -b 15M -d - "$OUT/checkpoint.tar."
+  else
+    for stage in sft pretrain; do
+      if [ -f "$RUN/$stage/trainer_state.json" ]; then
+        tar -C "$RUN" -cf - pipeline.json tokenizer "$stage" | split -b 15M -d - "$OUT/checkpoint.tar."
+        break
+      fi
+    done
+  fi
 fi
 echo "run.sh: training script exit $status; $(( $(date +%s) - started )) s in all; \$OUT: $(ls "$OUT" | tr '\n' ' ')" | tee -a "$OUT/train.log"
 exit "$status"
