@@ -8,7 +8,7 @@
 #     bash scripts/device/run.sh
 #
 # Settings (environment): PRESET (default demo-device); DEADLINE, minutes after which training
-# stops after its current step with a checkpoint (default 8); LIMIT, minutes after which the
+# stops after its current step with a checkpoint (default 7.5); LIMIT, minutes after which the
 # pipeline is stopped wherever it is (default 9.3: the tool's command limit is 10, and the files
 # must still be collected); STOP_AFTER, a stage to stop after (e.g. sft: train there, evaluate
 # here); RUN (default runs/device: a warm machine keeps ignored folders between
@@ -24,7 +24,7 @@ set -uo pipefail
 
 : "${OUT:?OUT must name the folder whose files come back}"
 PRESET=${PRESET:-demo-device}
-DEADLINE=${DEADLINE:-8}
+DEADLINE=${DEADLINE:-7.5}
 LIMIT=${LIMIT:-9.3}
 RUN=${RUN:-runs/device}
 PAYLOAD=${PAYLOAD:-.device/payload.tar.xz}
