@@ -119,7 +119,8 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
       : 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order';
     const sft = run.preset.sft;
     const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
-    return `| sft | ${what}${grouped} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    const repeats = Object.entries(run.preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
+    return `| sft | ${what}${grouped}${repeats} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

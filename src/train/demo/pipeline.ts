@@ -451,10 +451,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
       const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw));
-      train.push(...encoded.sequences);
+      const repeats = preset.sftRepeats?.[dataset] ?? 1;
+      for (let r = 0; r < repeats; r++) train.push(...encoded.sequences);
       tooLong += encoded.tooLong;
       dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw)).sequences);
-      log(`[sft] ${dataset}: ${encoded.sequences.length} examples (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types`);
+      log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types`);
     }
     const devF1Examples = new Map(DEMO_DATASETS.map((dataset) => [dataset, readSplit(dataDir, dataset, 'dev').slice(0, preset.devF1.perDataset)]));
     const devF1 = async (progress: SftProgress, model: GlmModel): Promise<void> => {
