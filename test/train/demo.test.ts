@@ -132,17 +132,23 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(continuedCard).toMatch(/\| whole words \|/); // dev F1 points now record their mention rule
 
     // A continuation of the continuation: the card walks the whole chain of runs.
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3 };
+    // It also sees conll04's examples twice per epoch (sftRepeats).
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3, sftRepeats: { conll04: 2 } };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
-    const thirdState = await runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: thirdDir, resume: false, warmStart: path.join(continuedDir, 'model'), log: () => {} });
+    const thirdLog: string[] = [];
+    const thirdState = await runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: thirdDir, resume: false, warmStart: path.join(continuedDir, 'model'), log: (l) => thirdLog.push(l) });
+    const conll04Line = thirdLog.find((l) => l.startsWith('[sft] conll04: '))!;
+    const conll04Examples = Number(/^\[sft\] conll04: (\d+) examples × 2 /.exec(conll04Line)![1]);
+    expect(thirdState.sft!.sequences).toBe(second.sft!.sequences + conll04Examples);
     expect(runLineage(thirdState).map((run) => run.preset.name)).toEqual(['extra-small', 'small-continued', 'small-continued-2']);
     expect(thirdState.pretrain).toEqual(state.pretrain);
     const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
-    expect(thirdCard).toContain('batches grouped by length over 2 steps (run of preset "small-continued-2")');
+    expect(thirdCard).toContain('batches grouped by length over 2 steps, conll04 examples 2 times per epoch (run of preset "small-continued-2")');
+    expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
   }, 500_000);
 
@@ -150,28 +156,29 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const ctx = await testContext();
     const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-budget-'));
     const base = demoPreset('extra-small');
-    const preset: DemoPreset = { ...base, pretrain: { ...base.pretrain, steps: 400, minutes: 0.04, checkpointEvery: 2 } };
+    const preset: DemoPreset = { ...base, pretrain: { ...base.pretrain, steps: 40, minutes: 0.2, checkpointEvery: 2 } };
     let steps = 0;
     const log: string[] = [];
-    // Stopped after 3 steps (as --deadline-minutes stops a run), then resumed.
-    const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => log.push(l), shouldStop: () => ++steps > 3 });
+    // Stopped after 2 steps (as --deadline-minutes stops a run), then resumed. The budget (12 s)
+    // holds more than 2 steps unless a step takes over 4 s; the cap keeps the test short.
+    const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => log.push(l), shouldStop: () => ++steps > 2 });
     expect(first.completed).toEqual(['tokenizer']);
     const plan = first.plan!.pretrain!;
-    expect(plan.minutes).toBe(0.04);
+    expect(plan.minutes).toBe(0.2);
     expect(plan.calibrationSteps).toBe(CALIBRATION_STEPS);
     expect(plan.secondsPerStep).toBeGreaterThan(0);
-    expect(plan.steps).toBe(stepsForBudget(0.04, plan.secondsPerStep, 400));
-    expect(plan.steps).toBeGreaterThan(3);
-    expect(log.some((l) => /\[pretrain\] calibrated .* s\/step \(8 throwaway steps\): \d+ steps fit the 0.04-minute budget/.test(l))).toBe(true);
+    expect(plan.steps).toBe(stepsForBudget(0.2, plan.secondsPerStep, 40));
+    expect(plan.steps).toBeGreaterThan(2);
+    expect(log.some((l) => /\[pretrain\] calibrated .* s\/step \(8 throwaway steps\): \d+ steps fit the 0.2-minute budget/.test(l))).toBe(true);
     // The stage's schedule is the plan's: its progress counts to plan.steps.
-    expect(log.some((l) => l.startsWith(`[pretrain] step 3/${plan.steps} `))).toBe(true);
+    expect(log.some((l) => l.startsWith(`[pretrain] step 2/${plan.steps} `))).toBe(true);
 
     const resumedLog: string[] = [];
     const resumed = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: true, stopAfter: 'pretrain', log: (l) => resumedLog.push(l) });
     expect(resumed.completed).toEqual(['tokenizer', 'pretrain']);
     expect(resumed.plan!.pretrain).toEqual(plan);
     expect(resumedLog.some((l) => l.includes('calibrated'))).toBe(false);
-    expect(resumedLog).toContain(`[pretrain] ${plan.steps} steps, as planned from a 0.04-minute budget at ${plan.secondsPerStep.toFixed(3)} s/step`);
+    expect(resumedLog).toContain(`[pretrain] ${plan.steps} steps, as planned from a 0.2-minute budget at ${plan.secondsPerStep.toFixed(3)} s/step`);
     expect(resumed.pretrain!.steps).toBe(plan.steps);
     expect(resumed.pretrain!.history.map((p) => p.step)).toEqual(Array.from({ length: plan.steps }, (_, i) => i + 1));
   }, 300_000);
