@@ -52,6 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write('\nstopping after the current step (Ctrl-C again to quit now)…\n');
   });
   const ctx = await createNodeContext();
+  process.stdout.write(`adapter: ${ctx.adapterDescription}${ctx.cpuAdapter ? ' (a CPU adapter)' : ''}\n`);
   try {
     const state = await runDemoPipeline({
       ctx,
