@@ -22,7 +22,7 @@ echo "rehearsal in $SANDBOX (preset $PRESET, deadline $DEADLINE min)"
 # A PATH without node: only system tools and python3.
 BIN="$SANDBOX/bin"
 mkdir -p "$BIN"
-for tool in bash sh env tar split cp ls tr date mkdir rm chmod cat tee python3 xz dirname timeout grep; do
+for tool in bash sh env tar split cp ls tr date mkdir rm chmod cat tee python3 xz dirname timeout grep head; do
   ln -s "$(PATH=/usr/bin:/bin command -v "$tool")" "$BIN/$tool"
 done
 (cd "$SANDBOX/repo" && env -i PATH="$BIN" HOME="$SANDBOX" OUT="$SANDBOX/out" PRESET="$PRESET" DEADLINE="$DEADLINE" \

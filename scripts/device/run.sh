@@ -56,6 +56,17 @@ export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-$WORK/swiftshader/vk_swiftshader_icd
   nvidia-smi -L 2>/dev/null || echo "nvidia-smi: none"
 } | tee "$OUT/train.log"
 
+# A few seconds' probe before the real run: Dawn must find an adapter through that ICD file.
+if ! "$WORK/node" "$WORK/train-demo.mjs" --out "$WORK/probe" --preset tiny --data "$WORK/data" --stop-after tokenizer >"$WORK/probe.log" 2>&1; then
+  {
+    echo "run.sh: no WebGPU adapter through $VK_ICD_FILENAMES:"; cat "$WORK/probe.log"
+    echo "--- diagnostics"; ls -la /dev/nvidia* /usr/local/nvidia/share/vulkan/icd.d 2>&1; cat "$VK_ICD_FILENAMES" 2>&1
+    ldconfig -p 2>/dev/null | grep -i -E 'vulkan|nvidia' | head -20
+  } | tee -a "$OUT/train.log"
+  exit 3
+fi
+grep '^adapter:' "$WORK/probe.log" | tee -a "$OUT/train.log"
+
 resume=()
 [ -f "$RUN/pipeline.json" ] && resume=(--resume)
 left=$(python3 -c "import sys; print(max(10, int(float(sys.argv[1]) * 60) - int(sys.argv[2])))" "$LIMIT" "$(( $(date +%s) - started ))")
