@@ -5,7 +5,7 @@
 //   tiny         runs on SwiftShader in about 5–8 minutes: C=32, 2 layers, vocabulary 600, the 16 shortest examples per dataset
 //   small        the first run of the shipped model, trained on 2 CPU cores through SwiftShader in
 //                about 1.5 hours: C=96, 3 layers, vocabulary 4000, about 0.45 epoch of SFT
-//   small-continued  600 more SFT steps for a finished `small` model (the model shipped in
+//   small-continued  600 more SFT steps for a finished `small` model (shipped once in
 //                public/models/chatuie-demo, about 1.8 hours more here): warm-started from its folder
 //                (`--warm-start DIR`), fresh AdamW and schedule, another seed's batch order
 //   small-continued-2  1,100 more SFT steps for a finished `small-continued` model, batches grouped
@@ -15,7 +15,7 @@
 //                token weight; small-continued-2 ran before it, with each step's own token mean)
 //   small-continued-4  1,200 more SFT steps for a finished `small-continued-3` model at a lower peak
 //                learning rate (1e-3: each re-warmup to 1.5e-3 first cost dev loss), batches grouped by length
-//   small-continued-5  small-continued-4's settings with conll04 (English news, the first thing a new
+//   small-continued-5  the shipped model: small-continued-4's settings with conll04 (English news, the first thing a new
 //                user pastes) three times per epoch: 28% of the SFT examples instead of 11%
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
