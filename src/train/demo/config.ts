@@ -111,6 +111,38 @@ export interface DemoPreset {
   sftRepeats?: Partial<Record<DemoDataset, number>>;
 }
 
+/** The SwiftShader smoke preset; tiny-device is it with budgets. */
+const TINY: DemoPreset = {
+  name: 'tiny',
+  model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 640, initStd: 0.05 },
+  trainPerDataset: 16,
+  pickShortest: true,
+  devLossPerDataset: 2,
+  pretrainOnCasie: false,
+  pretrainMaxTokens: 32,
+  pretrain: { steps: 6, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 3, evalEvery: 0 },
+  sft: { steps: 8, batchSize: 2, accumulation: 1, lr: 1e-2, checkpointEvery: 4, evalEvery: 4 },
+  devF1: { every: 4, perDataset: 2, maxNewTokens: 16 },
+  eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
+  seed: 1,
+};
+
+/** The intended real-GPU run with fixed step counts; demo-device is it with budgets. */
+const DEMO: DemoPreset = {
+  name: 'demo',
+  model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
+  trainPerDataset: null,
+  pickShortest: false,
+  devLossPerDataset: 64,
+  pretrainOnCasie: true,
+  pretrainMaxTokens: 128,
+  pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 250, evalEvery: 250 },
+  sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 250, evalEvery: 250, groupByLength: 16 },
+  devF1: { every: 500, perDataset: 64, maxNewTokens: 256 },
+  eval: { examplesPerSplit: null, maxNewTokens: 256, batchSize: 16 },
+  seed: 1,
+};
+
 /** The shipped model's first run; small-continued differs only in its SFT (and continues it). */
 const SMALL: DemoPreset = {
   name: 'small',
@@ -148,72 +180,34 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     eval: { examplesPerSplit: 1, maxNewTokens: 8, batchSize: 1 },
     seed: 1,
   },
-  tiny: {
-    name: 'tiny',
-    model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 640, initStd: 0.05 },
-    trainPerDataset: 16,
-    pickShortest: true,
-    devLossPerDataset: 2,
-    pretrainOnCasie: false,
-    pretrainMaxTokens: 32,
-    pretrain: { steps: 6, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 3, evalEvery: 0 },
-    sft: { steps: 8, batchSize: 2, accumulation: 1, lr: 1e-2, checkpointEvery: 4, evalEvery: 4 },
-    devF1: { every: 4, perDataset: 2, maxNewTokens: 16 },
-    eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
-    seed: 1,
-  },
+  tiny: TINY,
   small: SMALL,
   'small-continued': continuedSmall('small-continued', 'small', { steps: 600, lr: 1.5e-3 }, 100, 2),
   'small-continued-2': continuedSmall('small-continued-2', 'small-continued', { steps: 1100, lr: 1.5e-3, groupByLength: 16 }, 250, 3),
   'small-continued-3': continuedSmall('small-continued-3', 'small-continued', { steps: 1200, lr: 1.5e-3, groupByLength: 16 }, 300, 4),
   'small-continued-4': continuedSmall('small-continued-4', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 5),
   'small-continued-5': { ...continuedSmall('small-continued-5', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 6), sftRepeats: { conll04: 3 } },
-  demo: {
-    name: 'demo',
-    model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
-    trainPerDataset: null,
-    pickShortest: false,
-    devLossPerDataset: 64,
-    pretrainOnCasie: true,
-    pretrainMaxTokens: 128,
-    pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 250, evalEvery: 250 },
-    sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 250, evalEvery: 250, groupByLength: 16 },
-    devF1: { every: 500, perDataset: 64, maxNewTokens: 256 },
-    eval: { examplesPerSplit: null, maxNewTokens: 256, batchSize: 16 },
-    seed: 1,
-  },
+  demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
   // evaluation in what is left (scripts/device/run.sh stops training at 7.5 min, everything at 9.3).
   // The step counts are caps; the budgets decide.
   'demo-device': {
+    ...DEMO,
     name: 'demo-device',
-    model: { hiddenSize: 256, numLayers: 4, numHeads: 4, ffnHiddenSize: 768, vocabSize: 8000, maxSequenceLength: 512, initStd: 0.02 },
-    trainPerDataset: null,
-    pickShortest: false,
     devLossPerDataset: 32,
-    pretrainOnCasie: true,
-    pretrainMaxTokens: 128,
-    pretrain: { steps: 4000, batchSize: 32, accumulation: 1, lr: 1e-3, checkpointEvery: 500, evalEvery: 250, minutes: 2.5 },
-    sft: { steps: 6000, batchSize: 16, accumulation: 1, lr: 5e-4, checkpointEvery: 500, evalEvery: 250, groupByLength: 16, minutes: 3.5 },
+    pretrain: { ...DEMO.pretrain, checkpointEvery: 500, minutes: 2.5 },
+    sft: { ...DEMO.sft, checkpointEvery: 500, minutes: 3.5 },
     devF1: { every: 1000, perDataset: 16, maxNewTokens: 128 },
     eval: { examplesPerSplit: 100, maxNewTokens: 160, batchSize: 50 },
-    seed: 1,
     weightsDtype: 'F16',
   },
   'tiny-device': {
+    ...TINY,
     name: 'tiny-device',
-    model: { hiddenSize: 32, numLayers: 2, numHeads: 2, ffnHiddenSize: 64, vocabSize: 600, maxSequenceLength: 640, initStd: 0.05 },
-    trainPerDataset: 16,
-    pickShortest: true,
-    devLossPerDataset: 2,
-    pretrainOnCasie: false,
-    pretrainMaxTokens: 32,
-    pretrain: { steps: 200, batchSize: 4, accumulation: 1, lr: 1e-2, checkpointEvery: 10, evalEvery: 10, minutes: 0.4 },
-    sft: { steps: 200, batchSize: 2, accumulation: 1, lr: 1e-2, checkpointEvery: 10, evalEvery: 10, minutes: 0.6 },
-    devF1: { every: 20, perDataset: 1, maxNewTokens: 16 },
-    eval: { examplesPerSplit: 2, maxNewTokens: 16, batchSize: 2 },
-    seed: 1,
+    pretrain: { ...TINY.pretrain, steps: 200, checkpointEvery: 10, evalEvery: 10, minutes: 0.4 },
+    sft: { ...TINY.sft, steps: 200, checkpointEvery: 10, evalEvery: 10, minutes: 0.6 },
+    devF1: { ...TINY.devF1, every: 20, perDataset: 1 },
     weightsDtype: 'F16',
   },
 };

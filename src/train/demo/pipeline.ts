@@ -244,7 +244,7 @@ async function plannedSteps(
   stage: 'pretrain' | 'sft',
   steps: DemoStageSteps,
   train: readonly TrainSequence[],
-  initial: () => Promise<{ config: GlmConfig; tensors: ReadonlyMap<string, HostTensor> }>,
+  initial: { config: GlmConfig; tensors: ReadonlyMap<string, HostTensor> },
   resuming: boolean,
 ): Promise<number> {
   if (steps.minutes === undefined) return steps.steps;
@@ -254,7 +254,7 @@ async function plannedSteps(
     return planned.steps;
   }
   if (resuming) throw new Error(`${path.join(options.outDir, stage)} holds a checkpoint but ${PIPELINE_FILE} has no plan for its budget: start the run again in a new folder`);
-  const secondsPerStep = await calibrateSecondsPerStep(options.ctx, await initial(), train, steps, options.preset.seed);
+  const secondsPerStep = await calibrateSecondsPerStep(options.ctx, initial, train, steps, options.preset.seed);
   const plan: StagePlan = { steps: stepsForBudget(steps.minutes, secondsPerStep, steps.steps), minutes: steps.minutes, secondsPerStep, calibrationSteps: CALIBRATION_STEPS };
   state.plan = { ...state.plan, [stage]: plan };
   writeState(options.outDir, state);
@@ -280,8 +280,9 @@ async function trainStage(
 ): Promise<boolean> {
   const stageDir = path.join(options.outDir, stage);
   const resuming = existsSync(path.join(stageDir, TRAINER_STATE_FILE));
-  steps = { ...steps, steps: await plannedSteps(options, state, stage, steps, data.train, initial, resuming) };
   const checkpoint = resuming ? await loadCheckpoint(directorySource(stageDir)) : await initial();
+  // The calibration trains a copy on the GPU: the host tensors stay the stage's initial weights.
+  steps = { ...steps, steps: await plannedSteps(options, state, stage, steps, data.train, checkpoint, resuming) };
   const model = await GlmModel.load(options.ctx, checkpoint);
   const trainer = new SftTrainer(model, { train: data.train, dev: data.dev }, defaultSftOptions({
     steps: steps.steps, batchSize: steps.batchSize, accumulation: steps.accumulation, lr: steps.lr,
