@@ -11,6 +11,8 @@ import { inferTaskKind, serializeAnswer, type IeTaskKind } from './answer.ts';
 import { buildAnswerIds, buildPromptIds, buildPromptText, type PromptFamily, type PromptStyle } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import type { IeExample } from './spans.ts';
+import type { ConstraintVocabulary } from './constraint.ts';
+import { answerLossMasks } from './loss-masks.ts';
 
 const TOKENIZER_FILE_NAMES = ['tokenizer.json', 'tokenizer_config.json', 'ice_text.model', 'tokenizer.model'];
 
@@ -56,6 +58,8 @@ export interface EncodedDataset {
   sequences: TrainSequence[];
   /** Examples left out because prompt + answer exceed `maxLength` tokens. */
   tooLong: number;
+  /** With constrained-loss masks: answer positions in all, and those the constraint masks (the rest allow every token). */
+  maskedPositions?: { total: number; constrained: number };
 }
 
 /** Encodes gold examples as (prompt, answer) token sequences for SFT. */
@@ -67,15 +71,24 @@ export function encodeTrainingExamples(
   maxLength: number,
   task: IeTaskKind = inferTaskKind(schema),
   style: PromptStyle = 'full',
+  /** Attach the constrained loss's answer masks (loss-masks.ts) for this vocabulary; absent: the plain loss. */
+  lossMasks?: ConstraintVocabulary,
 ): EncodedDataset {
   const encoder: IeTaskEncoder = { tokenizer, family, schema, task, style };
   const sequences: TrainSequence[] = [];
   let tooLong = 0;
+  const masked = { total: 0, constrained: 0 };
   for (const example of examples) {
     const prompt = promptIdsFor(encoder, example.text);
     const answer = buildAnswerIds(tokenizer, family, serializeAnswer(example, schema, task));
     if (prompt.length + answer.length > maxLength) tooLong++;
-    else sequences.push({ prompt, answer });
+    else if (!lossMasks) sequences.push({ prompt, answer });
+    else {
+      const { masks, constrained } = answerLossMasks(lossMasks, schema, example.text, task, answer);
+      masked.total += answer.length;
+      masked.constrained += constrained;
+      sequences.push({ prompt, answer, answerMasks: masks });
+    }
   }
-  return { sequences, tooLong };
+  return lossMasks ? { sequences, tooLong, maskedPositions: masked } : { sequences, tooLong };
 }

@@ -94,6 +94,12 @@ export function continueStep(family: GlmFamily, histories: readonly SequenceHist
 export interface TrainSequence {
   prompt: readonly number[];
   answer: readonly number[];
+  /**
+   * Optional allowed-token bitmasks of the answer positions, u32 [answer.length, W] row-major
+   * (row i: the tokens that may be written as answer[i], bit v%32 of word v>>5; W = ceil(V/32)):
+   * the constrained loss (src/ie/loss-masks.ts), whose softmax runs over those tokens only.
+   */
+  answerMasks?: Uint32Array;
 }
 
 export interface TrainingLayout extends StepLayout {
@@ -104,6 +110,13 @@ export interface TrainingLayout extends StepLayout {
   answerTokens: number;
   /** [answerTokens] the rows whose target is an answer token, ascending (where answerMask is 1). */
   answerRows: Uint32Array;
+  /**
+   * u32 [answerTokens, maskWords] allowed-token bitmasks in answerRows order, when any sequence
+   * carries answerMasks (the others' rows allow every token); null otherwise.
+   */
+  answerMasks: Uint32Array | null;
+  /** Words per row of answerMasks (0 when null). */
+  maskWords: number;
 }
 
 /**
@@ -145,5 +158,28 @@ export function trainingStep(family: GlmFamily, sequences: readonly TrainSequenc
   const answerRows = new Uint32Array(answerTokens);
   let next = 0;
   answerMask.forEach((mask, r) => { if (mask !== 0) answerRows[next++] = r; });
-  return { rows, ids, positions, blockPositions, seqs, targets, answerMask, answerTokens, answerRows };
+  const { masks: answerMasks, words: maskWords } = gatherAnswerMasks(sequences, answerTokens);
+  return { rows, ids, positions, blockPositions, seqs, targets, answerMask, answerTokens, answerRows, answerMasks, maskWords };
+}
+
+/** The sequences' answer bitmasks concatenated in answer-row order (batch-major, then position). */
+function gatherAnswerMasks(sequences: readonly TrainSequence[], answerTokens: number): { masks: Uint32Array | null; words: number } {
+  let words = 0;
+  sequences.forEach((sequence, b) => {
+    const masks = sequence.answerMasks;
+    if (masks === undefined) return;
+    const w = masks.length / sequence.answer.length;
+    if (!Number.isInteger(w) || w === 0) throw new Error(`training sequence ${b}: answerMasks holds ${masks.length} words for ${sequence.answer.length} answer tokens`);
+    if (words !== 0 && w !== words) throw new Error(`training sequence ${b}: answerMasks rows of ${w} words, others of ${words}`);
+    words = w;
+  });
+  if (words === 0) return { masks: null, words: 0 };
+  const masks = new Uint32Array(answerTokens * words);
+  let row = 0;
+  for (const sequence of sequences) {
+    if (sequence.answerMasks) masks.set(sequence.answerMasks, row * words);
+    else masks.fill(0xffffffff, row * words, (row + sequence.answer.length) * words);
+    row += sequence.answer.length;
+  }
+  return { masks, words };
 }

@@ -161,11 +161,18 @@ export function glmLossRef(config: GlmConfig, params: ParamLookup, layout: Train
   const V = config.vocabSize;
   const head = config.tieWordEmbeddings || (config.family === 'glm' && !hasParam(params, names.lmHead)) ? params(names.embedding) : params(names.lmHead);
   let loss = 0;
+  let answerRow = 0;
+  const W = layout.maskWords;
   layout.answerMask.forEach((mask, r) => {
     if (mask === 0) return;
     const logits = linearRows(hidden.subarray(r * C, (r + 1) * C), 1, head, null, C);
-    const max = Math.max(...logits);
-    const lse = max + Math.log(logits.reduce((s, v) => s + Math.exp(v - max), 0));
+    // With answer masks (the constrained loss) the softmax runs over the allowed tokens only.
+    const masks = layout.answerMasks;
+    const row = answerRow++;
+    const allowed = (v: number): boolean => masks === null || ((masks[row * W + (v >> 5)]! >>> (v & 31)) & 1) === 1;
+    let max = -Infinity;
+    logits.forEach((v, i) => { if (allowed(i)) max = Math.max(max, v); });
+    const lse = max + Math.log(logits.reduce((s, v, i) => (allowed(i) ? s + Math.exp(v - max) : s), 0));
     loss += (lse - logits[layout.targets[r]!]!) * lossScale;
   });
   if (V <= 0) throw new Error('empty vocabulary');

@@ -11,6 +11,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { swigluBackward, geluBackward } from '../gpu/kernels/activation-backward.ts';
 import { glmAttentionBackward, rotaryQkvBackward } from '../gpu/kernels/attention-backward.ts';
 import { crossEntropyForwardBackward } from '../gpu/kernels/cross-entropy.ts';
+import { applyTokenMask, maskWords } from '../gpu/kernels/token-mask.ts';
 import { embedding } from '../gpu/kernels/embedding.ts';
 import { embeddingBackward } from '../gpu/kernels/embedding-backward.ts';
 import { linearBackward, type LinearGrad } from '../gpu/kernels/linear-backward.ts';
@@ -196,11 +197,17 @@ export class TrainingGraph {
     const fitting = Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4));
     const blockRows = Math.max(1, Math.min(A, this.options.logitBlockRows ?? fitting, fitting));
     const logits = workspace.get('logits.block', [blockRows, V]);
+    // The constrained loss: disallowed logits become -inf before the softmax, so the loss is over
+    // the allowed tokens only and their gradient is 0 (the mask's backward is the identity elsewhere).
+    const W = layout.maskWords;
+    if (layout.answerMasks && W !== maskWords(V)) throw new Error(`answer masks of ${W} words per row, the model's ${V} logits need ${maskWords(V)}`);
+    const masks = layout.answerMasks ? workspace.upload('answer.masks', [A, W], layout.answerMasks) : null;
     for (let r0 = 0; r0 < A; r0 += blockRows) {
       const R = Math.min(blockRows, A - r0);
       const hBlock = tensor(answerHidden.buffer, [R, C], answerHidden.offset + r0 * C);
       const block = tensor(logits.buffer, [R, V]);
       this.project(ctx, hBlock, weights.lmHead, block);
+      if (masks) applyTokenMask(ctx, block, tensor(masks.buffer, [R, W], masks.offset + r0 * W));
       crossEntropyForwardBackward(ctx, block, tensor(targets.buffer, [R], r0), tensor(rowWeights.buffer, [R], r0), tensor(losses.buffer, [R], r0));
       if (backward) {
         const dBlock = tensor(dAnswer.buffer, [R, C], dAnswer.offset + r0 * C);

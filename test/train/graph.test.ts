@@ -102,6 +102,39 @@ for (const family of ['glm', 'glm2'] as const) {
       }
     });
 
+    it('the constrained loss (answer masks): softmax over the allowed tokens, gradient = finite differences, in blocks of rows too', async () => {
+      const tiny = await tinyModel(family, 19);
+      const V = tiny.config.vocabSize; // 11: one mask word per row
+      // Sequence 0 allows, at each answer position, its target and a few others; sequence 1 carries no masks (every token).
+      const allowedOf = (target: number, i: number): number => (1 << target) | (0b10101 << (i % 3)) & ((1 << V) - 1);
+      const masked: TrainSequence[] = [
+        { ...sequences[0]!, answerMasks: Uint32Array.from(sequences[0]!.answer, (t, i) => allowedOf(t, i)) },
+        sequences[1]!,
+      ];
+      const layout = trainingStep(tiny.config.family, masked);
+      expect(layout.maskWords).toBe(1);
+      expect(Array.from(layout.answerMasks!)).toEqual([...masked[0]!.answerMasks!, ...sequences[1]!.answer.map(() => 0xffffffff)]);
+      const lossScale = 1 / layout.answerTokens;
+      const host = tiny.tensors.map((t) => ({ name: t.name, data: Float64Array.from(t.data) }));
+      const byName = new Map(host.map((t) => [t.name, t]));
+      const loss = (): number => glmLossRef(tiny.config, (name) => byName.get(name)!.data, layout, lossScale);
+      const plainLoss = glmLossRef(tiny.config, (name) => byName.get(name)!.data, trainingStep(tiny.config.family, sequences), lossScale);
+      expect(loss()).toBeLessThan(plainLoss - 1e-3); // fewer tokens in the softmax: a lower loss
+
+      for (const logitBlockRows of [undefined, 2]) {
+        const graph = new TrainingGraph(tiny.model, null, logitBlockRows === undefined ? {} : { logitBlockRows });
+        graph.zeroGrads();
+        const pass = await graph.forwardBackward(masked, lossScale);
+        expect(pass.loss).toBeCloseTo(loss(), 5);
+        for (const { name, grad } of graph.params) {
+          const gpu = await tiny.model.ctx.readF32(grad.buffer, grad.offset, grad.shape.reduce((a, b) => a * b, 1));
+          const numeric = finiteDifferenceGrad(() => loss(), byName.get(name)!.data, 1e-5);
+          expectClose(gpu, numeric, { atol: 2e-5, rtol: 2e-3 }, `d constrained loss / d ${name} (${logitBlockRows ?? 'one'} block rows)`);
+        }
+        graph.destroy();
+      }
+    });
+
     it('one AdamW step changes the weights exactly as the reference update from the reference gradient', async () => {
       const tiny = await tinyModel(family, 11);
       const layout = trainingStep(tiny.config.family, sequences);
@@ -145,3 +178,14 @@ for (const family of ['glm', 'glm2'] as const) {
     });
   });
 }
+
+describe('training layout answer masks', () => {
+  it('are refused when their size does not fit the answer or differs between sequences', () => {
+    const [a, b] = sequences as [TrainSequence, TrainSequence]; // answers of 3 and 5 tokens
+    expect(() => trainingStep('glm', [{ ...a, answerMasks: new Uint32Array(4) }])).toThrow(/4 words for 3 answer tokens/);
+    expect(() => trainingStep('glm', [{ ...a, answerMasks: new Uint32Array(6) }, { ...b, answerMasks: new Uint32Array(5) }])).toThrow(/rows of 1 words, others of 2/);
+    const none = trainingStep('glm', [a, b]);
+    expect(none.answerMasks).toBeNull();
+    expect(none.maskWords).toBe(0);
+  });
+});

@@ -17,6 +17,8 @@
 //                learning rate (1e-3: each re-warmup to 1.5e-3 first cost dev loss), batches grouped by length
 //   small-continued-5  the shipped model: small-continued-4's settings with conll04 (English news, the first thing a new
 //                user pastes) three times per epoch: 28% of the SFT examples instead of 11%
+//   small-continued-6  300 more SFT steps for a finished `small-continued-5` model with the constrained
+//                loss: each answer token's softmax over the tokens constrained decoding may write there
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -68,7 +70,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -109,6 +111,12 @@ export interface DemoPreset {
   weightsDtype?: 'F16';
   /** SFT sees each training example of these datasets this many times per epoch (absent: once). */
   sftRepeats?: Partial<Record<DemoDataset, number>>;
+  /**
+   * The constrained SFT loss (ie/loss-masks.ts): each answer token's softmax runs over the tokens the
+   * decoding constraint allows at its position, not the whole vocabulary. Its dev loss is not
+   * comparable with a plain-loss run's. Absent: the plain loss.
+   */
+  sftConstrainedLoss?: boolean;
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */
@@ -187,6 +195,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-3': continuedSmall('small-continued-3', 'small-continued', { steps: 1200, lr: 1.5e-3, groupByLength: 16 }, 300, 4),
   'small-continued-4': continuedSmall('small-continued-4', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 5),
   'small-continued-5': { ...continuedSmall('small-continued-5', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 6), sftRepeats: { conll04: 3 } },
+  'small-continued-6': { ...continuedSmall('small-continued-6', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 7), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

@@ -120,7 +120,10 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     const sft = run.preset.sft;
     const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
     const repeats = Object.entries(run.preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
-    return `| sft | ${what}${grouped}${repeats} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    const constrained = run.preset.sftConstrainedLoss
+      ? ', the constrained loss (each answer token\'s softmax over the tokens constrained decoding allows there: its train and dev losses are lower than, and not comparable with, the plain loss above)'
+      : '';
+    return `| sft | ${what}${grouped}${repeats}${constrained} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

@@ -30,6 +30,7 @@ import type { IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples } from '../../ie/task-data.ts';
+import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { GlmModel } from '../../model/model.ts';
 import type { TrainSequence } from '../../model/positions.ts';
@@ -449,14 +450,18 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const train: TrainSequence[] = [];
     const dev: TrainSequence[] = [];
     let tooLong = 0;
+    // The constrained loss (preset.sftConstrainedLoss): each answer position's softmax over the tokens the decoding constraint allows there.
+    const lossMasks = preset.sftConstrainedLoss ? buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize) : undefined;
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
-      const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw));
+      const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks);
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
       for (let r = 0; r < repeats; r++) train.push(...encoded.sequences);
       tooLong += encoded.tooLong;
-      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw)).sequences);
-      log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types`);
+      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks).sequences);
+      const masked = encoded.maskedPositions;
+      log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
+        (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
     }
     const devF1Examples = new Map(DEMO_DATASETS.map((dataset) => [dataset, readSplit(dataDir, dataset, 'dev').slice(0, preset.devF1.perDataset)]));
     const devF1 = async (progress: SftProgress, model: GlmModel): Promise<void> => {

@@ -1,0 +1,92 @@
+// The constrained loss's targets (src/ie/loss-masks.ts): each answer position's mask is the
+// decoding constraint's mask after the gold prefix, it allows the gold token, and a gold token
+// the constraint refuses turns that position and the rest into the plain loss (every token).
+// Run with the shipped demo model's tokenizer on the real conll04 and resume-ner dev sets.
+import { describe, expect, it } from 'vitest';
+import { inferTaskKind, serializeAnswer } from '../../src/ie/answer.ts';
+import { buildConstraintVocabulary, createAnswerConstraint } from '../../src/ie/constraint.ts';
+import { answerLossMasks } from '../../src/ie/loss-masks.ts';
+import { buildAnswerIds, PROMPT_STYLE_CONFIG_KEY, promptStyleOf } from '../../src/ie/prompt.ts';
+import { schemaFromDataset } from '../../src/ie/schema.ts';
+import { encodeTrainingExamples, loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
+import { directorySource } from '../../src/io/node-source.ts';
+import { readSplit } from './realdata.ts';
+
+const DEMO = 'public/models/chatuie-demo';
+const tokenizer = await loadCheckpointTokenizer(directorySource(DEMO));
+const vocab = buildConstraintVocabulary(tokenizer, 'glm');
+const W = Math.ceil(vocab.pieces.length / 32);
+const allows = (masks: Uint32Array, row: number, id: number): boolean => ((masks[row * W + (id >> 5)]! >>> (id & 31)) & 1) === 1;
+const allowedCount = (masks: Uint32Array, row: number): number => {
+  let n = 0;
+  for (let id = 0; id < vocab.pieces.length; id++) if (allows(masks, row, id)) n++;
+  return n;
+};
+
+describe('constrained-loss masks', () => {
+  const schema = schemaFromDataset(readSplit('conll04', 'train').examples);
+  const task = inferTaskKind(schema);
+
+  it('equal the constraint mask after each gold prefix and allow each gold token (conll04 dev)', () => {
+    let narrowed = 0;
+    let total = 0;
+    let masked = 0;
+    for (const example of readSplit('conll04', 'dev').examples.slice(0, 20)) {
+      const answer = buildAnswerIds(tokenizer, 'glm', serializeAnswer(example, schema, task));
+      const { masks, constrained } = answerLossMasks(vocab, schema, example.text, task, answer);
+      expect(masks.length).toBe(answer.length * W);
+      total += answer.length;
+      masked += constrained;
+      const walk = createAnswerConstraint(vocab, schema, example.text, task);
+      for (let i = 0; i < constrained; i++) {
+        const id = answer[i]!;
+        expect(Array.from(masks.subarray(i * W, (i + 1) * W))).toEqual(Array.from(walk.allowed()));
+        expect(allows(masks, i, id)).toBe(true);
+        if (allowedCount(masks, i) < vocab.pieces.length / 2) narrowed++;
+        walk.advance(id);
+      }
+      if (constrained < answer.length) expect(allows(walk.allowed(), 0, answer[constrained]!)).toBe(false);
+    }
+    // Most of conll04's gold answers are writable whole under this tokenizer (a few mentions are not whole tokens).
+    expect(masked / total).toBeGreaterThan(0.9);
+    expect(narrowed).toBeGreaterThan(100); // the masks really narrow the softmax
+  });
+
+  it('a gold token the constraint refuses turns that position and the rest into the plain loss', () => {
+    const example = readSplit('conll04', 'dev').examples[0]!;
+    // A mention that is not in the text: refused where its first token is.
+    const invented = buildAnswerIds(tokenizer, 'glm', '{"location": ["Zzyzx Qwerty"]}');
+    const { masks, constrained } = answerLossMasks(vocab, schema, example.text, task, invented);
+    expect(constrained).toBeGreaterThan(0);
+    expect(constrained).toBeLessThan(invented.length);
+    const walk = createAnswerConstraint(vocab, schema, example.text, task);
+    for (let i = 0; i < constrained; i++) {
+      expect(Array.from(masks.subarray(i * W, (i + 1) * W))).toEqual(Array.from(walk.allowed()));
+      walk.advance(invented[i]!);
+    }
+    expect(allows(walk.allowed(), 0, invented[constrained]!)).toBe(false);
+    for (let i = constrained; i < invented.length; i++) expect(Array.from(masks.subarray(i * W, (i + 1) * W)).every((w) => w === 0xffffffff)).toBe(true);
+  });
+
+  it('encodeTrainingExamples attaches them and counts the masked positions (resume-ner: Chinese characters without a whole token fall back)', () => {
+    const resume = schemaFromDataset(readSplit('resume-ner', 'train').examples);
+    const examples = readSplit('resume-ner', 'dev').examples.slice(0, 40);
+    const style = promptStyleOf({ [PROMPT_STYLE_CONFIG_KEY]: 'compact' });
+    const plain = encodeTrainingExamples(examples, resume, tokenizer, 'glm', 512, inferTaskKind(resume), style);
+    const masked = encodeTrainingExamples(examples, resume, tokenizer, 'glm', 512, inferTaskKind(resume), style, vocab);
+    expect(plain.maskedPositions).toBeUndefined();
+    expect(plain.sequences.every((s) => s.answerMasks === undefined)).toBe(true);
+    expect(masked.sequences.map((s) => s.answer)).toEqual(plain.sequences.map((s) => s.answer));
+    const total = masked.sequences.reduce((sum, s) => sum + s.answer.length, 0);
+    expect(masked.maskedPositions!.total).toBe(total);
+    let constrained = 0;
+    for (const s of masked.sequences) {
+      expect(s.answerMasks!.length).toBe(s.answer.length * W);
+      s.answer.forEach((id, i) => expect(allows(s.answerMasks!, i, id)).toBe(true));
+      for (let i = 0; i < s.answer.length && !s.answerMasks!.subarray(i * W, (i + 1) * W).every((w) => w === 0xffffffff); i++) constrained++;
+    }
+    expect(masked.maskedPositions!.constrained).toBe(constrained);
+    expect(constrained).toBeGreaterThan(0);
+    expect(constrained).toBeLessThan(total);
+  });
+});
