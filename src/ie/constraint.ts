@@ -16,8 +16,10 @@
 // What is never allowed:
 //  - tokens whose surface is '' (special tokens, control pieces) other than the end token;
 //  - tokens whose surface contains U+FFFD: byte pieces (SentencePiece <0xE4>, byte-level BPE
-//    fragments) that decode to part of a UTF-8 character. A character of the input that no
-//    whole-character token covers can therefore not be copied into a mention;
+//    fragments) that decode to part of a UTF-8 character — with one exception: a character of the
+//    input that no token covers whole (a rare Chinese character of a 4,000-token vocabulary) is
+//    spelled in its UTF-8 bytes, one single-byte token each (ConstraintVocabulary.byteIds), where
+//    a mention may read it; between its first and last byte only its next byte is allowed;
 //  - the end token before the closing "}", and everything but the end token after it;
 //  - the occurrence form ["text", n] (answers use plain mention strings), empty lists, keys out of
 //    schema order or repeated, roles out of schema order or repeated (the serializer's order);
@@ -38,6 +40,7 @@ const QUOTE_CODE = 0x22;
 import { createMentionMatcher, type MentionBoundaries } from './constraint/mention-matcher.ts';
 import { cachedStructureCosts, ClosingCost, MentionDistances, type StructureCosts } from './constraint/closing-cost.ts';
 import { VocabTrie } from './constraint/vocab-trie.ts';
+import { byteLevelAlphabet } from '../io/bpe-trainer.ts';
 
 export interface TokenConstraint {
   /** Bitmask of allowed next tokens: Uint32Array of ceil(vocabSize/32) words, bit (id % 32) of word (id >> 5). */
@@ -73,6 +76,12 @@ export interface ConstraintVocabulary {
   pieces: readonly string[];
   /** The token that ends an answer (answerEndId of the family). */
   endId: number;
+  /**
+   * The token that is exactly byte b, for b in 0..255 (SentencePiece byte fallback <0xE4>,
+   * byte-level BPE's base alphabet), when the tokenizer decodes such tokens back into characters;
+   * absent when it has none. Lets a mention spell a character no token covers whole.
+   */
+  byteIds?: readonly number[];
 }
 
 export class ConstraintError extends Error {
@@ -141,10 +150,45 @@ export function buildConstraintVocabulary(tokenizer: Tokenizer, family: PromptFa
     }
     pieces[id] = piece.includes(REPLACEMENT_CHARACTER) ? '' : piece;
   }
-  const vocabulary: ConstraintVocabulary = { pieces, endId };
+  const byteIds = singleByteIds(tokenizer, pieces.length, special);
+  const vocabulary: ConstraintVocabulary = byteIds === null ? { pieces, endId } : { pieces, endId, byteIds };
   byFamily.set(key, vocabulary);
   return vocabulary;
 }
+
+/** Characters of 2, 3 and 4 UTF-8 bytes that byte tokens must decode back to. */
+const BYTE_PROBES = ['é', '中', '𝄞'];
+
+/**
+ * The single-byte token ids of `tokenizer` (SentencePiece `<0xXX>` pieces or the byte-level
+ * alphabet of GPT-2-style BPE), if every byte has one and they decode to whole characters when
+ * put together; else null.
+ */
+function singleByteIds(tokenizer: Tokenizer, vocabSize: number, special: ReadonlySet<number>): number[] | null {
+  const alphabet = byteLevelAlphabet();
+  const encoder = new TextEncoder();
+  const namings = [(byte: number): string => `<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`, (byte: number): string => alphabet[byte]!];
+  for (const name of namings) {
+    const ids: number[] = [];
+    for (let byte = 0; byte < 256; byte++) {
+      const id = tokenizer.tokenToId(name(byte));
+      if (id === undefined || id >= vocabSize || special.has(id)) break;
+      ids.push(id);
+    }
+    if (ids.length !== 256) continue;
+    const decodes = (character: string): boolean => {
+      try {
+        return tokenizer.decode([...encoder.encode(character)].map((byte) => ids[byte]!), { skipSpecialTokens: true }) === character;
+      } catch {
+        return false;
+      }
+    };
+    if (BYTE_PROBES.every(decodes)) return ids;
+  }
+  return null;
+}
+
+const UTF8 = new TextEncoder();
 
 const trieCache = new WeakMap<ConstraintVocabulary, VocabTrie>();
 /** Structure costs of the budget (closing-cost.ts) per vocabulary, shared by the answers of one schema. */
@@ -213,6 +257,10 @@ export class AnswerConstraint implements TokenConstraint {
   /** The open entity mention (while the state is in one): its matcher states per length and raw JSON text. */
   private mentionPath: number[] = [];
   private mentionRaw = '';
+  /** Characters of the input no token covers whole, written as the tokens of their UTF-8 bytes. */
+  private readonly spelled = new Map<string, readonly number[]>();
+  /** While a character is being spelled: the characters its bytes so far may be, and how many are written. */
+  private spelling: { candidates: string[]; written: number } | null = null;
 
   constructor(
     private readonly vocab: ConstraintVocabulary,
@@ -232,7 +280,17 @@ export class AnswerConstraint implements TokenConstraint {
     const writable = (text: string): boolean => [...text].every((character) => hasCharacterToken(trie, character));
     // A character of the input as a mention writes it: raw, or in the escapes the grammar writes. A
     // lone surrogate has neither (JSON.stringify's "\udxxx" is no escape answers use).
-    const writableInInput = (character: string): boolean => !isLoneSurrogate(character) && writable(JSON.stringify(character).slice(1, -1));
+    // A character no token covers whole is spelled in byte tokens when the vocabulary has them
+    // (non-ASCII only: the grammar writes those raw, never escaped).
+    const byteIds = vocab.byteIds;
+    if (byteIds !== undefined) {
+      for (const character of new Set(inputText)) {
+        if (isLoneSurrogate(character) || character.charCodeAt(0) < 0x80 || hasCharacterToken(trie, character)) continue;
+        this.spelled.set(character, [...UTF8.encode(character)].map((byte) => byteIds[byte]!));
+      }
+    }
+    const writableInInput = (character: string): boolean =>
+      !isLoneSurrogate(character) && (this.spelled.has(character) || writable(JSON.stringify(character).slice(1, -1)));
     const mentions = createMentionMatcher(inputText, options.mentionBoundaries ?? 'words', writableInInput);
     const mentionable = mentions.canStart() && [...inputText].some(writableInInput);
     const grammar = new AnswerGrammar(schema, task, { allowMentions: mentionable, writable });
@@ -268,6 +326,7 @@ export class AnswerConstraint implements TokenConstraint {
 
   mentionFinishers(mask: Uint32Array): Uint32Array | null {
     const states = this.walkStates;
+    if (this.spelling !== null) return null;
     if (this.input.grammar.kind[this.current[NODE]!] !== NODE_MENTION) return null;
     const finishers = new Uint32Array(mask.length);
     let found = false;
@@ -289,6 +348,9 @@ export class AnswerConstraint implements TokenConstraint {
 
   allowedWithin(tokens: number): Uint32Array {
     this.liftRepeatRule();
+    // Inside a spelled character only its next byte may follow: the character was affordable
+    // when its first byte was (walk), or it began before the budget's reserve.
+    if (this.spelling !== null) return this.allowed();
     // After the end token nothing is left to write; before it, every state costs at least 1 (that token).
     const fits = this.done ? tokens >= 0 : tokens >= 1;
     return fits ? this.walk(tokens) : new Uint32Array(this.maskWords);
@@ -296,7 +358,14 @@ export class AnswerConstraint implements TokenConstraint {
 
   /** The cost model of allowedWithin at the current state: tokens (one per character, the end token included) that suffice to finish the answer. */
   get closingCost(): number {
-    return this.closing.of(this.current, 0, this.input.closeAnywhere);
+    if (this.spelling === null) return this.closing.of(this.current, 0, this.input.closeAnywhere);
+    // The bytes left of the character being spelled, then the cost after it.
+    const { candidates, written } = this.spelling;
+    let best = Infinity;
+    for (const character of candidates) {
+      if (this.canRead(character)) best = Math.min(best, this.spelled.get(character)!.length - written + this.closing.of(this.walkStates, 0, this.input.closeAnywhere));
+    }
+    return best;
   }
 
   private get closing(): ClosingCost {
@@ -332,8 +401,14 @@ export class AnswerConstraint implements TokenConstraint {
   /** The mask of the current state; with costLimit ≥ 0, only tokens whose next state costs at most that (closing-cost.ts). */
   private walk(costLimit: number): Uint32Array {
     const mask = new Uint32Array(this.maskWords);
+    const set = (id: number): void => void (mask[id >> 5]! |= 1 << (id & 31));
     if (this.done) {
-      mask[this.vocab.endId >> 5]! |= 1 << (this.vocab.endId & 31);
+      set(this.vocab.endId);
+      return mask;
+    }
+    if (this.spelling !== null) {
+      const { candidates, written } = this.spelling;
+      for (const character of candidates) set(this.spelled.get(character)![written]!);
       return mask;
     }
     this.walkStates.set(this.current, 0);
@@ -343,6 +418,13 @@ export class AnswerConstraint implements TokenConstraint {
       this.collect(0, 0);
     } finally {
       this.costLimit = -1;
+    }
+    // The first byte of each spelled character that can be read here (and, under a budget, whose
+    // remaining bytes and what follows fit it).
+    for (const [character, ids] of this.spelled) {
+      if (!this.canRead(character)) continue;
+      if (costLimit >= 0 && ids.length - 1 + this.closing.of(this.walkStates, 0, this.input.closeAnywhere) > costLimit) continue;
+      set(ids[0]!);
     }
     return mask;
   }
@@ -360,12 +442,48 @@ export class AnswerConstraint implements TokenConstraint {
     if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= this.vocab.pieces.length) {
       throw new ConstraintError(`token id ${tokenId} is outside the vocabulary (size ${this.vocab.pieces.length})`);
     }
+    if (this.spelling !== null) {
+      this.continueSpelling(tokenId);
+      return;
+    }
     if (tokenId === this.vocab.endId) {
       if (!this.done) throw new ConstraintError(`the end token is not allowed before the answer is complete (answer so far: ${JSON.stringify(this.written)})`);
       return;
     }
     const piece = this.vocab.pieces[tokenId]!;
     if (this.done) throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) after the complete answer: only the end token is allowed`);
+    if (!isReadablePiece(piece) && this.startSpelling(tokenId)) return;
+    this.read(piece, tokenId);
+  }
+
+  /** The first byte of a spelled character: false when `tokenId` begins none that can be read here. */
+  private startSpelling(tokenId: number): boolean {
+    const candidates = [...this.spelled].filter(([character, ids]) => ids[0] === tokenId && this.canRead(character)).map(([character]) => character);
+    if (candidates.length === 0) return false;
+    this.spelling = { candidates, written: 1 };
+    this.mask = undefined;
+    return true;
+  }
+
+  /** A later byte of the character being spelled; its last byte reads the character. */
+  private continueSpelling(tokenId: number): void {
+    const { candidates, written } = this.spelling!;
+    const next = candidates.filter((character) => this.spelled.get(character)![written] === tokenId);
+    if (next.length === 0) {
+      throw new ConstraintError(`token ${tokenId} does not continue the character spelled in bytes after ${JSON.stringify(this.written)}`);
+    }
+    this.mask = undefined;
+    // Characters with the same first byte have the same length, so the last byte leaves one.
+    if (written + 1 < this.spelled.get(next[0]!)!.length) {
+      this.spelling = { candidates: next, written: written + 1 };
+      return;
+    }
+    this.spelling = null;
+    this.read(next[0]!, tokenId);
+  }
+
+  /** Reads `piece` (the surface of `tokenId`, or a spelled character) from the current state. */
+  private read(piece: string, tokenId: number): void {
     const closed = this.repeats === null ? (this.canRead(piece) ? [] : null) : this.readFollowingEntityMentions(piece);
     if (closed === null) {
       throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) is not allowed after ${JSON.stringify(this.written)}`);
