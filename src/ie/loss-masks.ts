@@ -10,6 +10,7 @@
 import type { IeTaskKind } from './answer.ts';
 import { createAnswerConstraint, type AnswerConstraintOptions, type ConstraintVocabulary } from './constraint.ts';
 import type { IeSchema } from './schema.ts';
+import type { TrainSequence } from '../model/positions.ts';
 
 export interface AnswerMasks {
   /** u32 [answerIds.length, W] row-major: row i allows the tokens that may be written as answerIds[i]. */
@@ -38,4 +39,19 @@ export function answerLossMasks(
     constraint.advance(id);
   }
   return { masks, constrained: answerIds.length };
+}
+
+/**
+ * The mixed loss: keeps the answer masks on `share` (0..1] of the sequences, spread evenly along
+ * the list — sequence i keeps them when floor((i + 1)·share) > floor(i·share), so every run of
+ * 1/share sequences holds one, and an example repeated back to back is masked in some copies and
+ * not in others. The rest train on the plain loss, whose softmax over the whole vocabulary keeps
+ * pushing down the tokens constrained decoding never allows (what free decoding needs).
+ */
+export function keepAnswerMasksOnShare(sequences: readonly TrainSequence[], share: number): TrainSequence[] {
+  if (!(share > 0 && share <= 1)) throw new Error(`constrained-loss share ${share}: must be in (0, 1]`);
+  return sequences.map((sequence, i) => {
+    if (Math.floor((i + 1) * share) > Math.floor(i * share) || sequence.answerMasks === undefined) return sequence;
+    return { prompt: sequence.prompt, answer: sequence.answer };
+  });
 }

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { inferTaskKind, serializeAnswer } from '../../src/ie/answer.ts';
 import { buildConstraintVocabulary, createAnswerConstraint } from '../../src/ie/constraint.ts';
-import { answerLossMasks } from '../../src/ie/loss-masks.ts';
+import { answerLossMasks, keepAnswerMasksOnShare } from '../../src/ie/loss-masks.ts';
+import type { TrainSequence } from '../../src/model/positions.ts';
 import { buildAnswerIds, PROMPT_STYLE_CONFIG_KEY, promptStyleOf } from '../../src/ie/prompt.ts';
 import { schemaFromDataset } from '../../src/ie/schema.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
@@ -88,5 +89,25 @@ describe('constrained-loss masks', () => {
     expect(masked.maskedPositions!.constrained).toBe(constrained);
     expect(constrained).toBeGreaterThan(0);
     expect(constrained).toBeLessThan(total);
+  });
+
+  it('keeps the masks on the share of sequences asked, spread evenly, and leaves the rest on the plain loss', () => {
+    const masks = new Uint32Array([1, 2]);
+    const sequences: TrainSequence[] = Array.from({ length: 10 }, (_, i) => ({ prompt: [i], answer: [i, i + 1], answerMasks: masks }));
+    const masked = (list: readonly TrainSequence[]): number[] => list.flatMap((s, i) => (s.answerMasks ? [i] : []));
+    expect(masked(keepAnswerMasksOnShare(sequences, 1))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const half = keepAnswerMasksOnShare(sequences, 0.5);
+    expect(masked(half)).toEqual([1, 3, 5, 7, 9]);
+    expect(half.map((s) => s.answer)).toEqual(sequences.map((s) => s.answer)); // tokens untouched
+    expect(half[0]).not.toHaveProperty('answerMasks');
+    expect(masked(keepAnswerMasksOnShare(sequences, 0.3))).toEqual([3, 6, 9]);
+    // An example repeated back to back (sftRepeats) with an odd count: masked in one copy, plain in the other.
+    const three = sequences.slice(0, 3);
+    const repeated = keepAnswerMasksOnShare([...three, ...three], 0.5);
+    expect(masked(repeated)).toEqual([1, 3, 5]);
+    // A sequence that had no masks stays so.
+    expect(keepAnswerMasksOnShare([{ prompt: [1], answer: [2] }, { prompt: [1], answer: [2] }], 0.5)[1]).not.toHaveProperty('answerMasks');
+    expect(() => keepAnswerMasksOnShare(sequences, 0)).toThrow(/share 0: must be in \(0, 1\]/);
+    expect(() => keepAnswerMasksOnShare(sequences, 1.5)).toThrow(/must be in/);
   });
 });

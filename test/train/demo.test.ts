@@ -133,7 +133,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // A continuation of the continuation: the card walks the whole chain of runs.
     // It also sees conll04's examples twice per epoch (sftRepeats).
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true };
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
@@ -144,13 +144,16 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdState.sft!.sequences).toBe(second.sft!.sequences + conll04Examples);
     // The constrained loss: the log says how many answer tokens it masks.
     expect(conll04Line).toMatch(/, constrained loss on [\d,]+ of [\d,]+ answer tokens$/);
+    // The mixed loss: half the training sequences keep the masks.
+    const total = thirdState.sft!.sequences;
+    expect(thirdLog).toContain(`[sft] mixed loss: the constrained loss on ${Math.floor(total / 2)} of ${total} training sequences, the plain loss on the rest and on dev`);
     expect(runLineage(thirdState).map((run) => run.preset.name)).toEqual(['extra-small', 'small-continued', 'small-continued-2']);
     expect(thirdState.pretrain).toEqual(state.pretrain);
     const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
-    expect(thirdCard).toContain('batches grouped by length over 2 steps, conll04 examples 2 times per epoch, the constrained loss (each answer token\'s softmax');
-    expect(thirdCard).toMatch(/not comparable with, the plain loss above\) \(run of preset "small-continued-2"\)/);
+    expect(thirdCard).toContain('batches grouped by length over 2 steps, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
+    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\) \(run of preset "small-continued-2"\)/);
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
   }, 500_000);

@@ -70,7 +70,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -117,6 +117,13 @@ export interface DemoPreset {
    * comparable with a plain-loss run's. Absent: the plain loss.
    */
   sftConstrainedLoss?: boolean;
+  /**
+   * With sftConstrainedLoss, the mixed loss: the share (0..1] of the training sequences (each
+   * repeat counted) that carry the masks, spread evenly (ie/loss-masks.ts keepAnswerMasksOnShare);
+   * the others, and the dev loss, use the plain loss, so the dev loss compares with plain runs'.
+   * Absent: every sequence, dev loss included, is constrained.
+   */
+  sftConstrainedShare?: number;
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */
@@ -196,6 +203,8 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-4': continuedSmall('small-continued-4', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 5),
   'small-continued-5': { ...continuedSmall('small-continued-5', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 6), sftRepeats: { conll04: 3 } },
   'small-continued-6': { ...continuedSmall('small-continued-6', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 7), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true },
+  // small-continued-6's constrained loss on half the sequences, the plain loss on the rest.
+  'small-continued-7': { ...continuedSmall('small-continued-7', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 8), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

@@ -120,7 +120,10 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     const sft = run.preset.sft;
     const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
     const repeats = Object.entries(run.preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
-    const constrained = run.preset.sftConstrainedLoss
+    const share = run.preset.sftConstrainedShare;
+    const constrained = run.preset.sftConstrainedLoss && share !== undefined
+      ? `, the mixed loss (the constrained loss — each answer token's softmax over the tokens constrained decoding allows there — on ${Math.round(share * 100)}% of the training sequences, the plain loss on the rest and on dev)`
+      : run.preset.sftConstrainedLoss
       ? ', the constrained loss (each answer token\'s softmax over the tokens constrained decoding allows there: its train and dev losses are lower than, and not comparable with, the plain loss above)'
       : '';
     return `| sft | ${what}${grouped}${repeats}${constrained} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;

@@ -31,6 +31,7 @@ import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples } from '../../ie/task-data.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
+import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { GlmModel } from '../../model/model.ts';
 import type { TrainSequence } from '../../model/positions.ts';
@@ -458,10 +459,19 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
       for (let r = 0; r < repeats; r++) train.push(...encoded.sequences);
       tooLong += encoded.tooLong;
-      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks).sequences);
+      // The mixed loss (sftConstrainedShare) scores dev on the plain loss, comparable with plain runs'.
+      const devMasks = preset.sftConstrainedShare === undefined ? lossMasks : undefined;
+      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), devMasks).sequences);
       const masked = encoded.maskedPositions;
       log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
         (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
+    }
+    if (preset.sftConstrainedShare !== undefined) {
+      if (!lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
+      const mixed = keepAnswerMasksOnShare(train, preset.sftConstrainedShare);
+      train.splice(0, train.length, ...mixed);
+      const kept = mixed.filter((sequence) => sequence.answerMasks !== undefined).length;
+      log(`[sft] mixed loss: the constrained loss on ${kept.toLocaleString('en')} of ${mixed.length.toLocaleString('en')} training sequences, the plain loss on the rest and on dev`);
     }
     const devF1Examples = new Map(DEMO_DATASETS.map((dataset) => [dataset, readSplit(dataDir, dataset, 'dev').slice(0, preset.devF1.perDataset)]));
     const devF1 = async (progress: SftProgress, model: GlmModel): Promise<void> => {
