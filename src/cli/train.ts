@@ -1,6 +1,6 @@
 // `chatuie train sft --model DIR --data FILE --out DIR [--steps N] [--lr X] [--batch B]
 //  [--lora-rank R] [--lora-alpha A] [--dev FILE] [--eval-every N] [--checkpoint-every N]
-//  [--accumulation K] [--seed S] [--resume]`
+//  [--accumulation K] [--seed S] [--constrained-loss SHARE] [--resume]`
 // Prints one JSON line of progress per step on stdout; writes checkpoints to --out.
 
 import { existsSync, readFileSync, copyFileSync, readdirSync } from 'node:fs';
@@ -19,6 +19,8 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { promptStyleOf } from '../ie/prompt.ts';
 import { inferTaskKind } from '../ie/answer.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
+import { buildConstraintVocabulary } from '../ie/constraint.ts';
+import { keepAnswerMasksOnShare } from '../ie/loss-masks.ts';
 import { TRAINER_STATE_FILE } from '../train/checkpoint.ts';
 import { defaultSftOptions, SftTrainer } from '../train/sft.ts';
 import { looksLikeTokenJsonl, parseTokenJsonl } from '../train/token-data.ts';
@@ -27,7 +29,7 @@ import { parseArgs, UsageError, type ParsedArgs } from './args.ts';
 export const TRAIN_USAGE =
   'chatuie train sft --model DIR --data FILE [--data FILE]... --out DIR [--schema FILE] [--steps N] [--lr X] [--batch B]\n' +
   '                  [--lora-rank R] [--lora-alpha A] [--dev FILE] [--eval-every N] [--checkpoint-every N] [--accumulation K]\n' +
-  '                  [--seed S] [--resume]\n' +
+  '                  [--seed S] [--group-by-length N] [--constrained-loss SHARE] [--resume]\n' +
   '    data: JSONL spans or CoNLL BIO (encoded with the checkpoint tokenizer), or JSONL {"prompt": [ids], "answer": [ids]}';
 
 const TOKENIZER_FILES = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.model|ice_text\.model|special_tokens_map\.json)$/;
@@ -46,6 +48,8 @@ interface TextDataContext {
   modelSource: FileSource;
   schema: IeSchema | null;
   tokenizer?: Tokenizer;
+  /** --constrained-loss: attach the constrained loss's answer masks to annotated data. */
+  constrainedLoss: boolean;
 }
 
 /**
@@ -59,6 +63,7 @@ async function readData(file: string, what: string, context: TextDataContext): P
   if (looksLikeTokenJsonl(text)) {
     const parsed = parseTokenJsonl(text, context.config.vocabSize);
     for (const problem of parsed.problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
+    if (context.constrainedLoss) throw new UsageError(`--constrained-loss: ${file} holds token ids, not annotated text, so there is no input to constrain the answers to`);
     sequences = parsed.sequences;
   } else {
     const read = readDatasetFile(file, text);
@@ -66,8 +71,11 @@ async function readData(file: string, what: string, context: TextDataContext): P
     context.tokenizer ??= await loadCheckpointTokenizer(context.modelSource);
     const schema = context.schema ?? schemaFromDataset(read.examples);
     const family = promptFamilyOf(context.config, context.tokenizer);
-    const encoded = encodeTrainingExamples(read.examples, schema, context.tokenizer, family, context.config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(context.config.raw));
+    const masks = context.constrainedLoss ? buildConstraintVocabulary(context.tokenizer, family, context.config.vocabSize) : undefined;
+    const encoded = encodeTrainingExamples(read.examples, schema, context.tokenizer, family, context.config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(context.config.raw), masks);
     if (encoded.tooLong > 0) process.stderr.write(`${file}: ${encoded.tooLong} examples longer than ${context.config.maxSequenceLength} tokens left out\n`);
+    const masked = encoded.maskedPositions;
+    if (masked) process.stderr.write(`${file}: constrained loss on ${masked.constrained} of ${masked.total} answer tokens\n`);
     sequences = encoded.sequences;
   }
   if (sequences.length === 0) throw new UsageError(`${what} ${file}: no usable examples`);
@@ -88,7 +96,7 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
     schema: { kind: 'value' },
     steps: { kind: 'value' }, lr: { kind: 'value' }, batch: { kind: 'value' }, 'lora-rank': { kind: 'value' }, 'lora-alpha': { kind: 'value' },
     dev: { kind: 'value' }, 'eval-every': { kind: 'value' }, 'checkpoint-every': { kind: 'value' }, accumulation: { kind: 'value' },
-    seed: { kind: 'value' }, resume: { kind: 'switch' }, 'group-by-length': { kind: 'value' },
+    seed: { kind: 'value' }, resume: { kind: 'switch' }, 'group-by-length': { kind: 'value' }, 'constrained-loss': { kind: 'value' },
   });
   const modelDir = args.get('model')![0]!;
   const outDir = args.get('out')![0]!;
@@ -110,16 +118,24 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
   // Full fine-tuning resumes from the checkpoint's own weights; LoRA from the base model.
   const weightsDir = resume && !options.lora ? outDir : modelDir;
   const checkpoint = await loadCheckpoint(directorySource(weightsDir));
+  // The constrained loss on SHARE (0..1] of the training sequences; the others, and dev unless SHARE is 1, the plain loss.
+  const share = args.has('constrained-loss') ? number(args, 'constrained-loss', 1, false) : null;
+  if (share !== null && !(share > 0 && share <= 1)) throw new UsageError(`--constrained-loss: ${share} is not a share in (0, 1]`);
   const schemaFile = args.get('schema')?.[0];
   const context: TextDataContext = {
     config: checkpoint.config,
     modelSource: directorySource(modelDir),
     schema: schemaFile ? validSchemaOrThrow(JSON.parse(readFileSync(schemaFile, 'utf8'))) : null,
+    constrainedLoss: share !== null,
   };
-  const train: TrainSequence[] = [];
+  let train: TrainSequence[] = [];
   for (const file of args.get('data')!) train.push(...(await readData(file, '--data', context)));
+  if (share !== null && share < 1) {
+    train = keepAnswerMasksOnShare(train, share);
+    process.stderr.write(`mixed loss: the constrained loss on ${train.filter((s) => s.answerMasks !== undefined).length} of ${train.length} training sequences, the plain loss on the rest and on dev\n`);
+  }
   const devFile = args.get('dev')?.[0];
-  const dev = devFile ? await readData(devFile, '--dev', context) : undefined;
+  const dev = devFile ? await readData(devFile, '--dev', { ...context, constrainedLoss: share === 1 }) : undefined;
   const ctx = await createNodeContext();
   try {
     const model = await GlmModel.load(ctx, checkpoint);

@@ -1,5 +1,6 @@
 // `npx chatuie train sft` end to end in a real process: token-id data with exact resume,
-// and annotated CoNLL04 text encoded with the checkpoint's own tokenizer, with LoRA.
+// and annotated CoNLL04 text encoded with the checkpoint's own tokenizer, with LoRA and the mixed
+// (constrained + plain) loss.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,15 @@ describe('chatuie train sft', () => {
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(missing?.code).not.toBe(0);
     expect(missing?.stderr).toMatch(/holds no checkpoint/);
+
+    // The constrained loss needs the input text: token ids have none.
+    const noText = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'masked'), '--constrained-loss', '0.5'])
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(noText?.code).not.toBe(0);
+    expect(noText?.stderr).toMatch(/--constrained-loss: .*train\.jsonl holds token ids, not annotated text/);
+    const badShare = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'masked'), '--constrained-loss', '1.5'])
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(badShare?.stderr).toMatch(/--constrained-loss: 1\.5 is not a share in \(0, 1\]/);
   });
 
   it('trains LoRA on annotated CoNLL04 sentences with the checkpoint tokenizer and writes adapter and merged model', async () => {
@@ -81,7 +91,10 @@ describe('chatuie train sft', () => {
     const data = path.join(work, 'conll04-sample.jsonl');
     writeFileSync(data, sentences.join('\n') + '\n');
     const out = path.join(work, 'run');
-    const { stdout } = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '2', '--batch', '2', '--lora-rank', '2']);
+    const { stdout, stderr } = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '2', '--batch', '2', '--lora-rank', '2', '--constrained-loss', '0.5']);
+    // The mixed loss: masks from the constraint on the 3 sentences, kept on one of them (share 0.5 of 3).
+    expect(stderr).toMatch(/conll04-sample\.jsonl: constrained loss on \d+ of \d+ answer tokens/);
+    expect(stderr).toContain('mixed loss: the constrained loss on 1 of 3 training sequences, the plain loss on the rest and on dev');
     const progress = progressLines(stdout);
     expect(progress.map((p) => p.step)).toEqual([1, 2]);
     expect(progress.every((p) => Number.isFinite(p.loss) && p.loss > 0)).toBe(true);
