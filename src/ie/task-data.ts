@@ -11,8 +11,8 @@ import { inferTaskKind, serializeAnswer, type IeTaskKind } from './answer.ts';
 import { buildAnswerIds, buildPromptIds, buildPromptText, type PromptFamily, type PromptStyle } from './prompt.ts';
 import type { IeSchema } from './schema.ts';
 import type { IeExample } from './spans.ts';
-import type { ConstraintVocabulary } from './constraint.ts';
-import { answerLossMasks } from './loss-masks.ts';
+import { buildConstraintVocabulary, type ConstraintVocabulary } from './constraint.ts';
+import { answerLossMasks, keepAnswerMasksOnShare } from './loss-masks.ts';
 
 const TOKENIZER_FILE_NAMES = ['tokenizer.json', 'tokenizer_config.json', 'ice_text.model', 'tokenizer.model'];
 
@@ -91,4 +91,32 @@ export function encodeTrainingExamples(
     }
   }
   return lossMasks ? { sequences, tooLong, maskedPositions: masked } : { sequences, tooLong };
+}
+
+/** The SFT data of a run, train and dev, with the constrained loss on `constrainedShare` of the training sequences. */
+export interface SftSplits {
+  train: EncodedDataset;
+  dev: EncodedDataset;
+}
+
+/**
+ * Encodes a run's train and dev examples. `constrainedShare` in (0, 1] attaches the constrained
+ * loss's masks (loss-masks.ts) to that share of the training sequences, spread evenly; the rest,
+ * and dev unless the share is 1, keep the plain loss. 0: the plain loss everywhere.
+ */
+export function encodeSftSplits(
+  examples: { train: readonly IeExample[]; dev: readonly IeExample[] },
+  encoder: IeTaskEncoder,
+  maxLength: number,
+  modelVocabSize: number,
+  constrainedShare = 0,
+): SftSplits {
+  if (!(constrainedShare >= 0 && constrainedShare <= 1)) throw new Error(`Constrained-loss share ${constrainedShare}: it must be between 0 (off) and 1 (every example).`);
+  const { tokenizer, family, schema, task } = encoder;
+  const style = encoder.style ?? 'full';
+  const vocab = constrainedShare > 0 ? buildConstraintVocabulary(tokenizer, family, modelVocabSize) : undefined;
+  const train = encodeTrainingExamples(examples.train, schema, tokenizer, family, maxLength, task, style, vocab);
+  if (vocab && constrainedShare < 1) train.sequences = keepAnswerMasksOnShare(train.sequences, constrainedShare);
+  const dev = encodeTrainingExamples(examples.dev, schema, tokenizer, family, maxLength, task, style, constrainedShare === 1 ? vocab : undefined);
+  return { train, dev };
 }

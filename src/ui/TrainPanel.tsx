@@ -53,12 +53,12 @@ export function formatDevF1(devF1: DevF1): string {
   return DEV_F1_KINDS.flatMap(({ key, name }) => (devF1[key] === null ? [] : [`${name} ${formatPercent(devF1[key])}`])).join(' · ');
 }
 
-function NumberField({ label, field, step, min, disabled }: { label: string; field: keyof Omit<TrainSettings, 'mode'>; step: number; min: number; disabled: boolean }) {
+function NumberField({ label, field, step, min, max, disabled }: { label: string; field: keyof Omit<TrainSettings, 'mode'>; step: number; min: number; max?: number; disabled: boolean }) {
   const value = useAppState((state) => state.train.settings[field] ?? 0);
   return (
     <label className="field">
       {label}{' '}
-      <input type="number" data-testid={`train-${field}`} value={value} step={step} min={min} disabled={disabled}
+      <input type="number" data-testid={`train-${field}`} value={value} step={step} min={min} max={max} disabled={disabled}
         onChange={(event) => getAppStore().getState().setTrainSettings({ [field]: Number(event.target.value) })} />
     </label>
   );
@@ -124,6 +124,7 @@ export function TrainPanel() {
         <NumberField label="Dev F1 examples (0: off)" field="devF1Examples" step={1} min={0} disabled={locked} />
         <NumberField label="Save every" field="checkpointEvery" step={1} min={0} disabled={locked} />
         <NumberField label="Group by length over N steps (0: off)" field="groupByLength" step={1} min={0} disabled={locked} />
+        <NumberField label="Constrained-loss share (0: off, 1: every example)" field="constrainedLossShare" step={0.1} min={0} max={1} disabled={locked} />
       </fieldset>
       <div className="row">
         <button type="button" disabled={busy || !modelReady || !dataReady || !schemaValid} onClick={() => void store.startTraining()}>

@@ -181,6 +181,12 @@ export interface TrainSettings {
    * than the setting, which trained without it (and resume so).
    */
   groupByLength?: number;
+  /**
+   * The constrained loss (ie/loss-masks.ts) on this share (0..1] of the training examples: their
+   * answer tokens' softmax runs over the tokens constrained decoding allows there only; the rest,
+   * and dev loss unless 1, use the plain loss. 0 or absent (run records older than the setting): off.
+   */
+  constrainedLossShare?: number;
 }
 
 /** The Train setting's default: group batches by length over windows of 8 steps. */

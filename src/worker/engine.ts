@@ -12,7 +12,7 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { extract, extractAndScore, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
-import { encodeTrainingExamples, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
+import { encodeSftSplits, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
 import { PREFERENCE_DATASET_FILE, preferenceJsonl, preferencePairOf, readPreferenceJsonl, SFT_DATASET_FILE, sftJsonl, toJsonl, type PreferencePair } from '../io/export.ts';
 import {
@@ -430,13 +430,12 @@ export class Engine implements EngineApi {
     const family = promptFamilyOf(config, tokenizer);
     const style = promptStyleOf(config.raw);
     const task = inferTaskKind(schema);
-    const train = encodeTrainingExamples([...dataset.train, ...extraTrain], schema, tokenizer, family, config.maxSequenceLength, task, style);
-    const dev = encodeTrainingExamples(dataset.dev, schema, tokenizer, family, config.maxSequenceLength, task, style);
+    const encoder = { tokenizer, family, schema, task, style };
+    const { train, dev } = encodeSftSplits({ train: [...dataset.train, ...extraTrain], dev: dataset.dev }, encoder, config.maxSequenceLength, config.vocabSize, settings.constrainedLossShare ?? 0);
     if (train.sequences.length === 0) {
       throw new Error(`No training example fits the model's ${config.maxSequenceLength} positions (${train.tooLong} too long of ${dataset.train.length + extraTrain.length}).`);
     }
     const devF1Examples: IeExample[] = [];
-    const encoder = { tokenizer, family, schema, task, style };
     for (const example of dataset.dev) {
       if (devF1Examples.length >= settings.devF1Examples) break;
       if (promptIdsFor(encoder, example.text).length + DEV_F1_MAX_NEW_TOKENS <= config.maxSequenceLength) devF1Examples.push(example);
@@ -878,6 +877,8 @@ function checkSettings(settings: TrainSettings): void {
     if (!Number.isInteger(value) || value < 0) throw new Error(`Training settings: ${name} must be a whole number ≥ 0 (got ${value}).`);
   }
   if (!(settings.lr > 0 && Number.isFinite(settings.lr))) throw new Error(`Training settings: the learning rate must be a positive number (got ${settings.lr}).`);
+  const share = settings.constrainedLossShare ?? 0;
+  if (!(share >= 0 && share <= 1)) throw new Error(`Training settings: the constrained-loss share must be between 0 (off) and 1 (got ${share}).`);
 }
 
 function errorMessage(error: unknown): string {

@@ -9,7 +9,7 @@ import { answerLossMasks, keepAnswerMasksOnShare } from '../../src/ie/loss-masks
 import type { TrainSequence } from '../../src/model/positions.ts';
 import { buildAnswerIds, PROMPT_STYLE_CONFIG_KEY, promptStyleOf } from '../../src/ie/prompt.ts';
 import { schemaFromDataset } from '../../src/ie/schema.ts';
-import { encodeTrainingExamples, loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
+import { encodeSftSplits, encodeTrainingExamples, loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { readSplit } from './realdata.ts';
 
@@ -109,5 +109,22 @@ describe('constrained-loss masks', () => {
     expect(keepAnswerMasksOnShare([{ prompt: [1], answer: [2] }, { prompt: [1], answer: [2] }], 0.5)[1]).not.toHaveProperty('answerMasks');
     expect(() => keepAnswerMasksOnShare(sequences, 0)).toThrow(/share 0: must be in \(0, 1\]/);
     expect(() => keepAnswerMasksOnShare(sequences, 1.5)).toThrow(/must be in/);
+  });
+
+  it('encodes a run\'s splits with the constrained loss on the share asked (the app\'s Train setting)', () => {
+    const resume = schemaFromDataset(readSplit('resume-ner', 'train').examples);
+    const examples = { train: readSplit('resume-ner', 'dev').examples.slice(0, 12), dev: readSplit('resume-ner', 'test').examples.slice(0, 4) };
+    const encoder = { tokenizer, family: 'glm' as const, schema: resume, task: inferTaskKind(resume), style: promptStyleOf({ [PROMPT_STYLE_CONFIG_KEY]: 'compact' }) };
+    const count = (list: readonly TrainSequence[]): number => list.filter((s) => s.answerMasks !== undefined).length;
+    const off = encodeSftSplits(examples, encoder, 512, vocab.pieces.length);
+    expect(count(off.train.sequences) + count(off.dev.sequences)).toBe(0);
+    const half = encodeSftSplits(examples, encoder, 512, vocab.pieces.length, 0.5);
+    expect(half.train.sequences.map((s) => s.answer)).toEqual(off.train.sequences.map((s) => s.answer));
+    expect(count(half.train.sequences)).toBe(Math.floor(off.train.sequences.length / 2));
+    expect(count(half.dev.sequences)).toBe(0); // dev keeps the plain loss, comparable with a plain run's
+    const all = encodeSftSplits(examples, encoder, 512, vocab.pieces.length, 1);
+    expect(count(all.train.sequences)).toBe(off.train.sequences.length);
+    expect(count(all.dev.sequences)).toBe(off.dev.sequences.length);
+    expect(() => encodeSftSplits(examples, encoder, 512, vocab.pieces.length, 1.2)).toThrow(/share 1\.2: it must be between 0 \(off\) and 1/);
   });
 });

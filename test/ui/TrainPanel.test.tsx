@@ -83,9 +83,12 @@ describe('TrainPanel', () => {
     await act(async () => typeInto(view.byTestId('train-devF1Examples') as HTMLInputElement, '8'));
     expect((view.byTestId('train-groupByLength') as HTMLInputElement).value).toBe('8');
     await act(async () => typeInto(view.byTestId('train-groupByLength') as HTMLInputElement, '4'));
+    expect((view.byTestId('train-constrainedLossShare') as HTMLInputElement).value).toBe('0');
+    await act(async () => typeInto(view.byTestId('train-constrainedLossShare') as HTMLInputElement, '0.5'));
     await act(async () => view.button(/Start training/).click());
     expect(engine.lastSettings?.devF1Examples).toBe(8);
     expect(engine.lastSettings?.groupByLength).toBe(4);
+    expect(engine.lastSettings?.constrainedLossShare).toBe(0.5);
     await act(async () => {
       report(progressAt(1, 4));
       report(progressAt(2, 4, 3, devF1Of(0.25, 0)));
