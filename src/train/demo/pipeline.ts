@@ -453,6 +453,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     let tooLong = 0;
     // The constrained loss (preset.sftConstrainedLoss): each answer position's softmax over the tokens the decoding constraint allows there.
     const lossMasks = preset.sftConstrainedLoss ? buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize) : undefined;
+    if (preset.sftConstrainedShare !== undefined && !lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
       const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks);
@@ -467,7 +468,6 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
         (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
     }
     if (preset.sftConstrainedShare !== undefined) {
-      if (!lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
       const mixed = keepAnswerMasksOnShare(train, preset.sftConstrainedShare);
       train.splice(0, train.length, ...mixed);
       const kept = mixed.filter((sequence) => sequence.answerMasks !== undefined).length;
