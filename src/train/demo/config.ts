@@ -15,10 +15,13 @@
 //                token weight; small-continued-2 ran before it, with each step's own token mean)
 //   small-continued-4  1,200 more SFT steps for a finished `small-continued-3` model at a lower peak
 //                learning rate (1e-3: each re-warmup to 1.5e-3 first cost dev loss), batches grouped by length
-//   small-continued-5  the shipped model: small-continued-4's settings with conll04 (English news, the first thing a new
+//   small-continued-5  shipped before -7: small-continued-4's settings with conll04 (English news, the first thing a new
 //                user pastes) three times per epoch: 28% of the SFT examples instead of 11%
 //   small-continued-6  300 more SFT steps for a finished `small-continued-5` model with the constrained
 //                loss: each answer token's softmax over the tokens constrained decoding may write there
+//   small-continued-7  the shipped model: small-continued-6 with the constrained loss on half the sequences
+//   small-continued-8  300 more SFT steps for a finished `small-continued-7` model, constrained loss on 80%
+//   small-continued-9  300 more SFT steps for a finished `small-continued-7` model at its share, 0.5
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -70,7 +73,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -205,6 +208,10 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-6': { ...continuedSmall('small-continued-6', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 7), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true },
   // small-continued-6's constrained loss on half the sequences, the plain loss on the rest.
   'small-continued-7': { ...continuedSmall('small-continued-7', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 8), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
+  // 300 more steps for a finished small-continued-7 model, the constrained loss on 80% of the sequences.
+  'small-continued-8': { ...continuedSmall('small-continued-8', 'small-continued-7', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 9), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.8 },
+  // 300 more steps for a finished small-continued-7 model at its own share (0.5), another seed's batch order.
+  'small-continued-9': { ...continuedSmall('small-continued-9', 'small-continued-7', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 10), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
