@@ -19,9 +19,10 @@
 //                user pastes) three times per epoch: 28% of the SFT examples instead of 11%
 //   small-continued-6  300 more SFT steps for a finished `small-continued-5` model with the constrained
 //                loss: each answer token's softmax over the tokens constrained decoding may write there
-//   small-continued-7  the shipped model: small-continued-6 with the constrained loss on half the sequences
+//   small-continued-7  shipped in session 9: small-continued-6 with the constrained loss on half the sequences
 //   small-continued-8  300 more SFT steps for a finished `small-continued-7` model, constrained loss on 80%
-//   small-continued-9  300 more SFT steps for a finished `small-continued-7` model at its share, 0.5
+//   small-continued-9  the shipped model: 300 more SFT steps for a finished `small-continued-7` model at its share, 0.5
+//   small-continued-10  the same for a finished `small-continued-9` model
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -73,7 +74,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -212,6 +213,8 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-8': { ...continuedSmall('small-continued-8', 'small-continued-7', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 9), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.8 },
   // 300 more steps for a finished small-continued-7 model at its own share (0.5), another seed's batch order.
   'small-continued-9': { ...continuedSmall('small-continued-9', 'small-continued-7', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 10), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
+  // The same again for a finished small-continued-9 model, seed 11.
+  'small-continued-10': { ...continuedSmall('small-continued-10', 'small-continued-9', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 11), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
