@@ -184,6 +184,19 @@ function continuedSmall(name: DemoPreset['name'], continues: DemoPreset['name'],
   return { ...SMALL, name, continues, sft: { ...SMALL.sft, ...sft }, devF1: { ...SMALL.devF1, every: devF1Every }, seed };
 }
 
+/**
+ * 300 SFT steps (lr 1e-3, length-grouped, conll04 three times per epoch) for a finished
+ * small-shaped model with the constrained loss: on every sequence, or on `share` of them (the mixed loss).
+ */
+function constrainedLossRun(name: DemoPreset['name'], continues: DemoPreset['name'], seed: number, share?: number): DemoPreset {
+  const run: DemoPreset = {
+    ...continuedSmall(name, continues, { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, seed),
+    sftRepeats: { conll04: 3 },
+    sftConstrainedLoss: true,
+  };
+  return share === undefined ? run : { ...run, sftConstrainedShare: share };
+}
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -206,15 +219,15 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-3': continuedSmall('small-continued-3', 'small-continued', { steps: 1200, lr: 1.5e-3, groupByLength: 16 }, 300, 4),
   'small-continued-4': continuedSmall('small-continued-4', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 5),
   'small-continued-5': { ...continuedSmall('small-continued-5', 'small-continued-3', { steps: 1200, lr: 1e-3, groupByLength: 16 }, 300, 6), sftRepeats: { conll04: 3 } },
-  'small-continued-6': { ...continuedSmall('small-continued-6', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 7), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true },
+  'small-continued-6': constrainedLossRun('small-continued-6', 'small-continued-5', 7),
   // small-continued-6's constrained loss on half the sequences, the plain loss on the rest.
-  'small-continued-7': { ...continuedSmall('small-continued-7', 'small-continued-5', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 8), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
+  'small-continued-7': constrainedLossRun('small-continued-7', 'small-continued-5', 8, 0.5),
   // 300 more steps for a finished small-continued-7 model, the constrained loss on 80% of the sequences.
-  'small-continued-8': { ...continuedSmall('small-continued-8', 'small-continued-7', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 9), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.8 },
+  'small-continued-8': constrainedLossRun('small-continued-8', 'small-continued-7', 9, 0.8),
   // 300 more steps for a finished small-continued-7 model at its own share (0.5), another seed's batch order.
-  'small-continued-9': { ...continuedSmall('small-continued-9', 'small-continued-7', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 10), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
+  'small-continued-9': constrainedLossRun('small-continued-9', 'small-continued-7', 10, 0.5),
   // The same again for a finished small-continued-9 model, seed 11.
-  'small-continued-10': { ...continuedSmall('small-continued-10', 'small-continued-9', { steps: 300, lr: 1e-3, groupByLength: 16 }, 300, 11), sftRepeats: { conll04: 3 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 },
+  'small-continued-10': constrainedLossRun('small-continued-10', 'small-continued-9', 11, 0.5),
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
