@@ -133,15 +133,20 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // A continuation of the continuation: the card walks the whole chain of runs.
     // It also sees conll04's examples twice per epoch (sftRepeats).
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5 };
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1 };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
     const thirdLog: string[] = [];
     const thirdState = await runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: thirdDir, resume: false, warmStart: path.join(continuedDir, 'model'), log: (l) => thirdLog.push(l) });
-    const conll04Line = thirdLog.find((l) => l.startsWith('[sft] conll04: '))!;
+    const conll04Line = thirdLog.find((l) => /^\[sft\] conll04: \d+ examples/.test(l))!;
     const conll04Examples = Number(/^\[sft\] conll04: (\d+) examples × 2 /.exec(conll04Line)![1]);
     expect(thirdState.sft!.sequences).toBe(second.sft!.sequences + conll04Examples);
+    // Mention replacement at share 1: every mention whose type has another text in the pool changes, in both copies.
+    const replacedLine = thirdLog.find((l) => l.startsWith('[sft] conll04: mention replacement'))!;
+    const [, changed, mentions] = /changed (\d+) of (\d+) entity mentions over 2 copies$/.exec(replacedLine)!;
+    expect(Number(changed)).toBeGreaterThan(0);
+    expect(Number(changed)).toBeLessThanOrEqual(Number(mentions));
     // The constrained loss: the log says how many answer tokens it masks.
     expect(conll04Line).toMatch(/, constrained loss on [\d,]+ of [\d,]+ answer tokens$/);
     // The mixed loss: half the training sequences keep the masks.
@@ -153,7 +158,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
     expect(thirdCard).toContain('batches grouped by length over 2 steps, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
-    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\) \(run of preset "small-continued-2"\)/);
+    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\) \(run of preset "small-continued-2"\)/);
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
   }, 500_000);

@@ -23,6 +23,7 @@
 //   small-continued-8  300 more SFT steps for a finished `small-continued-7` model, constrained loss on 80%
 //   small-continued-9  the shipped model: 300 more SFT steps for a finished `small-continued-7` model at its share, 0.5
 //   small-continued-10  the same for a finished `small-continued-9` model
+//   small-continued-11  small-continued-10 with mention replacement (ie/augment.ts) in every copy of the training set
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -74,7 +75,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -128,6 +129,12 @@ export interface DemoPreset {
    * Absent: every sequence, dev loss included, is constrained.
    */
   sftConstrainedShare?: number;
+  /**
+   * Mention replacement (ie/augment.ts): in every copy of the SFT training set (each repeat its
+   * own), each distinct entity text of an example is replaced with this probability by another
+   * training mention of the same type. Absent: the examples as annotated.
+   */
+  sftMentionReplacement?: number;
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */
@@ -228,6 +235,9 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-9': constrainedLossRun('small-continued-9', 'small-continued-7', 10, 0.5),
   // The same again for a finished small-continued-9 model, seed 11.
   'small-continued-10': constrainedLossRun('small-continued-10', 'small-continued-9', 11, 0.5),
+  // small-continued-10's run (300 steps from a finished small-continued-9 model, mixed loss at 0.5)
+  // with mention replacement at 0.5 in every copy of the training set, seed 12.
+  'small-continued-11': { ...constrainedLossRun('small-continued-11', 'small-continued-9', 12, 0.5), sftMentionReplacement: 0.5 },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

@@ -126,7 +126,10 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
       : run.preset.sftConstrainedLoss
       ? ', the constrained loss (each answer token\'s softmax over the tokens constrained decoding allows there: its train and dev losses are lower than, and not comparable with, the plain loss above)'
       : '';
-    return `| sft | ${what}${grouped}${repeats}${constrained} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    const replaced = run.preset.sftMentionReplacement;
+    const replacement = replaced === undefined ? ''
+      : `, mention replacement (each entity text of an example replaced by another training mention of its type with probability ${replaced}, drawn anew for every copy)`;
+    return `| sft | ${what}${grouped}${repeats}${constrained}${replacement} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

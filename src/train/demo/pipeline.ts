@@ -30,6 +30,7 @@ import type { IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples } from '../../ie/task-data.ts';
+import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
 import type { GlmConfig } from '../../model/config.ts';
@@ -155,6 +156,16 @@ function unitHash(seed: number, index: number): number {
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** `count` copies of `examples`, each with its own mention replacements (augment.ts); copy r draws from seed + r. */
+function replacedCopies(examples: readonly IeExample[], share: number, count: number, seed: number): IeExample[][] {
+  const pool = mentionPool(examples);
+  return Array.from({ length: count }, (_, r) => {
+    let index = 0;
+    const random = (): number => unitHash(seed + r, index++);
+    return examples.map((example) => replaceMentions(example, pool, share, random));
+  });
 }
 
 /** Seeded standard normal samples (Box–Muller over a mulberry32 stream). */
@@ -456,10 +467,25 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     if (preset.sftConstrainedShare !== undefined && !lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
-      const encoded = encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks);
+      const examples = limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest);
+      const encode = (items: readonly IeExample[]): ReturnType<typeof encodeTrainingExamples> =>
+        encodeTrainingExamples(items, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks);
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
-      for (let r = 0; r < repeats; r++) train.push(...encoded.sequences);
-      tooLong += encoded.tooLong;
+      // Mention replacement (preset.sftMentionReplacement): every copy of the training set gets its
+      // own replacements, drawn from (seed, dataset, copy); without it one encoding serves every copy.
+      const replacement = preset.sftMentionReplacement;
+      const copies = replacement === undefined ? [examples]
+        : replacedCopies(examples, replacement, repeats, Math.imul(preset.seed, 7919) + DEMO_DATASETS.indexOf(dataset) * 101);
+      const encodedCopies = copies.map(encode);
+      for (let r = 0; r < repeats; r++) train.push(...encodedCopies[r % copies.length]!.sequences);
+      for (const copy of encodedCopies) tooLong += copy.tooLong;
+      const encoded = encodedCopies[0]!;
+      if (replacement !== undefined) {
+        const mentions = copies.length * examples.reduce((sum, example) => sum + example.entities.length, 0);
+        const replaced = copies.reduce((sum, copy) => sum + copy.reduce((n, example, i) =>
+          n + example.entities.filter((entity, j) => entity.text !== examples[i]!.entities[j]!.text).length, 0), 0);
+        log(`[sft] ${dataset}: mention replacement (share ${replacement}) changed ${replaced.toLocaleString('en')} of ${mentions.toLocaleString('en')} entity mentions over ${copies.length} cop${copies.length === 1 ? 'y' : 'ies'}`);
+      }
       // The mixed loss (sftConstrainedShare) scores dev on the plain loss, comparable with plain runs'.
       const devMasks = preset.sftConstrainedShare === undefined ? lossMasks : undefined;
       dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), devMasks).sequences);
