@@ -1,4 +1,4 @@
-// `chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--batch B]`
+// `chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
 // and per type, malformed answers and hallucinated spans, as one JSON object. --predictions
 // also writes one line per example (text, the gold answer, the model's answer, whether it
@@ -13,7 +13,7 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--batch B] [--max-new-tokens N]';
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N]';
 
 export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {

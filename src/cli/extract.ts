@@ -1,4 +1,4 @@
-// `chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--max-new-tokens N]`
+// `chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N]`
 // prints the answer with its typed character spans as one JSON object.
 
 import { readFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { validSchemaOrThrow } from '../ie/schema.ts';
 import { parseArgs } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--max-new-tokens N]';
+export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N]';
 
 export async function extractCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {

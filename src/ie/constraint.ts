@@ -27,6 +27,9 @@
 //    own type as often as it occurs in the input (constraint/repeats.ts). From the token budget's
 //    reserve on (allowedWithin, closeMentionsAnywhere) this rule is lifted: the closing-cost model
 //    does not know it.
+//  - by default, in an answer with entity lists, a relation argument that is not an entity the
+//    answer named with one of the relation's head (tail) types, or a tail that repeats its head
+//    (constraint/relation-arguments.ts); lifted with the repeat rule, for the same reason.
 
 import { inferTaskKind, type IeTaskKind } from './answer.ts';
 import { answerEndId, type PromptFamily } from './prompt.ts';
@@ -34,6 +37,7 @@ import type { IeSchema } from './schema.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { AnswerGrammar, ESC, InputGrammar, KEY, LEN, mentionKey, NODE, NODE_END, NODE_MENTION, SAM, STATE_SIZE } from './constraint/grammar.ts';
 import { EntityRepeatRule } from './constraint/repeats.ts';
+import { RelationArgumentRule } from './constraint/relation-arguments.ts';
 import { findOccurrences, preferredOccurrences } from './spans.ts';
 
 const QUOTE_CODE = 0x22;
@@ -227,6 +231,12 @@ export interface AnswerConstraintOptions {
    * (default false: constraint/repeats.ts).
    */
   allowRepeatedEntities?: boolean;
+  /**
+   * Let a relation's head and tail be any mentions of the input (default false: in an answer with
+   * entity lists they are entities the answer named, of the relation's head and tail types, and
+   * differ: constraint/relation-arguments.ts).
+   */
+  freeRelationArguments?: boolean;
 }
 
 /** A constraint for one answer to `inputText` under `schema` (task kind inferred from the schema by default). */
@@ -254,6 +264,8 @@ export class AnswerConstraint implements TokenConstraint {
   private costLimit = -1;
   /** No entity text under two types or beyond its occurrences; null when off or lifted. */
   private repeats: EntityRepeatRule | null = null;
+  /** Relation arguments are entities of the answer, of the relation's types; null when off or lifted. */
+  private relations: RelationArgumentRule | null = null;
   /** The open entity mention (while the state is in one): its matcher states per length and raw JSON text. */
   private mentionPath: number[] = [];
   private mentionRaw = '';
@@ -299,6 +311,10 @@ export class AnswerConstraint implements TokenConstraint {
       const boundaries = options.mentionBoundaries ?? 'words';
       this.repeats = new EntityRepeatRule(mentions, (text) => (boundaries === 'words' ? preferredOccurrences(inputText, text) : findOccurrences(inputText, text)).length);
       this.input.entityLimits = this.repeats;
+    }
+    if (!options.freeRelationArguments && grammar.entityMentionNode >= 0 && grammar.relationHeadNode >= 0 && grammar.keys.length <= 32) {
+      this.relations = new RelationArgumentRule(schema, grammar.keys);
+      this.input.relationLimits = this.relations;
     }
     // The budget's cost model, built the first time an answer reaches the budget's reserve.
     this.makeClosing = () => {
@@ -347,7 +363,7 @@ export class AnswerConstraint implements TokenConstraint {
   }
 
   allowedWithin(tokens: number): Uint32Array {
-    this.liftRepeatRule();
+    this.liftMentionRules();
     // Inside a spelled character only its next byte may follow: the character was affordable
     // when its first byte was (walk), or it began before the budget's reserve.
     if (this.spelling !== null) return this.allowed();
@@ -372,16 +388,18 @@ export class AnswerConstraint implements TokenConstraint {
     return (this.closingModel ??= this.makeClosing());
   }
 
-  /** The budget's cost model does not know the repeat rule: from its reserve on, the rule is off. */
-  private liftRepeatRule(): void {
-    if (this.repeats === null) return;
+  /** The budget's cost model knows neither the repeat rule nor the relation rule: from its reserve on, both are off. */
+  private liftMentionRules(): void {
+    if (this.repeats === null && this.relations === null) return;
     this.repeats = null;
     this.input.entityLimits = null;
+    this.relations = null;
+    this.input.relationLimits = null;
     this.mask = undefined;
   }
 
   closeMentionsAnywhere(): void {
-    this.liftRepeatRule();
+    this.liftMentionRules();
     if (this.input.closeAnywhere) return;
     this.input.closeAnywhere = true;
     this.mask = undefined;
@@ -484,14 +502,20 @@ export class AnswerConstraint implements TokenConstraint {
 
   /** Reads `piece` (the surface of `tokenId`, or a spelled character) from the current state. */
   private read(piece: string, tokenId: number): void {
-    const closed = this.repeats === null ? (this.canRead(piece) ? [] : null) : this.readFollowingEntityMentions(piece);
+    const closed = this.repeats === null && this.relations === null ? (this.canRead(piece) ? [] : null) : this.readFollowingEntityMentions(piece);
     if (closed === null) {
       throw new ConstraintError(`token ${tokenId} (${JSON.stringify(piece)}) is not allowed after ${JSON.stringify(this.written)}`);
     }
     this.current.set(this.walkStates.subarray(0, STATE_SIZE));
+    // Mentions this token closed are recorded below: the next token's walk starts without one.
+    AnswerGrammar.forgetLastEntity(this.current, 0);
     this.written += piece;
     this.mask = undefined;
     if (this.repeats !== null) this.updateRepeatRule(this.repeats, closed);
+    if (this.relations !== null && closed.length > 0) {
+      for (const mention of closed) this.relations.record(mention.path, mention.text, this.input.grammar.keys[mention.key]!);
+      this.relations.rebuild();
+    }
   }
 
   /**

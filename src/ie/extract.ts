@@ -32,6 +32,8 @@ export interface ExtractOptions {
   mentionBoundaries?: MentionBoundaries;
   /** With the constraint: let an entity text appear under several types and beyond its occurrences (default false). */
   allowRepeatedEntities?: boolean;
+  /** With the constraint: let a relation's head and tail be any mentions of the input (default false: entities of the answer, of the relation's types, head ≠ tail). */
+  freeRelationArguments?: boolean;
   maxNewTokens: number;
   /** Sequences decoded side by side. */
   batchSize: number;
@@ -81,7 +83,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     const prompts = batch.map((text) => promptIdsFor(encoder, text));
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraints: (TokenConstraint | null)[] = batch.map((text) =>
-      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
+      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
     );
     let stats: DecodeStats | null = null;
     const generations = await generate(model, prompts, {

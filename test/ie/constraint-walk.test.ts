@@ -44,15 +44,19 @@ function subset<T>(rng: Rng, items: readonly T[], min: number): T[] {
   return chosen;
 }
 
-function randomSchema(rng: Rng): { schema: IeSchema; task: IeTaskKind } {
-  const task = pick(rng, ['ner', 're', 'ner-re', 'ee'] as const);
+function randomSchema(rng: Rng, tasks: readonly IeTaskKind[]): { schema: IeSchema; task: IeTaskKind } {
+  const task = pick(rng, tasks);
   const names = subset(rng, NAMES, 3).sort(() => rng.next() - 0.5);
   const schema: IeSchema = { entityTypes: [], relationTypes: [], eventTypes: [] };
   if (task === 'ee') {
     schema.eventTypes = names.slice(0, rng.int(1, 3)).map((name) => ({ name, roles: subset(rng, ROLES, 0) }));
   } else {
     if (task !== 're') schema.entityTypes = names.slice(0, rng.int(1, 3));
-    if (task !== 'ner') schema.relationTypes = names.slice(2, 2 + rng.int(1, names.length - 1)).map((name) => ({ name }));
+    if (task !== 'ner') {
+      // Some relations with head and tail types (the entity types they join), some without.
+      schema.relationTypes = names.slice(2, 2 + rng.int(1, names.length - 1)).map((name) =>
+        task === 'ner-re' && rng.next() < 0.5 ? { name, headTypes: subset(rng, schema.entityTypes, 1), tailTypes: subset(rng, schema.entityTypes, 1) } : { name });
+    }
   }
   return { schema, task };
 }
@@ -88,12 +92,13 @@ function allowedIds(mask: Uint32Array, vocabSize: number): number[] {
   return ids;
 }
 
-function randomWalks(tokenizer: Tokenizer, vocab: ConstraintVocabulary, walks: number, seed: number): { steps: number; mentions: number } {
+function randomWalks(tokenizer: Tokenizer, vocab: ConstraintVocabulary, walks: number, seed: number, tasks: readonly IeTaskKind[] = ['ner', 're', 'ner-re', 'ee']): { steps: number; mentions: number; relations: number } {
   const rng = new Rng(seed);
   let totalSteps = 0;
   let mentions = 0;
+  let relations = 0;
   for (let walk = 0; walk < walks; walk++) {
-    const { schema, task } = randomSchema(rng);
+    const { schema, task } = randomSchema(rng, tasks);
     const input = randomInput(rng);
     const constraint = new AnswerConstraint(vocab, schema, input, task);
     const freeSteps = rng.int(0, 80);
@@ -139,6 +144,19 @@ function randomWalks(tokenizer: Tokenizer, vocab: ConstraintVocabulary, walks: n
       const roles = schema.eventTypes.find((type) => type.name === event.type)!.roles;
       for (const argument of event.arguments) expect(roles).toContain(argument.role);
     }
+    // With entity lists, a relation joins two different entities of the answer, of its types.
+    if (task === 'ner-re') {
+      for (const relation of answer.relations) {
+        const signature = schema.relationTypes.find((type) => type.name === relation.type)!;
+        expect(relation.head.text).not.toBe(relation.tail.text);
+        for (const [argument, types] of [[relation.head, signature.headTypes], [relation.tail, signature.tailTypes]] as const) {
+          const named = answer.entities.filter((entity) => entity.text === argument.text);
+          expect(named.length, `${argument.text} of ${text} is no entity of the answer`).toBeGreaterThan(0);
+          if (types !== undefined) expect(named.some((entity) => types.includes(entity.type)), `${argument.text}: ${text}`).toBe(true);
+        }
+      }
+      relations += answer.relations.length;
+    }
     for (const span of spans) {
       expect(span.end).toBeGreaterThan(span.start);
       expect(input.slice(span.start, span.end)).toBe(span.text);
@@ -149,21 +167,29 @@ function randomWalks(tokenizer: Tokenizer, vocab: ConstraintVocabulary, walks: n
     if (task !== 'ee') expect(spans.length).toBe(answer.mentionCount);
     mentions += answer.mentionCount;
   }
-  return { steps: totalSteps, mentions };
+  return { steps: totalSteps, mentions, relations };
 }
 
 describe('random walks end in valid answers', () => {
   it('byte-level BPE tokenizer.json: 600 walks', () => {
     const tokenizer = hfTokenizer();
-    const { steps, mentions } = randomWalks(tokenizer, buildConstraintVocabulary(tokenizer, 'glm4-chat'), 600, 11);
+    const { steps, mentions, relations } = randomWalks(tokenizer, buildConstraintVocabulary(tokenizer, 'glm4-chat'), 600, 11);
     expect(steps).toBeGreaterThan(6000);
     expect(mentions).toBeGreaterThan(600);
+    expect(relations).toBeGreaterThan(0);
   });
 
   it('SentencePiece (ChatGLM3 layout): 400 walks', () => {
     const tokenizer = sentencePieceTokenizer();
-    const { steps, mentions } = randomWalks(tokenizer, buildConstraintVocabulary(tokenizer, 'glm3-chat'), 400, 12);
+    const { steps, mentions, relations } = randomWalks(tokenizer, buildConstraintVocabulary(tokenizer, 'glm3-chat'), 400, 12);
     expect(steps).toBeGreaterThan(4000);
     expect(mentions).toBeGreaterThan(400);
+    expect(relations).toBeGreaterThan(0);
+  });
+
+  it('entities + relations (the relation rule: arguments are entities of the answer): 300 walks', () => {
+    const tokenizer = hfTokenizer();
+    const { relations } = randomWalks(tokenizer, buildConstraintVocabulary(tokenizer, 'glm4-chat'), 300, 13, ['ner-re']);
+    expect(relations).toBeGreaterThan(50);
   });
 });

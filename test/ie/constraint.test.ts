@@ -89,9 +89,9 @@ const EVENTS: IeSchema = {
 const INPUT = 'Ada Lovelace joined the Analytical Society ; hackers stole data from the bank , a "big" one \\ really\tso\u0001.';
 
 /** Feeds `answer` one character at a time; checks mask and advance agree at every step. */
-function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere', allowRepeatedEntities = false): boolean {
+function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere', allowRepeatedEntities = false, freeRelationArguments = false): boolean {
   const vocab = characterVocabulary([input, answer]);
-  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries, allowRepeatedEntities });
+  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries, allowRepeatedEntities, freeRelationArguments });
   for (const character of answer) {
     const id = vocab.pieces.indexOf(character);
     const mask = constraint.allowed();
@@ -115,7 +115,8 @@ describe('answer grammar', () => {
       [SCHEMA, ' {}'],
       [SCHEMA, '{"person": ["Ada Lovelace", "Ada"]}'],
       [SCHEMA, '{"person": ["Ada"], "organization": ["Analytical Society"], "work for": [["Ada", "Analytical Society"]]}'],
-      [SCHEMA, '{"live in": [["Ada", "the bank"], ["hackers", "bank"]]}'],
+      [{ ...SCHEMA, entityTypes: [] }, '{"live in": [["Ada", "the bank"], ["hackers", "bank"]]}'], // relations only: any mentions
+      [SCHEMA, '{"person": ["Ada", "hackers"], "organization": ["the bank"], "live in": [["Ada", "the bank"], ["hackers", "the bank"], ["Ada", "hackers"]]}'],
       [SCHEMA, '{"person": ["\\"big\\"", "\\\\ really", "y\\tso\\u0001.", "a \\"b"]}'],
       [EVENTS, '{"Databreach": [{"trigger": "stole", "Attacker": ["hackers"], "Victim": ["the bank", "Ada"]}]}'],
       [EVENTS, '{"Databreach": [{"trigger": "stole"}, {"trigger": "joined", "Victim": ["Ada"]}], "Ransom": [{"trigger": "data", "Price": ["big"]}]}'],
@@ -169,7 +170,7 @@ describe('answer grammar', () => {
       ['{"person": ["Ada", "Ada", "Ada"]}', false], // a third time
       ['{"location": ["London"], "person": ["London"]}', false], // a second type
       ['{"location": ["Ada"], "person": ["Ada Lovelace"]}', true], // another text
-      ['{"person": ["London"], "live in": [["London", "London"]]}', true], // relation arguments repeat entities
+      ['{"location": ["London"], "person": ["Ada"], "live in": [["Ada", "London"]]}', true], // relation arguments repeat entities
     ];
     for (const boundaries of ['words', 'anywhere'] as const) {
       for (const [answer, ok] of cases) {
@@ -191,6 +192,58 @@ describe('answer grammar', () => {
     // The budget's reserve (allowedWithin) lifts the rule: its cost model does not know it.
     expect(constraint.allowedWithin!(100).some((word) => word !== 0)).toBe(true);
     expect(allowedPieces()).toEqual([' ', '"']);
+  });
+
+  it('a relation argument is an entity the answer named, of the relation\'s types, and the tail is not the head (unless free)', () => {
+    const input = 'Ada Lovelace met Bob in London and Paris .';
+    const schema: IeSchema = {
+      entityTypes: ['location', 'person'],
+      relationTypes: [{ name: 'live in', headTypes: ['person'], tailTypes: ['location'] }, { name: 'kill', headTypes: ['person'], tailTypes: ['person'] }],
+      eventTypes: [],
+    };
+    const cases: [string, boolean][] = [
+      ['{"location": ["London"], "person": ["Ada Lovelace"], "live in": [["Ada Lovelace", "London"]]}', true],
+      ['{"location": ["London", "Paris"], "person": ["Ada Lovelace", "Bob"], "live in": [["Bob", "Paris"], ["Ada Lovelace", "London"]], "kill": [["Bob", "Ada Lovelace"]]}', true],
+      ['{"location": ["London"], "person": ["Ada Lovelace"], "live in": [["London", "Ada Lovelace"]]}', false], // head and tail types swapped
+      ['{"location": ["London"], "person": ["Ada Lovelace"], "live in": [["Ada", "London"]]}', false], // a part of an entity
+      ['{"location": ["London"], "person": ["Ada Lovelace"], "live in": [["Ada Lovelace", "Paris"]]}', false], // a text the answer did not name
+      ['{"person": ["Ada Lovelace", "Bob"], "kill": [["Bob", "Bob"]]}', false], // the tail repeats the head
+      ['{"person": ["Bob"], "kill": [["Bob", "Bob"]]}', false],
+      ['{"live in": [["Bob", "London"]]}', false], // no entities at all
+    ];
+    for (const boundaries of ['words', 'anywhere'] as const) {
+      for (const [answer, ok] of cases) {
+        expect(accepts(schema, input, answer, undefined, boundaries), `${boundaries}: ${answer}`).toBe(ok);
+        expect(accepts(schema, input, answer, undefined, boundaries, false, true), `${boundaries}, free: ${answer}`).toBe(true);
+      }
+    }
+    const vocab = characterVocabulary([input, 'person location live in kill']);
+    const allowedAfter = (answer: string, text = input): string[] => {
+      const constraint = createAnswerConstraint(vocab, schema, text, 'ner-re');
+      for (const character of answer) constraint.advance(vocab.pieces.indexOf(character));
+      return vocab.pieces.filter((_, id) => ((constraint.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1);
+    };
+    // No relation can be written (one person, no location): the answer may only end.
+    expect(allowedAfter('{"person": ["Bob"]')).toEqual(['}']);
+    // After the head "Bob", the only other person is the tail; after "Ada" only " Lovelace" goes on.
+    expect(allowedAfter('{"person": ["Ada Lovelace", "Bob"], "kill": [["Bob", "')).toEqual(['A']);
+    expect(allowedAfter('{"person": ["Ada Lovelace", "Bob"], "kill": [["Ada')).toEqual([' ']);
+    // A relation whose head types have no entity is not offered; the other one is.
+    expect(allowedAfter('{"location": ["Paris"], "person": ["Bob"], ')).toEqual(['"']);
+    expect(allowedAfter('{"location": ["Paris"], "person": ["Bob"], "')).toEqual(['l']);
+    // An escaped quote is allowed exactly where an entity's text has one.
+    const quoted = 'Ada "Ace" Lovelace met Bob .';
+    const escapes = characterVocabulary([quoted, 'person kill']);
+    const named = '{"person": ["Ada \\"Ace\\" Lovelace", "Bob"], "kill": [["Bob", "Ada ';
+    const walk = createAnswerConstraint(escapes, schema, quoted, 'ner-re', { mentionBoundaries: 'anywhere' });
+    for (const character of named) walk.advance(escapes.pieces.indexOf(character));
+    expect(escapes.pieces.filter((_, id) => ((walk.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual(['\\']);
+    expect(accepts(schema, quoted, `${named}\\"Ace\\" Lovelace"]]}`, undefined, 'anywhere')).toBe(true);
+    // The budget's reserve (allowedWithin) lifts the rule: its cost model does not know it.
+    const lifted = createAnswerConstraint(vocab, schema, input, 'ner-re');
+    for (const character of '{"person": ["Bob"]') lifted.advance(vocab.pieces.indexOf(character));
+    expect(lifted.allowedWithin!(100).some((word) => word !== 0)).toBe(true);
+    expect(vocab.pieces.filter((_, id) => ((lifted.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual(['}', ',']);
   });
 
   it('allows the end token only after the closing brace, and nothing else then', () => {

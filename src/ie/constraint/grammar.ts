@@ -9,6 +9,11 @@
 //                5 "\u000", 6 "\u001"
 //   state[LEN]   characters of the mention being written (decoded: an escape counts once); with
 //                state[SAM] it names the mention's text exactly (constraint/repeats.ts)
+//   state[HEAD_SAM], state[HEAD_LEN]  SAM and LEN of the last relation head closed (-1: none), which
+//                the tail may not repeat (constraint/relation-arguments.ts)
+//   state[LAST_SAM], state[LAST_LEN], state[LAST_KEY]  SAM, LEN and KEY of the last entity mention
+//                closed since the constraint's current state (-1: none): the relation rule knows
+//                the mentions of earlier tokens, and this one of the token being read
 //
 // The structure graph has three kinds of node:
 //   STRUCT   literal characters, one edge per character. An edge may carry a guard (allowed only
@@ -38,13 +43,18 @@ import { TRIGGER_KEY, type IeSchema } from '../schema.ts';
 import { taskHasEntities, taskHasEvents, taskHasRelations, type IeTaskKind } from '../answer.ts';
 import { MENTION_EMPTY, type MentionMatcher } from './mention-matcher.ts';
 
-export const STATE_SIZE = 6;
+export const STATE_SIZE = 11;
 export const NODE = 0;
 export const KEY = 1;
 export const ROLE = 2;
 export const SAM = 3;
 export const ESC = 4;
 export const LEN = 5;
+export const HEAD_SAM = 6;
+export const HEAD_LEN = 7;
+export const LAST_SAM = 8;
+export const LAST_LEN = 9;
+export const LAST_KEY = 10;
 
 export const NODE_STRUCT = 0;
 export const NODE_MENTION = 1;
@@ -66,6 +76,8 @@ const SHORT_ESCAPES = new Map<number, number>([
   [0x74 /* t */, 9],
 ]);
 const ESCAPE_CHARS = [QUOTE, BACKSLASH, 0x62, 0x66, 0x6e, 0x72, 0x74, 0x75 /* u */];
+/** What state[ESC] says of the escape written so far. */
+const ESCAPE_WRITTEN = ['', '\\', '\\u', '\\u0', '\\u00', '\\u000', '\\u001'];
 const ZERO = [0x30];
 const ZERO_ONE = [0x30, 0x31];
 const LOWER_HEX = [...'0123456789abcdef'].map((character) => character.charCodeAt(0));
@@ -76,6 +88,8 @@ interface BuildEdge {
   guardMax: number;
   assignField: number;
   assignValue: number;
+  /** KEY-guarded edges: the answer keys (bits of schema index, the first 32) this edge leads to. */
+  keysBelow: number;
 }
 
 interface BuildNode {
@@ -96,10 +110,15 @@ export class AnswerGrammar {
   readonly edgeGuardMax: Int32Array;
   readonly edgeAssignField: Int8Array;
   readonly edgeAssignValue: Int32Array;
+  /** Per edge: the keys (bit per index < 32) a KEY-guarded edge leads to; 0 on other edges. */
+  readonly edgeKeysBelow: Uint32Array;
   /** The answer keys (type names) in schema order, as the state's KEY indexes them. */
   readonly keys: readonly string[];
   /** The MENTION node of an entity list's items (-1: the task has none). */
   readonly entityMentionNode: number;
+  /** The MENTION nodes of a relation's head and tail (-1: the task has none). */
+  readonly relationHeadNode: number;
+  readonly relationTailNode: number;
 
   /**
    * `allowMentions` false: only {} (an input with nothing that can be written as a mention).
@@ -116,7 +135,7 @@ export class AnswerGrammar {
     const edge = (from: number, character: string, target: number, extra: Partial<BuildEdge> = {}): number => {
       const code = character.charCodeAt(0);
       if (nodes[from]!.edges.has(code)) throw new Error(`answer grammar: node ${from} has two edges on ${JSON.stringify(character)}`);
-      nodes[from]!.edges.set(code, { target, guardField: NO_FIELD, guardMax: 0, assignField: NO_FIELD, assignValue: 0, ...extra });
+      nodes[from]!.edges.set(code, { target, guardField: NO_FIELD, guardMax: 0, assignField: NO_FIELD, assignValue: 0, keysBelow: 0, ...extra });
       return target;
     };
     /** A chain of literal characters from `from`; returns the last node (or `to` if given). */
@@ -143,8 +162,10 @@ export class AnswerGrammar {
             const code = text.charCodeAt(position);
             const last = position === text.length - 1;
             const existing = nodes[at]!.edges.get(code);
+            const bit = field === KEY && index < 32 ? (1 << index) >>> 0 : 0;
             if (existing !== undefined && !last) {
               existing.guardMax = Math.max(existing.guardMax, index + 1);
+              existing.keysBelow = (existing.keysBelow | bit) >>> 0;
               at = existing.target;
               continue;
             }
@@ -156,6 +177,7 @@ export class AnswerGrammar {
               guardMax: index + 1,
               assignField: last ? field : NO_FIELD,
               assignValue: index,
+              keysBelow: bit,
             });
             at = target;
           }
@@ -187,10 +209,16 @@ export class AnswerGrammar {
         valueNodes.push(item);
       }
     }
+    let relationHeadNode = -1;
+    let relationTailNode = -1;
     if (options.allowMentions && taskHasRelations(task) && schema.relationTypes.length > 0) {
       const item = node();
-      const afterHead = mention(edge(item, '[', node()));
-      const afterTail = mention(literal(afterHead, ', '));
+      const headQuote = edge(item, '[', node());
+      const afterHead = mention(headQuote);
+      relationHeadNode = nodes[headQuote]!.edges.get(QUOTE)!.target;
+      const tailQuote = literal(afterHead, ', ');
+      const afterTail = mention(tailQuote);
+      relationTailNode = nodes[tailQuote]!.edges.get(QUOTE)!.target;
       const afterPair = edge(afterTail, ']', node());
       literal(afterPair, ', ', item);
       edge(afterPair, ']', afterValue);
@@ -221,13 +249,15 @@ export class AnswerGrammar {
       }
     }
     keyTrie([open, separator], keys, KEY, valueNodes);
-    edge(afterValue, ',', node(), { guardField: KEY, guardMax: keys.length });
+    edge(afterValue, ',', node(), { guardField: KEY, guardMax: keys.length, keysBelow: keys.length >= 32 ? 0xffffffff : ((1 << keys.length) - 1) >>> 0 });
     literal(nodes[afterValue]!.edges.get(0x2c)!.target, ' ', separator);
 
     // Freeze into CSR arrays, edges of a node ascending by character.
     this.startNode = start;
     this.keys = keys;
     this.entityMentionNode = entityMentionNode;
+    this.relationHeadNode = relationHeadNode;
+    this.relationTailNode = relationTailNode;
     const count = nodes.length;
     this.kind = new Int8Array(count);
     this.closeTarget = new Int32Array(count);
@@ -239,6 +269,7 @@ export class AnswerGrammar {
     this.edgeGuardMax = new Int32Array(total);
     this.edgeAssignField = new Int8Array(total);
     this.edgeAssignValue = new Int32Array(total);
+    this.edgeKeysBelow = new Uint32Array(total);
     let at = 0;
     nodes.forEach((item, index) => {
       this.kind[index] = item.kind;
@@ -251,6 +282,7 @@ export class AnswerGrammar {
         this.edgeGuardMax[at] = built.guardMax;
         this.edgeAssignField[at] = built.assignField;
         this.edgeAssignValue[at] = built.assignValue;
+        this.edgeKeysBelow[at] = built.keysBelow;
         at++;
       }
     });
@@ -265,6 +297,16 @@ export class AnswerGrammar {
     states[at + SAM] = MENTION_EMPTY;
     states[at + ESC] = 0;
     states[at + LEN] = 0;
+    states[at + HEAD_SAM] = -1;
+    states[at + HEAD_LEN] = -1;
+    AnswerGrammar.forgetLastEntity(states, at);
+  }
+
+  /** Clears state[LAST_*] (the constraint does between tokens, once it has recorded the mention). */
+  static forgetLastEntity(states: Int32Array, at: number): void {
+    states[at + LAST_SAM] = -1;
+    states[at + LAST_LEN] = -1;
+    states[at + LAST_KEY] = -1;
   }
 }
 
@@ -276,6 +318,30 @@ export class AnswerGrammar {
 export interface MentionLimits {
   readonly ends: ReadonlySet<number>;
   readonly dead: ReadonlySet<number>;
+}
+
+/**
+ * The limits on relation arguments (constraint/relation-arguments.ts): `tail` false for the head,
+ * true for the tail; `key` the relation's answer key (state KEY); `head` mentionKey of the head the
+ * tail may not repeat (-1 for the head itself). Read-only to the step function; the constraint
+ * rebuilds them between tokens.
+ */
+export interface RelationLimits {
+  /** The answer keys (bit per index) that may be opened: every non-relation key, and relations with candidates. */
+  readonly enabledKeys: number;
+  /** enabledKeys with one more entity mention, (sam, length) under answer key `key`: one closed in the token being read. */
+  enabledKeysWith(sam: number, length: number, key: number): number;
+  /** Whether a candidate begins with the mention (sam, length) (length ≥ 1). */
+  mayRead(tail: boolean, key: number, head: number, sam: number, length: number): boolean;
+  /** Whether the mention (sam, length) is a candidate. */
+  mayClose(tail: boolean, key: number, head: number, sam: number, length: number): boolean;
+  /** Whether a candidate goes on after the mention (sam, length) with a character whose escape begins with `written`. */
+  mayEscape(tail: boolean, key: number, head: number, sam: number, length: number, written: string): boolean;
+}
+
+/** The keys after schema index `key` (bits of the 32 first). */
+function keysAfter(key: number): number {
+  return key + 1 >= 32 ? 0 : (0xffffffff << (key + 1)) >>> 0;
 }
 
 /** The key of the mention text that the matcher state `sam` after `length` characters names. */
@@ -295,6 +361,9 @@ export class InputGrammar {
 
   /** Limits on the entity mentions (no text under two types, none beyond its occurrences); null: none. */
   entityLimits: MentionLimits | null = null;
+
+  /** Limits on relation arguments (entities of the answer, of the relation's types; head ≠ tail); null: none. */
+  relationLimits: RelationLimits | null = null;
 
   private mayClose(sam: number): boolean {
     return this.mentions.canEnd(sam) || (this.closeAnywhere && sam !== MENTION_EMPTY);
@@ -319,6 +388,12 @@ export class InputGrammar {
         else {
           const guardField = grammar.edgeGuardField[middle]!;
           if (guardField !== NO_FIELD && states[from + guardField]! + 1 >= grammar.edgeGuardMax[middle]!) return false;
+          // Keys the relation rule does not offer: some key this edge leads to must still be open.
+          const relations = this.relationLimits;
+          if (guardField === KEY && relations !== null) {
+            const enabled = states[from + LAST_LEN]! < 0 ? relations.enabledKeys : relations.enabledKeysWith(states[from + LAST_SAM]!, states[from + LAST_LEN]!, states[from + LAST_KEY]!);
+            if ((grammar.edgeKeysBelow[middle]! & enabled & keysAfter(states[from + KEY]!)) === 0) return false;
+          }
           if (to !== from) states.copyWithin(to, from, from + STATE_SIZE);
           states[to + NODE] = grammar.edgeTarget[middle]!;
           const assignField = grammar.edgeAssignField[middle]!;
@@ -335,6 +410,10 @@ export class InputGrammar {
     const escape = states[from + ESC]!;
     const length = states[from + LEN]!;
     const limits = node === grammar.entityMentionNode ? this.entityLimits : null;
+    const relations = node === grammar.relationHeadNode || node === grammar.relationTailNode ? this.relationLimits : null;
+    const tail = node === grammar.relationTailNode;
+    const relationKey = states[from + KEY]!;
+    const head = tail && states[from + HEAD_LEN]! >= 0 ? mentionKey(states[from + HEAD_SAM]!, states[from + HEAD_LEN]!) : -1;
     let nextSam = -1;
     let nextEscape = 0;
     let nextNode = node;
@@ -343,6 +422,7 @@ export class InputGrammar {
       if (character === QUOTE) {
         if (!this.mayClose(sam)) return false; // never empty; at a word boundary with the words matcher
         if (limits !== null && limits.ends.has(mentionKey(sam, length))) return false;
+        if (relations !== null && !relations.mayClose(tail, relationKey, head, sam, length)) return false;
         nextNode = grammar.closeTarget[node]!;
         nextSam = MENTION_EMPTY;
         nextLength = -1; // 0 below
@@ -386,7 +466,20 @@ export class InputGrammar {
     // A decoded character: the escape is over (a closing quote resets the length to 0).
     if (nextEscape === 0) nextLength++;
     if (limits !== null && nextLength > 0 && limits.dead.size > 0 && limits.dead.has(mentionKey(nextSam, nextLength))) return false;
+    if (relations !== null) {
+      if (nextEscape !== 0) {
+        if (!relations.mayEscape(tail, relationKey, head, sam, length, ESCAPE_WRITTEN[nextEscape]!)) return false;
+      } else if (nextNode === node && !relations.mayRead(tail, relationKey, head, nextSam, nextLength)) return false;
+    }
     if (to !== from) states.copyWithin(to, from, from + STATE_SIZE);
+    if (node === grammar.relationHeadNode && nextNode !== node) {
+      states[to + HEAD_SAM] = sam;
+      states[to + HEAD_LEN] = length;
+    } else if (node === grammar.entityMentionNode && nextNode !== node) {
+      states[to + LAST_SAM] = sam;
+      states[to + LAST_LEN] = length;
+      states[to + LAST_KEY] = states[from + KEY]!;
+    }
     states[to + NODE] = nextNode;
     states[to + SAM] = nextSam;
     states[to + ESC] = nextEscape;
