@@ -29,7 +29,9 @@
 //    does not know it.
 //  - by default, in an answer with entity lists, a relation argument that is not an entity the
 //    answer named with one of the relation's head (tail) types, or a tail that repeats its head
-//    (constraint/relation-arguments.ts); lifted with the repeat rule, for the same reason.
+//    (constraint/relation-arguments.ts). It holds in the budget's reserve too (the cost model
+//    counts a relation argument as its candidates cost), and is lifted only when the budget lets
+//    mentions close anywhere, its last resort.
 
 import { inferTaskKind, type IeTaskKind } from './answer.ts';
 import { answerEndId, type PromptFamily } from './prompt.ts';
@@ -313,7 +315,7 @@ export class AnswerConstraint implements TokenConstraint {
       this.input.entityLimits = this.repeats;
     }
     if (!options.freeRelationArguments && grammar.entityMentionNode >= 0 && grammar.relationHeadNode >= 0 && grammar.keys.length <= 32) {
-      this.relations = new RelationArgumentRule(schema, grammar.keys);
+      this.relations = new RelationArgumentRule(schema, grammar);
       this.input.relationLimits = this.relations;
     }
     // The budget's cost model, built the first time an answer reaches the budget's reserve.
@@ -327,7 +329,8 @@ export class AnswerConstraint implements TokenConstraint {
       let costs = structureCostCache.get(trie);
       if (costs === undefined) structureCostCache.set(trie, (costs = new Map()));
       const grammarKey = JSON.stringify([schema, task, mentionable]);
-      return new ClosingCost(grammar, new MentionDistances(mentions, hasSingleToken), cachedStructureCosts(costs, grammarKey, grammar));
+      this.relations?.useCharacterCosts(hasSingleToken);
+      return new ClosingCost(grammar, new MentionDistances(mentions, hasSingleToken), cachedStructureCosts(costs, grammarKey, grammar), () => this.relations);
     };
     grammar.initialState(this.current, 0);
     this.maskWords = Math.ceil(vocab.pieces.length / 32);
@@ -363,7 +366,7 @@ export class AnswerConstraint implements TokenConstraint {
   }
 
   allowedWithin(tokens: number): Uint32Array {
-    this.liftMentionRules();
+    this.liftRepeatRule();
     // Inside a spelled character only its next byte may follow: the character was affordable
     // when its first byte was (walk), or it began before the budget's reserve.
     if (this.spelling !== null) return this.allowed();
@@ -388,7 +391,15 @@ export class AnswerConstraint implements TokenConstraint {
     return (this.closingModel ??= this.makeClosing());
   }
 
-  /** The budget's cost model knows neither the repeat rule nor the relation rule: from its reserve on, both are off. */
+  /** The budget's cost model does not know the repeat rule: from its reserve on, the rule is off. */
+  private liftRepeatRule(): void {
+    if (this.repeats === null) return;
+    this.repeats = null;
+    this.input.entityLimits = null;
+    this.mask = undefined;
+  }
+
+  /** closeMentionsAnywhere (the budget's last resort) ends a mention anywhere: neither rule can hold then. */
   private liftMentionRules(): void {
     if (this.repeats === null && this.relations === null) return;
     this.repeats = null;

@@ -78,8 +78,8 @@ describe('token budget', () => {
       for (const extra of [0, 3, 8, 20]) {
         for (let trial = 0; trial < 10; trial++) {
           const opening = ['{', ...'"live in": [["'];
-          // The relation rule (arguments are entities of the answer) is lifted in the budget's reserve
-          // anyway; off here so that a relation can open the answer.
+          // The relation rule off, so that a relation can open the answer (with it, relations take
+          // entities of the answer, which are whole words anyway).
           const constraint = withTokenBudget(createAnswerConstraint(vocab, SCHEMA, text, undefined, { freeRelationArguments: true }), vocab, opening.length + extra + 14, reserve);
           for (const piece of opening) constraint.advance(vocab.pieces.indexOf(piece));
           let answer = opening.join('');

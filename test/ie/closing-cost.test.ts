@@ -4,7 +4,9 @@
 // equation for shortest paths), for entity, relation and event schemas, words and any-substring
 // mentions, texts with quotes in them and without. A state that only an escape leads on from
 // costs INFINITE_COST (the budget never enters one). The entity repeat rule is off here, as it is
-// wherever the budget uses this model (its reserve lifts the rule).
+// wherever the budget uses this model (its reserve lifts the rule). The relation rule stays on in
+// the reserve: with it the cost is an upper bound that some one-character token lowers by at least
+// one (what the budget needs), not always the exact shortest path (the second test).
 import { describe, expect, it } from 'vitest';
 import { AnswerConstraint, type ConstraintVocabulary } from '../../src/ie/constraint.ts';
 import { INFINITE_COST } from '../../src/ie/constraint/closing-cost.ts';
@@ -37,7 +39,7 @@ describe('closing cost of the token budget', () => {
     for (const schema of SCHEMAS) {
       for (const text of TEXTS) {
         for (const boundaries of ['words', 'anywhere'] as MentionBoundaries[]) {
-          // The repeat and relation rules are lifted where the budget uses the cost: off here.
+          // Exact shortest paths: both rules off.
           const fresh = (): AnswerConstraint => new AnswerConstraint(vocab, schema, text, schema.eventTypes.length > 0 ? 'ee' : 'ner-re', { mentionBoundaries: boundaries, allowRepeatedEntities: true, freeRelationArguments: true });
           for (let walk = 0; walk < 12; walk++) {
             const path: number[] = [];
@@ -73,4 +75,72 @@ describe('closing cost of the token budget', () => {
     expect(checked).toBeGreaterThan(400);
     expect(finite).toBeGreaterThan(0.9 * checked);
   });
+
+  it('with the relation rule on, stays an upper bound that some one-character token lowers by at least one', () => {
+    // The rule stays on in the budget's reserve: a relation argument costs its candidates (the
+    // entities the answer named), the tail at most the dearest cheapest tail of the affordable heads.
+    const schema: IeSchema = {
+      entityTypes: ['location', 'person'],
+      relationTypes: [{ name: 'live in', headTypes: ['person'], tailTypes: ['location'] }, { name: 'kill', headTypes: ['person'], tailTypes: ['person'] }],
+      eventTypes: [],
+    };
+    const texts = ['Ada met Bob in Paris .', 'Bo and Alexandra met in Rome and Paris', 'He said " no " to Ada in Rome'];
+    // Half the walks start with the entities written, so that many reach the relations.
+    const named = ['{"location": ["Paris"], "person": ["Ada", "Bob"], ', '{"location": ["Rome", "Paris"], "person": ["Alexandra", "Bo"], ', '{"location": ["Rome"], "person": ["Ada", "He"], '];
+    const characters = new Set<string>(' {}[]",:\\/u0123456789abcdefnrt');
+    for (const text of [...texts, 'location person live in kill']) for (const character of text) characters.add(character);
+    const vocab: ConstraintVocabulary = { pieces: ['', ...characters, '"]}', '", "', 'Paris'], endId: 0 };
+    const singles = vocab.pieces.map((piece, id) => ({ piece, id })).filter(({ piece, id }) => id !== vocab.endId && piece.length === 1 && piece !== '\\');
+    const rng = new Rng(12);
+    let relationStates = 0;
+    let checked = 0;
+    for (const [textIndex, text] of texts.entries()) {
+      /** The constraint after `answer`, read one character (token) at a time. */
+      const replay = (answer: string): AnswerConstraint => {
+        const constraint = new AnswerConstraint(vocab, schema, text, 'ner-re', { mentionBoundaries: 'words', allowRepeatedEntities: true });
+        for (const character of answer) constraint.advance(vocab.pieces.indexOf(character));
+        return constraint;
+      };
+      const cheapestNext = (constraint: AnswerConstraint): { piece: string; cost: number } => {
+        const allowed = allowedIds(constraint.allowed());
+        let best = { piece: '', cost: Infinity };
+        for (const { id, piece } of singles) {
+          if (!allowed.includes(id)) continue;
+          const cost = replay(constraint.answerText + piece).closingCost;
+          if (cost < best.cost) best = { piece, cost };
+        }
+        return best;
+      };
+      for (let walk = 0; walk < 30; walk++) {
+        const constraint = replay(walk % 2 === 0 ? '' : named[textIndex]!);
+        for (let step = 0; step < 70 && !constraint.done; step++) {
+          const cost = constraint.closingCost;
+          const where = `${JSON.stringify(text)} after ${JSON.stringify(constraint.answerText)}`;
+          if (cost < INFINITE_COST) {
+            // Consistent: a one-character token lowers it by at least one ...
+            expect(cheapestNext(constraint).cost, where).toBeLessThanOrEqual(cost - 1);
+            // ... and an upper bound: descending greedily finishes in at most `cost` tokens, the end token included.
+            if (step % 3 === 0) {
+              let descent = constraint;
+              let used = 1;
+              while (!descent.done) {
+                descent = replay(descent.answerText + cheapestNext(descent).piece);
+                used++;
+              }
+              expect(used, `${where}: finished as ${descent.answerText}`).toBeLessThanOrEqual(cost);
+            }
+            if (/\[\["[^\]]*$/.test(constraint.answerText)) relationStates++;
+            checked++;
+          }
+          const ids = allowedIds(constraint.allowed()).filter((id) => id !== vocab.endId);
+          const id = ids[rng.int(0, ids.length)]!;
+          if (vocab.pieces[id] === '\\') break;
+          constraint.advance(id);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+    expect(relationStates).toBeGreaterThan(200);
+  });
 });
+

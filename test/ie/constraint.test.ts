@@ -239,11 +239,14 @@ describe('answer grammar', () => {
     for (const character of named) walk.advance(escapes.pieces.indexOf(character));
     expect(escapes.pieces.filter((_, id) => ((walk.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual(['\\']);
     expect(accepts(schema, quoted, `${named}\\"Ace\\" Lovelace"]]}`, undefined, 'anywhere')).toBe(true);
-    // The budget's reserve (allowedWithin) lifts the rule: its cost model does not know it.
-    const lifted = createAnswerConstraint(vocab, schema, input, 'ner-re');
-    for (const character of '{"person": ["Bob"]') lifted.advance(vocab.pieces.indexOf(character));
-    expect(lifted.allowedWithin!(100).some((word) => word !== 0)).toBe(true);
-    expect(vocab.pieces.filter((_, id) => ((lifted.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual(['}', ',']);
+    // The budget's reserve (allowedWithin) keeps the rule (its cost model knows it); its last
+    // resort, mentions that close anywhere, lifts it.
+    const budgeted = createAnswerConstraint(vocab, schema, input, 'ner-re');
+    for (const character of '{"person": ["Bob"]') budgeted.advance(vocab.pieces.indexOf(character));
+    const pieces = (mask: Uint32Array): string[] => vocab.pieces.filter((_, id) => ((mask[id >> 5]! >>> (id & 31)) & 1) === 1);
+    expect(pieces(budgeted.allowedWithin!(100))).toEqual(['}']);
+    budgeted.closeMentionsAnywhere!();
+    expect(pieces(budgeted.allowed())).toEqual(['}', ',']);
   });
 
   it('allows the end token only after the closing brace, and nothing else then', () => {

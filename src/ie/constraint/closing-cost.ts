@@ -15,8 +15,13 @@
 //               (its closing quote). Value iteration (Bellman–Ford sweeps) over the small graph.
 //   mention     per mention-matcher state: characters to the nearest state that may end,
 //               memoised depth-first over the matcher's acyclic state graph.
+//   relations   with the relation rule on (relation-arguments.ts), a relation's head and tail
+//               cost what its candidates cost (RelationCosts): the structure table then gives the
+//               head and tail node of each relation key the cheapest head, and for the tail the
+//               dearest of the cheapest tails those heads leave (an upper bound whichever head is
+//               written), and a state inside an argument costs its cheapest candidate's rest.
 
-import { ESC, KEY, NODE, NODE_END, NODE_MENTION, NODE_STRUCT, ROLE, SAM, type AnswerGrammar } from './grammar.ts';
+import { ESC, HEAD_LEN, HEAD_SAM, KEY, LEN, mentionKey, NODE, NODE_END, NODE_MENTION, NODE_STRUCT, ROLE, SAM, type AnswerGrammar } from './grammar.ts';
 import { MENTION_EMPTY, type MentionMatcher } from './mention-matcher.ts';
 
 export const INFINITE_COST = 0x3fffffff;
@@ -82,13 +87,26 @@ export class MentionDistances {
   }
 }
 
+/**
+ * What a relation argument costs under the relation rule: per (mention node, key slot) for the
+ * structure table (undefined: the plain mention cost), and from inside an argument.
+ */
+export interface RelationCosts {
+  /** Changes whenever the costs do (the rule's candidates changed). */
+  readonly version: number;
+  nodeCost(node: number, keySlot: number): number | undefined;
+  /** Characters (closing quote excluded) that finish the argument from (sam, length); INFINITE_COST if none can. */
+  inside(tail: boolean, key: number, head: number, sam: number, length: number): number;
+}
+
 /** Shortest completion of every structure state, for mentions that cost `mentionCost` characters (quotes included). */
 export class StructureCosts {
   readonly keySlots: number;
   readonly roleSlots: number;
   private readonly table: Int32Array;
 
-  constructor(readonly grammar: AnswerGrammar, mentionCost: number) {
+  /** `relations`: mention nodes whose cost depends on the key (the relation rule's head and tail). */
+  constructor(readonly grammar: AnswerGrammar, mentionCost: number, relations?: RelationCosts) {
     const { kind, closeTarget, edgeStart, edgeTarget, edgeGuardField, edgeGuardMax, edgeAssignField, edgeAssignValue } = grammar;
     const nodes = kind.length;
     // KEY and ROLE run from -1 to (names - 1): slot = value + 1.
@@ -117,7 +135,8 @@ export class StructureCosts {
             let best = table[slot]!;
             if (nodeKind === NODE_MENTION) {
               const after = table[closeTarget[node]! * stride + k * roleSlots + r]!;
-              if (after < INFINITE_COST) best = Math.min(best, mentionCost + after);
+              const cost = relations?.nodeCost(node, k) ?? mentionCost;
+              if (after < INFINITE_COST && cost < INFINITE_COST) best = Math.min(best, cost + after);
             } else if (nodeKind === NODE_STRUCT) {
               for (let e = edgeStart[node]!; e < edgeStart[node + 1]!; e++) {
                 const guard = edgeGuardField[e]!;
@@ -171,11 +190,14 @@ export function cachedStructureCosts(cache: Map<string, StructureCosts>, key: st
 export class ClosingCost {
   private structure: StructureCosts | null = null;
   private structureAnywhere: StructureCosts | null = null;
+  private structureWithRelations: { version: number; costs: StructureCosts } | null = null;
 
+  /** `relations()`: the relation rule's costs while the rule is on (null: off or lifted). */
   constructor(
     private readonly grammar: AnswerGrammar,
     private readonly mentions: MentionDistances,
     private readonly structures: StructureCostsFor,
+    private readonly relations: () => RelationCosts | null = () => null,
   ) {}
 
   /** `closeAnywhere`: an open mention may close wherever it is non-empty (the budget's last resort). */
@@ -183,15 +205,30 @@ export class ClosingCost {
     const node = states[at + NODE]!;
     const kind = this.grammar.kind[node]!;
     if (kind === NODE_END) return 1;
-    const structure = this.structureFor(closeAnywhere);
+    const relations = closeAnywhere ? null : this.relations();
+    const structure = relations === null ? this.structureFor(closeAnywhere) : this.structureWith(relations);
     const key = states[at + KEY]!;
     const role = states[at + ROLE]!;
     if (kind !== NODE_MENTION) return structure.of(node, key, role);
     if (states[at + ESC] !== 0) return INFINITE_COST;
     const sam = states[at + SAM]!;
-    const inside = closeAnywhere ? (sam === MENTION_EMPTY ? 1 : 0) : this.mentions.of(sam);
+    const { relationHeadNode, relationTailNode } = this.grammar;
+    const argument = relations !== null && (node === relationHeadNode || node === relationTailNode);
+    const tail = node === relationTailNode;
+    const head = tail && states[at + HEAD_LEN]! >= 0 ? mentionKey(states[at + HEAD_SAM]!, states[at + HEAD_LEN]!) : -1;
+    const inside = argument ? relations.inside(tail, key, head, sam, states[at + LEN]!)
+      : closeAnywhere ? (sam === MENTION_EMPTY ? 1 : 0) : this.mentions.of(sam);
     const after = structure.of(this.grammar.closeTarget[node]!, key, role);
     return inside >= INFINITE_COST || after >= INFINITE_COST ? INFINITE_COST : inside + 1 + after;
+  }
+
+  /** The structure table with the relation rule's argument costs, rebuilt when they change (a few ms). */
+  private structureWith(relations: RelationCosts): StructureCosts {
+    const known = this.structureWithRelations;
+    if (known !== null && known.version === relations.version) return known.costs;
+    const costs = new StructureCosts(this.grammar, Math.min(INFINITE_COST, this.mentions.of(MENTION_EMPTY) + 1), relations);
+    this.structureWithRelations = { version: relations.version, costs };
+    return costs;
   }
 
   private structureFor(closeAnywhere: boolean): StructureCosts {

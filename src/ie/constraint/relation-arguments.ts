@@ -14,7 +14,8 @@
 // having no dead ends. Escapes inside an argument are allowed exactly where a candidate's next
 // character is written escaped, and only in the escape that candidate's character takes.
 
-import { mentionKey, type RelationLimits } from './grammar.ts';
+import { mentionKey, type AnswerGrammar, type RelationLimits } from './grammar.ts';
+import { INFINITE_COST, type RelationCosts } from './closing-cost.ts';
 import type { IeSchema } from '../schema.ts';
 
 /** An entity text the answer named: its matcher states per length, decoded text and types. */
@@ -57,8 +58,21 @@ function escapeOf(code: number): string {
 
 const NO_HEAD = -1;
 
-export class RelationArgumentRule implements RelationLimits {
+/** The token budget's view of one relation key: its candidates' costs (closing-cost.ts). */
+interface KeyCosts {
+  /** Heads whose own text and cheapest other tail can be written one character per token. */
+  heads: Set<NamedEntity>;
+  /** The cheapest of those heads, and the dearest of their cheapest tails (characters). */
+  head: number;
+  tail: number;
+}
+
+export class RelationArgumentRule implements RelationLimits, RelationCosts {
   enabledKeys: number;
+  version = 0;
+  /** Whether a character can be written as one token, unescaped (set by useCharacterCosts). */
+  private cheap: ((code: number) => boolean) | null = null;
+  private keyCosts: Map<number, KeyCosts> | null = null;
   private readonly named = new Map<number, NamedEntity>();
   private heads = new Map<number, ArgumentCandidates>();
   private tails = new Map<number, ArgumentCandidates>();
@@ -70,8 +84,9 @@ export class RelationArgumentRule implements RelationLimits {
   /** enabledKeysWith's answers since the last rebuild, by mentionKey and answer key. */
   private withOne = new Map<string, number>();
 
-  /** `keys`: the grammar's answer keys in order; at most 32 (the keys are bits of a 32-bit mask). */
-  constructor(schema: IeSchema, keys: readonly string[]) {
+  /** `grammar.keys`: the answer keys in order; at most 32 (the keys are bits of a 32-bit mask). */
+  constructor(schema: IeSchema, private readonly grammar: AnswerGrammar) {
+    const keys = grammar.keys;
     if (keys.length > 32) throw new Error(`relation argument rule: ${keys.length} answer keys, at most 32`);
     this.keys = keys;
     this.signatures = new Map();
@@ -103,6 +118,8 @@ export class RelationArgumentRule implements RelationLimits {
     this.heads = new Map();
     this.tails = new Map();
     this.withOne = new Map();
+    this.keyCosts = null;
+    this.version++;
     this.enabledKeys = this.enabledFor([...this.named.values()], (key, heads, tails) => {
       this.heads.set(key, new ArgumentCandidates(heads));
       this.tails.set(key, new ArgumentCandidates(tails));
@@ -150,6 +167,66 @@ export class RelationArgumentRule implements RelationLimits {
 
   mayClose(tail: boolean, key: number, head: number, sam: number, length: number): boolean {
     return this.candidates(tail, key, head, sam, length).some((entity) => entity.path.length - 1 === length);
+  }
+
+  /** From here on the rule also answers the token budget's cost questions (RelationCosts). */
+  useCharacterCosts(cheap: (code: number) => boolean): void {
+    this.cheap = cheap;
+    this.keyCosts = null;
+  }
+
+  /** Characters that write `entity`'s text from `from` on, one token each; INFINITE_COST if one needs an escape or has no token. */
+  private rest(entity: NamedEntity, from: number): number {
+    const cheap = this.cheap!;
+    for (let index = from; index < entity.text.length; index++) {
+      const code = entity.text.charCodeAt(index);
+      if (code < 0x20 || code === 0x22 || code === 0x5c || !cheap(code)) return INFINITE_COST;
+    }
+    return entity.text.length - from;
+  }
+
+  private costsOf(key: number): KeyCosts | undefined {
+    if (this.keyCosts === null) {
+      this.keyCosts = new Map();
+      for (const [relation, heads] of this.heads) {
+        const tails = this.tails.get(relation)!.entities;
+        const affordable = new Set<NamedEntity>();
+        let head = INFINITE_COST;
+        let tail = 0;
+        for (const candidate of heads.entities) {
+          const own = this.rest(candidate, 0);
+          const cheapestTail = Math.min(INFINITE_COST, ...tails.filter((other) => other.end !== candidate.end).map((other) => this.rest(other, 0)));
+          if (own >= INFINITE_COST || cheapestTail >= INFINITE_COST) continue;
+          affordable.add(candidate);
+          head = Math.min(head, own);
+          tail = Math.max(tail, cheapestTail);
+        }
+        if (affordable.size > 0) this.keyCosts.set(relation, { heads: affordable, head, tail });
+      }
+    }
+    return this.keyCosts.get(key);
+  }
+
+  nodeCost(node: number, keySlot: number): number | undefined {
+    const key = keySlot - 1;
+    if (this.cheap === null || !this.signatures.has(key)) return undefined;
+    const costs = this.costsOf(key);
+    if (costs === undefined) return INFINITE_COST;
+    // The mention and its closing quote.
+    if (node === this.grammar.relationHeadNode) return costs.head + 1;
+    if (node === this.grammar.relationTailNode) return costs.tail + 1;
+    return undefined;
+  }
+
+  inside(tail: boolean, key: number, head: number, sam: number, length: number): number {
+    const costs = this.cheap === null ? undefined : this.costsOf(key);
+    if (costs === undefined) return INFINITE_COST;
+    let best = INFINITE_COST;
+    for (const candidate of this.candidates(tail, key, head, sam, length)) {
+      if (!tail && !costs.heads.has(candidate)) continue;
+      best = Math.min(best, this.rest(candidate, length));
+    }
+    return best;
   }
 
   mayEscape(tail: boolean, key: number, head: number, sam: number, length: number, written: string): boolean {
