@@ -24,6 +24,7 @@
 //   small-continued-9  the shipped model: 300 more SFT steps for a finished `small-continued-7` model at its share, 0.5
 //   small-continued-10  the same for a finished `small-continued-9` model
 //   small-continued-11  small-continued-10 with mention replacement (ie/augment.ts) in every copy of the training set
+//   small-continued-12  small-continued-10 with the relation rule in the constrained loss's masks (seed 13)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -75,7 +76,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -238,6 +239,9 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // small-continued-10's run (300 steps from a finished small-continued-9 model, mixed loss at 0.5)
   // with mention replacement at 0.5 in every copy of the training set, seed 12.
   'small-continued-11': { ...constrainedLossRun('small-continued-11', 'small-continued-9', 12, 0.5), sftMentionReplacement: 0.5 },
+  // small-continued-10's run again (seed 13) with the relation rule in the constraint, and so in the
+  // constrained loss's masks: a relation argument's softmax runs over the entities the answer named.
+  'small-continued-12': constrainedLossRun('small-continued-12', 'small-continued-9', 13, 0.5),
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
