@@ -92,9 +92,9 @@ export class RelationArgumentRule implements RelationLimits, RelationCosts {
     this.signatures = new Map();
     let other = 0;
     keys.forEach((name, index) => {
+      // Key names are unique (the grammar refuses a schema that repeats one).
       const relation = schema.relationTypes.find((type) => type.name === name);
-      // A name that is both an entity type and a relation type: the grammar writes the entity list first.
-      if (relation !== undefined && !schema.entityTypes.includes(name)) {
+      if (relation !== undefined) {
         this.signatures.set(index, {
           ...(relation.headTypes !== undefined ? { headTypes: relation.headTypes } : {}),
           ...(relation.tailTypes !== undefined ? { tailTypes: relation.tailTypes } : {}),
