@@ -42,11 +42,12 @@ class ArgumentCandidates {
     }
   }
 
-  /** The candidates that begin with the mention (sam, length), the one ending at `excluded` left out. */
-  at(sam: number, length: number, excluded: number): NamedEntity[] {
+  /** Whether a candidate that begins with the mention (sam, length), other than the one ending at `excluded`, passes `test`. */
+  some(sam: number, length: number, excluded: number, test: (entity: NamedEntity) => boolean): boolean {
     const list = this.byPrefix.get(mentionKey(sam, length));
-    if (list === undefined) return [];
-    return excluded < 0 ? list : list.filter((entity) => entity.end !== excluded);
+    if (list === undefined) return false;
+    for (const entity of list) if (entity.end !== excluded && test(entity)) return true;
+    return false;
   }
 }
 
@@ -156,17 +157,18 @@ export class RelationArgumentRule implements RelationLimits, RelationCosts {
     return enabled >>> 0;
   }
 
-  private candidates(tail: boolean, key: number, head: number, sam: number, length: number): NamedEntity[] {
+  /** Whether a candidate of the argument begins with the mention (sam, length) and passes `test` (a step of the mask walk: no allocation). */
+  private some(tail: boolean, key: number, head: number, sam: number, length: number, test: (entity: NamedEntity) => boolean): boolean {
     const argument = (tail ? this.tails : this.heads).get(key);
-    return argument === undefined ? [] : argument.at(sam, length, tail ? head : NO_HEAD);
+    return argument !== undefined && argument.some(sam, length, tail ? head : NO_HEAD, test);
   }
 
   mayRead(tail: boolean, key: number, head: number, sam: number, length: number): boolean {
-    return this.candidates(tail, key, head, sam, length).length > 0;
+    return this.some(tail, key, head, sam, length, () => true);
   }
 
   mayClose(tail: boolean, key: number, head: number, sam: number, length: number): boolean {
-    return this.candidates(tail, key, head, sam, length).some((entity) => entity.path.length - 1 === length);
+    return this.some(tail, key, head, sam, length, (entity) => entity.path.length - 1 === length);
   }
 
   /** From here on the rule also answers the token budget's cost questions (RelationCosts). */
@@ -222,15 +224,15 @@ export class RelationArgumentRule implements RelationLimits, RelationCosts {
     const costs = this.cheap === null ? undefined : this.costsOf(key);
     if (costs === undefined) return INFINITE_COST;
     let best = INFINITE_COST;
-    for (const candidate of this.candidates(tail, key, head, sam, length)) {
-      if (!tail && !costs.heads.has(candidate)) continue;
-      best = Math.min(best, this.rest(candidate, length));
-    }
+    this.some(tail, key, head, sam, length, (candidate) => {
+      if (tail || costs.heads.has(candidate)) best = Math.min(best, this.rest(candidate, length));
+      return false; // visit every candidate
+    });
     return best;
   }
 
   mayEscape(tail: boolean, key: number, head: number, sam: number, length: number, written: string): boolean {
-    return this.candidates(tail, key, head, sam, length).some((entity) =>
+    return this.some(tail, key, head, sam, length, (entity) =>
       entity.text.length > length && escapeOf(entity.text.charCodeAt(length)).startsWith(written));
   }
 }
