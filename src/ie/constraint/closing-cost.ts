@@ -226,7 +226,7 @@ export class ClosingCost {
   private structureWith(relations: RelationCosts): StructureCosts {
     const known = this.structureWithRelations;
     if (known !== null && known.version === relations.version) return known.costs;
-    const costs = new StructureCosts(this.grammar, Math.min(INFINITE_COST, this.mentions.of(MENTION_EMPTY) + 1), relations);
+    const costs = new StructureCosts(this.grammar, this.shortestMentionCost(), relations);
     this.structureWithRelations = { version: relations.version, costs };
     return costs;
   }
@@ -234,6 +234,11 @@ export class ClosingCost {
   private structureFor(closeAnywhere: boolean): StructureCosts {
     // With closeAnywhere the shortest mention is one character (there is one wherever the grammar has mention nodes).
     if (closeAnywhere) return (this.structureAnywhere ??= this.structures(2));
-    return (this.structure ??= this.structures(Math.min(INFINITE_COST, this.mentions.of(MENTION_EMPTY) + 1)));
+    return (this.structure ??= this.structures(this.shortestMentionCost()));
+  }
+
+  /** The input's shortest mention and its closing quote. */
+  private shortestMentionCost(): number {
+    return Math.min(INFINITE_COST, this.mentions.of(MENTION_EMPTY) + 1);
   }
 }

@@ -191,13 +191,14 @@ export class RelationArgumentRule implements RelationLimits, RelationCosts {
     if (this.keyCosts === null) {
       this.keyCosts = new Map();
       for (const [relation, heads] of this.heads) {
-        const tails = this.tails.get(relation)!.entities;
+        const tails = this.tails.get(relation)!.entities.map((entity) => ({ end: entity.end, cost: this.rest(entity, 0) }));
         const affordable = new Set<NamedEntity>();
         let head = INFINITE_COST;
         let tail = 0;
         for (const candidate of heads.entities) {
           const own = this.rest(candidate, 0);
-          const cheapestTail = Math.min(INFINITE_COST, ...tails.filter((other) => other.end !== candidate.end).map((other) => this.rest(other, 0)));
+          let cheapestTail = INFINITE_COST;
+          for (const other of tails) if (other.end !== candidate.end) cheapestTail = Math.min(cheapestTail, other.cost);
           if (own >= INFINITE_COST || cheapestTail >= INFINITE_COST) continue;
           affordable.add(candidate);
           head = Math.min(head, own);

@@ -468,15 +468,15 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
       const examples = limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest);
-      const encode = (items: readonly IeExample[]): ReturnType<typeof encodeTrainingExamples> =>
-        encodeTrainingExamples(items, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), lossMasks);
+      const encode = (items: readonly IeExample[], masks = lossMasks): ReturnType<typeof encodeTrainingExamples> =>
+        encodeTrainingExamples(items, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), masks);
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
       // Mention replacement (preset.sftMentionReplacement): every copy of the training set gets its
       // own replacements, drawn from (seed, dataset, copy); without it one encoding serves every copy.
       const replacement = preset.sftMentionReplacement;
       const copies = replacement === undefined ? [examples]
         : replacedCopies(examples, replacement, repeats, Math.imul(preset.seed, 7919) + DEMO_DATASETS.indexOf(dataset) * 101);
-      const encodedCopies = copies.map(encode);
+      const encodedCopies = copies.map((copy) => encode(copy));
       for (let r = 0; r < repeats; r++) train.push(...encodedCopies[r % copies.length]!.sequences);
       for (const copy of encodedCopies) tooLong += copy.tooLong;
       const encoded = encodedCopies[0]!;
@@ -488,7 +488,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       }
       // The mixed loss (sftConstrainedShare) scores dev on the plain loss, comparable with plain runs'.
       const devMasks = preset.sftConstrainedShare === undefined ? lossMasks : undefined;
-      dev.push(...encodeTrainingExamples(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), devMasks).sequences);
+      dev.push(...encode(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), devMasks).sequences);
       const masked = encoded.maskedPositions;
       log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
         (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
