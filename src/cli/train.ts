@@ -1,6 +1,6 @@
 // `chatuie train sft --model DIR --data FILE --out DIR [--steps N] [--lr X] [--batch B]
 //  [--lora-rank R] [--lora-alpha A] [--dev FILE] [--eval-every N] [--checkpoint-every N]
-//  [--accumulation K] [--seed S] [--constrained-loss SHARE] [--resume]`
+//  [--accumulation K] [--seed S] [--constrained-loss SHARE] [--dropout P] [--resume]`
 // Prints one JSON line of progress per step on stdout; writes checkpoints to --out.
 
 import { existsSync, readFileSync, copyFileSync, readdirSync } from 'node:fs';
@@ -29,7 +29,7 @@ import { parseArgs, UsageError, type ParsedArgs } from './args.ts';
 export const TRAIN_USAGE =
   'chatuie train sft --model DIR --data FILE [--data FILE]... --out DIR [--schema FILE] [--steps N] [--lr X] [--batch B]\n' +
   '                  [--lora-rank R] [--lora-alpha A] [--dev FILE] [--eval-every N] [--checkpoint-every N] [--accumulation K]\n' +
-  '                  [--seed S] [--group-by-length N] [--constrained-loss SHARE] [--resume]\n' +
+  '                  [--seed S] [--group-by-length N] [--constrained-loss SHARE] [--dropout P] [--resume]\n' +
   '    data: JSONL spans or CoNLL BIO (encoded with the checkpoint tokenizer), or JSONL {"prompt": [ids], "answer": [ids]}';
 
 const TOKENIZER_FILES = /^(tokenizer\.json|tokenizer_config\.json|tokenizer\.model|ice_text\.model|special_tokens_map\.json)$/;
@@ -97,12 +97,15 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
     steps: { kind: 'value' }, lr: { kind: 'value' }, batch: { kind: 'value' }, 'lora-rank': { kind: 'value' }, 'lora-alpha': { kind: 'value' },
     dev: { kind: 'value' }, 'eval-every': { kind: 'value' }, 'checkpoint-every': { kind: 'value' }, accumulation: { kind: 'value' },
     seed: { kind: 'value' }, resume: { kind: 'switch' }, 'group-by-length': { kind: 'value' }, 'constrained-loss': { kind: 'value' },
+    dropout: { kind: 'value' },
   });
   const modelDir = args.get('model')![0]!;
   const outDir = args.get('out')![0]!;
   const resume = args.has('resume');
   if (resume && !existsSync(path.join(outDir, TRAINER_STATE_FILE))) throw new UsageError(`--resume: ${outDir} holds no checkpoint (${TRAINER_STATE_FILE})`);
   const loraRank = number(args, 'lora-rank', 0);
+  const hiddenDropout = number(args, 'dropout', 0, false);
+  if (!(hiddenDropout < 1)) throw new UsageError(`--dropout: ${hiddenDropout} is not a share in [0, 1)`);
   const options = defaultSftOptions({
     steps: Math.max(1, number(args, 'steps', 100)),
     ...(args.has('lr') ? { lr: number(args, 'lr', 1e-3, false) } : {}),
@@ -112,6 +115,7 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
     checkpointEvery: number(args, 'checkpoint-every', 0),
     seed: number(args, 'seed', 1),
     groupByLength: number(args, 'group-by-length', 0),
+    hiddenDropout,
     lora: loraRank > 0 ? { rank: loraRank, alpha: number(args, 'lora-alpha', 2 * loraRank, false), targets: ['qkv'] } : null,
   });
 

@@ -138,7 +138,13 @@ export function embedStep(ctx: GpuContext, config: GlmConfig, weights: GlmWeight
   embed(ctx, weights, ids, workspace.upload('ids', [ids.length], ids), y);
 }
 
-/** One transformer layer: a.input → a.output, appending this step's keys and values to `kv`. */
+/** Where training applies hidden dropout: the attention output projection and the MLP down projection, before their residual adds. */
+export type DropoutSite = 'dense' | 'down';
+
+/**
+ * One transformer layer: a.input → a.output, appending this step's keys and values to `kv`.
+ * `dropout` (training only) is applied in place to a.dense and a.down before the residual adds.
+ */
 export function layerForward(
   ctx: GpuContext,
   config: GlmConfig,
@@ -147,6 +153,7 @@ export function layerForward(
   step: StepTensors,
   a: LayerActivations,
   project: LinearFn = linear,
+  dropout?: (site: DropoutSite, y: GpuTensor) => void,
 ): void {
   norm(ctx, config, a.input, layer.inputNorm, a.ln1);
   project(ctx, a.ln1, layer.qkv, a.qkv);
@@ -155,12 +162,14 @@ export function layerForward(
   });
   glmAttention(ctx, step.dims, { q: a.q, kCache: kv.keys, vCache: kv.values, seq: step.seq, out: a.attn });
   project(ctx, a.attn, layer.dense, a.dense);
+  dropout?.('dense', a.dense);
   addScaled(ctx, config.residualFromNormOutput ? a.ln1 : a.input, config.residualAlpha, a.dense, a.mid);
   norm(ctx, config, a.mid, layer.postNorm, a.ln2);
   project(ctx, a.ln2, layer.mlpUp, a.up);
   if (config.activation === 'swiglu') swiglu(ctx, a.up, a.act);
   else gelu(ctx, a.up, a.act);
   project(ctx, a.act, layer.mlpDown, a.down);
+  dropout?.('down', a.down);
   addScaled(ctx, config.residualFromNormOutput ? a.ln2 : a.mid, config.residualAlpha, a.down, a.output);
 }
 

@@ -10,6 +10,14 @@ import { ropePairs, ropeTable } from '../model/rope.ts';
 
 export type ParamLookup = (name: string) => Float64Array;
 
+/** Hidden dropout's multipliers for one layer's attention ('dense') or MLP ('down') output of N·C elements, or null for none. */
+export type DropoutMasks = (layer: number, site: 'dense' | 'down', count: number) => Float32Array | null;
+
+function applyMask(y: Float64Array, mask: Float32Array | null): void {
+  if (!mask) return;
+  for (let i = 0; i < y.length; i++) y[i] = y[i]! * mask[i]!;
+}
+
 function normRows(config: GlmConfig, x: Float64Array, rows: number, weight: Float64Array, bias: Float64Array | null): Float64Array {
   const C = config.hiddenSize;
   const y = new Float64Array(rows * C);
@@ -76,8 +84,11 @@ function rotate(config: GlmConfig, head: Float64Array, table: Float32Array, row:
   }
 }
 
-/** Final hidden states [N, C] of a training layout (every row; padding rows are computed but unused). */
-export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout): Float64Array {
+/**
+ * Final hidden states [N, C] of a training layout (every row; padding rows are computed but unused).
+ * `dropout` multiplies each layer's attention and MLP output projections before their residual adds.
+ */
+export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout, dropout: DropoutMasks | null = null): Float64Array {
   const names = modelTensorNames(config);
   const { hiddenSize: C, numHeads: H, kvGroups: G, headDim: D, ffnHiddenSize: F } = config;
   const B = layout.seqs.length;
@@ -93,7 +104,7 @@ export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: Tra
   layout.ids.forEach((id, r) => x.set(embedding.subarray(id * C, (id + 1) * C), r * C));
   const optional = (name: string | null): Float64Array | null => (name ? params(name) : null);
 
-  for (const n of names.layers) {
+  names.layers.forEach((n, layerIndex) => {
     const ln1 = normRows(config, x, N, params(n.inputNormWeight), optional(n.inputNormBias));
     const qkv = linearRows(ln1, N, params(n.qkvWeight), optional(n.qkvBias), C);
     const width = qkv.length / N;
@@ -127,6 +138,7 @@ export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: Tra
       }
     }
     const dense = linearRows(attn, N, params(n.denseWeight), optional(n.denseBias), H * D);
+    applyMask(dense, dropout?.(layerIndex, 'dense', dense.length) ?? null);
     const alpha = config.residualAlpha;
     const mid = new Float64Array(N * C);
     const resid1 = config.residualFromNormOutput ? ln1 : x;
@@ -145,18 +157,19 @@ export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: Tra
       }
     }
     const down = linearRows(act, N, params(n.mlpDownWeight), optional(n.mlpDownBias), F);
+    applyMask(down, dropout?.(layerIndex, 'down', down.length) ?? null);
     const resid2 = config.residualFromNormOutput ? ln2 : mid;
     const out = new Float64Array(N * C);
     for (let i = 0; i < out.length; i++) out[i] = resid2[i]! * alpha + down[i]!;
     x = out;
-  }
+  });
   return normRows(config, x, N, params(names.finalNormWeight), optional(names.finalNormBias));
 }
 
 /** Σ over answer rows of cross-entropy(next token) · lossScale — what TrainingGraph.forwardBackward differentiates. */
-export function glmLossRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout, lossScale: number): number {
+export function glmLossRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout, lossScale: number, dropout: DropoutMasks | null = null): number {
   const names = modelTensorNames(config);
-  const hidden = glmHiddenRef(config, params, layout);
+  const hidden = glmHiddenRef(config, params, layout, dropout);
   const C = config.hiddenSize;
   const V = config.vocabSize;
   const head = config.tieWordEmbeddings || (config.family === 'glm' && !hasParam(params, names.lmHead)) ? params(names.embedding) : params(names.lmHead);

@@ -10,7 +10,7 @@ import type { SliceCreator, TrainPoint, TrainSlice, TrainState } from './types.t
 
 export const DEFAULT_TRAIN_SETTINGS: TrainSettings = {
   mode: 'lora', loraRank: 8, lr: 1e-3, steps: 100, batchSize: 4, evalEvery: 10, checkpointEvery: 10, devF1Examples: DEFAULT_DEV_F1_EXAMPLES,
-  groupByLength: DEFAULT_GROUP_BY_LENGTH, constrainedLossShare: 0,
+  groupByLength: DEFAULT_GROUP_BY_LENGTH, constrainedLossShare: 0, hiddenDropout: 0,
 };
 
 export const initialTrainState: TrainState = {

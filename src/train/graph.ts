@@ -12,18 +12,19 @@ import { swigluBackward, geluBackward } from '../gpu/kernels/activation-backward
 import { glmAttentionBackward, rotaryQkvBackward } from '../gpu/kernels/attention-backward.ts';
 import { crossEntropyForwardBackward } from '../gpu/kernels/cross-entropy.ts';
 import { applyTokenMask, maskWords } from '../gpu/kernels/token-mask.ts';
+import { dropoutInPlace, dropoutSiteSeed } from '../gpu/kernels/dropout.ts';
 import { embedding } from '../gpu/kernels/embedding.ts';
 import { embeddingBackward } from '../gpu/kernels/embedding-backward.ts';
 import { linearBackward, type LinearGrad } from '../gpu/kernels/linear-backward.ts';
 import { linear, type LinearWeight } from '../gpu/kernels/matmul.ts';
 import { layerNormBackward, rmsNormBackward } from '../gpu/kernels/norm-backward.ts';
 import { fill, scaleAdd } from '../gpu/kernels/scale-add.ts';
-import { tensor, type GpuTensor } from '../gpu/tensor.ts';
+import { numel, tensor, type GpuTensor } from '../gpu/tensor.ts';
 import { Workspace } from '../gpu/workspace.ts';
 import type { GlmConfig } from '../model/config.ts';
 import {
   embedStep, finalNorm, layerActivationShapes, layerForward, stepTensors,
-  type LayerActivations, type LinearFn, type StepTensors,
+  type DropoutSite, type LayerActivations, type LinearFn, type StepTensors,
 } from '../model/forward.ts';
 import type { LayerCache } from '../model/kvcache.ts';
 import type { LoraAdapters } from '../model/lora.ts';
@@ -49,6 +50,20 @@ export interface PassResult {
   /** Tokens processed (prompt + answer, no padding). */
   tokens: number;
 }
+
+/**
+ * Hidden dropout of one pass: a share `p` of the attention and MLP output projections' elements
+ * is zeroed (the rest scaled by 1 / (1 − p)) before each residual add, with masks drawn from
+ * `seed` (and the layer and site), so the backward pass re-derives them instead of storing them.
+ */
+export interface HiddenDropout {
+  p: number;
+  /** A u32; the same seed gives the same masks. */
+  seed: number;
+}
+
+/** Applies a pass's dropout to one site's activations (or their gradient) in place. */
+type DropFn = (layer: number, site: DropoutSite, y: GpuTensor) => void;
 
 export interface TrainingGraphOptions {
   /**
@@ -123,16 +138,16 @@ export class TrainingGraph {
    * accumulate into the parameter gradients. With lossScale = 1 / (answer tokens of the whole
    * optimizer batch) the accumulated gradient is that of the mean token cross-entropy.
    */
-  async forwardBackward(sequences: readonly TrainSequence[], lossScale: number): Promise<PassResult> {
+  async forwardBackward(sequences: readonly TrainSequence[], lossScale: number, dropout: HiddenDropout | null = null): Promise<PassResult> {
     const layout = trainingStep(this.config.family, sequences);
-    const losses = this.run(layout, lossScale, true);
+    const losses = this.run(layout, lossScale, true, dropout);
     return { loss: await this.sumLosses(losses, layout), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
   }
 
-  /** Forward only: the loss (Σ CE · lossScale over answer tokens), no gradients touched. */
-  async evaluate(sequences: readonly TrainSequence[], lossScale: number): Promise<PassResult> {
+  /** Forward only: the loss (Σ CE · lossScale over answer tokens), no gradients touched; dropout only when asked (a dev loss has none). */
+  async evaluate(sequences: readonly TrainSequence[], lossScale: number, dropout: HiddenDropout | null = null): Promise<PassResult> {
     const layout = trainingStep(this.config.family, sequences);
-    const losses = this.run(layout, lossScale, false);
+    const losses = this.run(layout, lossScale, false, dropout);
     return { loss: await this.sumLosses(losses, layout), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
   }
 
@@ -143,8 +158,11 @@ export class TrainingGraph {
     return total;
   }
 
-  private run(layout: TrainingLayout, lossScale: number, backward: boolean): GpuTensor {
+  private run(layout: TrainingLayout, lossScale: number, backward: boolean, dropout: HiddenDropout | null): GpuTensor {
     const { ctx, config, workspace } = this;
+    const drop: DropFn | null = dropout && dropout.p > 0
+      ? (layer, site, y) => dropoutInPlace(ctx, y, dropout.p, dropoutSiteSeed(dropout.seed, layer, site))
+      : null;
     const weights = this.model.weights;
     ctx.checkAlive();
     const B = layout.seqs.length;
@@ -170,7 +188,7 @@ export class TrainingGraph {
       const kvShape = [B, config.kvGroups, T, config.headDim];
       const kv = { keys: workspace.get(`L${i}.k`, kvShape), values: workspace.get(`L${i}.v`, kvShape) };
       const a: LayerActivations = { ...named, input: inputs[i]!, output };
-      layerForward(ctx, config, layer, kv, step, a, this.project);
+      layerForward(ctx, config, layer, kv, step, a, this.project, drop ? (site, y) => drop(i, site, y) : undefined);
       acts.push(a);
       caches.push(kv);
       inputs.push(output);
@@ -235,9 +253,12 @@ export class TrainingGraph {
       v: workspace.get('d.v', [B, config.kvGroups, T, config.headDim]),
       qkv: workspace.get('d.qkv', shapes.qkv),
       ln1: workspace.get('d.ln1', [N, C]),
+      // With dropout, the gradients of the projections before their masks (the residual paths take the unmasked ones).
+      dense: drop ? workspace.get('d.dense', [N, C]) : null,
+      down: drop ? workspace.get('d.down', [N, C]) : null,
     };
     for (let i = weights.layers.length - 1; i >= 0; i--) {
-      this.layerBackward(i, acts[i]!, caches[i]!, step, dOut, dIn, d, ones);
+      this.layerBackward(i, acts[i]!, caches[i]!, step, dOut, dIn, d, ones, drop);
       [dOut, dIn] = [dIn, dOut];
     }
     // dOut now holds the gradient of the embedding output.
@@ -276,6 +297,8 @@ export class TrainingGraph {
    * Backward of layerForward (src/model/forward.ts), line by line in reverse:
    *   output = (fromNorm ? ln2 : mid)·alpha + down;  down = act·Wdᵀ;  act = f(up);  up = ln2·Wuᵀ;  ln2 = norm(mid)
    *   mid = (fromNorm ? ln1 : input)·alpha + dense;  dense = attn·Woᵀ;  attn = Attn(rotary(qkv));  qkv = ln1·Wqkvᵀ;  ln1 = norm(input)
+   * With dropout, down and dense are masked after their projections: their projections' output
+   * gradient is the incoming gradient through the same mask.
    */
   private layerBackward(
     index: number,
@@ -284,17 +307,26 @@ export class TrainingGraph {
     step: StepTensors,
     dOut: GpuTensor,
     dIn: GpuTensor,
-    d: Record<'act' | 'up' | 'ln2' | 'mid' | 'attn' | 'q' | 'k' | 'v' | 'qkv' | 'ln1', GpuTensor>,
+    d: Record<'act' | 'up' | 'ln2' | 'mid' | 'attn' | 'q' | 'k' | 'v' | 'qkv' | 'ln1', GpuTensor> & Record<'dense' | 'down', GpuTensor | null>,
     ones: GpuTensor,
+    drop: DropFn | null,
   ): void {
     const { ctx, config } = this;
     const layer = this.model.weights.layers[index]!;
     const alpha = config.residualAlpha;
     const fromNorm = config.residualFromNormOutput;
+    /** The gradient of a site's projection output: `dy` itself, or a copy of it through the site's mask. */
+    const throughMask = (site: DropoutSite, dy: GpuTensor, into: GpuTensor | null): GpuTensor => {
+      if (!drop || !into) return dy;
+      ctx.copy(dy.buffer, dy.offset * 4, into.buffer, into.offset * 4, numel(dy.shape) * 4);
+      drop(index, site, into);
+      return into;
+    };
 
-    // down = act·Wdᵀ + bd
-    linearBackward(ctx, a.act, layer.mlpDown, dOut, d.act, this.linearGrad(layer.mlpDown), ones);
-    this.loraBackward(a.act, layer.mlpDown, dOut, d.act);
+    // down = dropout(act·Wdᵀ + bd)
+    const dDown = throughMask('down', dOut, d.down);
+    linearBackward(ctx, a.act, layer.mlpDown, dDown, d.act, this.linearGrad(layer.mlpDown), ones);
+    this.loraBackward(a.act, layer.mlpDown, dDown, d.act);
     // act = gelu(up) | swiglu(up)
     if (config.activation === 'swiglu') swigluBackward(ctx, a.up, d.act, d.up);
     else geluBackward(ctx, a.up, d.act, d.up);
@@ -305,9 +337,10 @@ export class TrainingGraph {
     // ln2 = norm(mid)
     this.normBackward(d.ln2, a.mid, layer.postNorm, d.mid);
     if (!fromNorm) scaleAdd(ctx, dOut, alpha, d.mid);
-    // dense = attn·Woᵀ + bo   (d.dense = d.mid)
-    linearBackward(ctx, a.attn, layer.dense, d.mid, d.attn, this.linearGrad(layer.dense), ones);
-    this.loraBackward(a.attn, layer.dense, d.mid, d.attn);
+    // dense = dropout(attn·Woᵀ + bo)   (the gradient of dense is d.mid)
+    const dDense = throughMask('dense', d.mid, d.dense);
+    linearBackward(ctx, a.attn, layer.dense, dDense, d.attn, this.linearGrad(layer.dense), ones);
+    this.loraBackward(a.attn, layer.dense, dDense, d.attn);
     // attn = Attention(q, k, v) over this step's keys; (q, k, v) = rotary(qkv)
     glmAttentionBackward(ctx, step.dims, { q: a.q, kCache: kv.keys, vCache: kv.values, seq: step.seq, dOut: d.attn, dq: d.q, dk: d.k, dv: d.v });
     rotaryQkvBackward(ctx, step.dims, step.qkvLayout, step.pairing, step.ropePairs, { rope: step.rope, seq: step.seq, dq: d.q, dk: d.k, dv: d.v, dqkv: d.qkv });

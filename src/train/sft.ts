@@ -26,6 +26,7 @@ import {
   readOptimizerState, readTrainerState, restoreAdapter, saveTrainingCheckpoint,
   TRAINER_STATE_FORMAT, type HistoryPoint, type TrainerState,
 } from './checkpoint.ts';
+import { lowbias32 } from '../gpu/kernels/dropout.ts';
 import { TrainingGraph } from './graph.ts';
 import { AdamW } from './optimizer.ts';
 import { learningRate } from './schedule.ts';
@@ -58,6 +59,12 @@ export interface SftOptions {
    * length and deals them to those steps in a seeded order (less padding per batch).
    */
   groupByLength: number;
+  /**
+   * Hidden dropout during training steps (0 off): the share of the attention and MLP output
+   * projections zeroed before each residual add. The masks are a function of (seed, step, pass),
+   * so a resumed run draws the masks the uninterrupted run would have; dev losses use none.
+   */
+  hiddenDropout: number;
 }
 
 export function defaultSftOptions(overrides: Partial<SftOptions> = {}): SftOptions {
@@ -79,6 +86,7 @@ export function defaultSftOptions(overrides: Partial<SftOptions> = {}): SftOptio
     seed: 1,
     lora: null,
     groupByLength: 0,
+    hiddenDropout: 0,
     ...overrides,
   };
 }
@@ -156,6 +164,11 @@ export function groupedBatchIndices(lengths: readonly number[], seed: number, st
   return sorted.slice(run * count, (run + 1) * count).map((entry) => entry.index);
 }
 
+/** The dropout seed (a u32) of pass `pass` of optimizer step `step` in a run with seed `seed`. */
+export function dropoutPassSeed(seed: number, step: number, pass: number): number {
+  return lowbias32(lowbias32(lowbias32(seed) ^ step) ^ pass);
+}
+
 export class SftTrainer {
   readonly graph: TrainingGraph;
   readonly optimizer: AdamW;
@@ -175,6 +188,7 @@ export class SftTrainer {
     if (data.train.length === 0) throw new Error('SFT needs at least one training example');
     if (options.batchSize < 1 || options.accumulation < 1 || options.steps < 1) throw new Error('SFT: steps, batch size and accumulation must be ≥ 1');
     if (!Number.isInteger(options.groupByLength) || options.groupByLength < 0) throw new Error(`SFT: groupByLength must be a whole number ≥ 0 (got ${options.groupByLength})`);
+    if (!(options.hiddenDropout >= 0 && options.hiddenDropout < 1)) throw new Error(`SFT: hiddenDropout must be in [0, 1) (got ${options.hiddenDropout})`);
     this.trainLengths = data.train.map((s) => s.prompt.length + s.answer.length);
     this.meanAnswerTokens = data.train.reduce((n, s) => n + s.answer.length, 0) / data.train.length;
     if (!(this.meanAnswerTokens > 0)) throw new Error('SFT: the training examples have no answer tokens');
@@ -229,8 +243,9 @@ export class SftTrainer {
     this.graph.zeroGrads();
     let lossSum = 0;
     let tokens = 0;
-    for (const batch of batches) {
-      const result = await this.graph.forwardBackward(batch, 1 / (perStep * this.meanAnswerTokens));
+    for (const [pass, batch] of batches.entries()) {
+      const dropout = options.hiddenDropout > 0 ? { p: options.hiddenDropout, seed: dropoutPassSeed(options.seed, step, pass) } : null;
+      const result = await this.graph.forwardBackward(batch, 1 / (perStep * this.meanAnswerTokens), dropout);
       lossSum += result.loss;
       tokens += result.tokens;
     }

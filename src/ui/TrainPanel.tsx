@@ -125,6 +125,7 @@ export function TrainPanel() {
         <NumberField label="Save every" field="checkpointEvery" step={1} min={0} disabled={locked} />
         <NumberField label="Group by length over N steps (0: off)" field="groupByLength" step={1} min={0} disabled={locked} />
         <NumberField label="Constrained-loss share (0: off, 1: every example)" field="constrainedLossShare" step={0.1} min={0} max={1} disabled={locked} />
+        <NumberField label="Dropout (0: off)" field="hiddenDropout" step={0.05} min={0} max={0.9} disabled={locked} />
       </fieldset>
       <div className="row">
         <button type="button" disabled={busy || !modelReady || !dataReady || !schemaValid} onClick={() => void store.startTraining()}>

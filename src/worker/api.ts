@@ -187,6 +187,12 @@ export interface TrainSettings {
    * and dev loss unless 1, use the plain loss. 0 or absent (run records older than the setting): off.
    */
   constrainedLossShare?: number;
+  /**
+   * Hidden dropout (SftOptions.hiddenDropout): the share [0, 1) of the attention and MLP outputs
+   * zeroed in each training step, against overfitting a small dataset. 0 or absent (run records
+   * older than the setting): off.
+   */
+  hiddenDropout?: number;
 }
 
 /** The Train setting's default: group batches by length over windows of 8 steps. */

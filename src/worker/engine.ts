@@ -119,6 +119,7 @@ export function sftOptionsFor(settings: TrainSettings): SftOptions {
     evalEvery: settings.evalEvery,
     checkpointEvery: settings.checkpointEvery,
     groupByLength: settings.groupByLength ?? 0,
+    hiddenDropout: settings.hiddenDropout ?? 0,
     lora: settings.mode === 'lora' ? { rank: settings.loraRank, alpha: 2 * settings.loraRank, targets: ['qkv'] } : null,
   });
 }
@@ -879,6 +880,8 @@ function checkSettings(settings: TrainSettings): void {
   if (!(settings.lr > 0 && Number.isFinite(settings.lr))) throw new Error(`Training settings: the learning rate must be a positive number (got ${settings.lr}).`);
   const share = settings.constrainedLossShare ?? 0;
   if (!(share >= 0 && share <= 1)) throw new Error(`Training settings: the constrained-loss share must be between 0 (off) and 1 (got ${share}).`);
+  const dropout = settings.hiddenDropout ?? 0;
+  if (!(dropout >= 0 && dropout < 1)) throw new Error(`Training settings: dropout must be at least 0 (off) and below 1 (got ${dropout}).`);
 }
 
 function errorMessage(error: unknown): string {

@@ -44,17 +44,18 @@ describe('chatuie train sft', () => {
       '',
     ].join('\n'));
     const out = path.join(work, 'run');
-    const first = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '4', '--batch', '2', '--lr', '0.01', '--checkpoint-every', '2', '--group-by-length', '2']);
+    const first = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '4', '--batch', '2', '--lr', '0.01', '--checkpoint-every', '2', '--group-by-length', '2', '--dropout', '0.1']);
     expect(progressLines(first.stdout).map((p) => p.step)).toEqual([1, 2, 3, 4]);
     expect(first.stderr).toMatch(/train\.jsonl:3: not valid JSON/);
     expect(first.stderr).toMatch(/train\.jsonl:4: .*token id 99, outside the vocabulary \(11\)/);
     for (const file of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']) {
       expect(existsSync(path.join(out, file)), file).toBe(true);
     }
-    const state = JSON.parse(readFileSync(path.join(out, 'trainer_state.json'), 'utf8')) as { step: number; options: { groupByLength: number } };
+    const state = JSON.parse(readFileSync(path.join(out, 'trainer_state.json'), 'utf8')) as { step: number; options: { groupByLength: number; hiddenDropout: number } };
     expect(state.step).toBe(4);
     expect(state.options.groupByLength).toBe(2);
-    const resumed = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '6', '--batch', '2', '--lr', '0.01', '--group-by-length', '2', '--resume']);
+    expect(state.options.hiddenDropout).toBe(0.1);
+    const resumed = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '6', '--batch', '2', '--lr', '0.01', '--group-by-length', '2', '--dropout', '0.1', '--resume']);
     expect(progressLines(resumed.stdout).map((p) => p.step)).toEqual([5, 6]);
 
     const missing = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'none'), '--resume'])
@@ -70,6 +71,9 @@ describe('chatuie train sft', () => {
     const badShare = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'masked'), '--constrained-loss', '1.5'])
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(badShare?.stderr).toMatch(/--constrained-loss: 1\.5 is not a share in \(0, 1\]/);
+    const badDropout = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'dropped'), '--dropout', '1'])
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(badDropout?.stderr).toMatch(/--dropout: 1 is not a share in \[0, 1\)/);
   });
 
   it('trains LoRA on annotated CoNLL04 sentences with the checkpoint tokenizer and writes adapter and merged model', async () => {

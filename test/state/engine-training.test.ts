@@ -108,6 +108,7 @@ describe('engine: data and training on Dawn', () => {
     const dataset = await engine.loadDataset(dataFiles(), OPTIONS);
     await expect(engine.startTraining({ ...SETTINGS, steps: 0 }, dataset.schema, () => undefined)).rejects.toThrow('Training settings: steps must be a whole number ≥ 1 (got 0).');
     await expect(engine.startTraining({ ...SETTINGS, constrainedLossShare: 1.5 }, dataset.schema, () => undefined)).rejects.toThrow('Training settings: the constrained-loss share must be between 0 (off) and 1 (got 1.5).');
+    await expect(engine.startTraining({ ...SETTINGS, hiddenDropout: 1 }, dataset.schema, () => undefined)).rejects.toThrow('Training settings: dropout must be at least 0 (off) and below 1 (got 1).');
     await expect(engine.startTraining(SETTINGS, { entityTypes: ['a', 'a'], relationTypes: [], eventTypes: [] }, () => undefined)).rejects.toThrow(/duplicate name/);
     const outcome = await engine.startTraining({ ...SETTINGS, mode: 'full' }, dataset.schema, () => void engine.cancelTraining());
     expect(outcome).toEqual({ state: 'cancelled', step: 1, totalSteps: 3, saved: false });

@@ -4,7 +4,9 @@
 // reference update does.
 import { describe, expect, it } from 'vitest';
 import { adamwRef } from '../../src/reference/adamw.ts';
-import { glmHiddenRef, glmLossRef, type ParamLookup } from '../../src/reference/glm.ts';
+import { dropoutSiteSeed } from '../../src/gpu/kernels/dropout.ts';
+import { dropoutMaskRef } from '../../src/reference/dropout.ts';
+import { glmHiddenRef, glmLossRef, type DropoutMasks, type ParamLookup } from '../../src/reference/glm.ts';
 import { trainingStep, type TrainSequence } from '../../src/model/positions.ts';
 import { TrainingGraph } from '../../src/train/graph.ts';
 import { AdamW } from '../../src/train/optimizer.ts';
@@ -60,6 +62,35 @@ for (const family of ['glm', 'glm2'] as const) {
         const param = byName.get(name)!;
         const numeric = finiteDifferenceGrad(() => loss(), param.data, 1e-5);
         expectClose(gpu, numeric, { atol: 2e-5, rtol: 2e-3 }, `d loss / d ${name}`);
+      }
+      graph.destroy();
+    });
+
+    it('hidden dropout: the loss and every gradient equal the reference with the same masks (finite differences)', async () => {
+      const tiny = await tinyModel(family, 23);
+      const layout = trainingStep(tiny.config.family, sequences);
+      const lossScale = 1 / layout.answerTokens;
+      const dropout = { p: 0.3, seed: 4242 };
+      const masks: DropoutMasks = (layer, site, count) => dropoutMaskRef(dropout.p, dropoutSiteSeed(dropout.seed, layer, site), count);
+      const host = tiny.tensors.map((t) => ({ name: t.name, data: Float64Array.from(t.data) }));
+      const byName = new Map(host.map((t) => [t.name, t]));
+      const lookup = (name: string): Float64Array => byName.get(name)!.data;
+      const loss = (): number => glmLossRef(tiny.config, lookup, layout, lossScale, masks);
+      const plain = glmLossRef(tiny.config, lookup, layout, lossScale);
+      expect(Math.abs(loss() - plain)).toBeGreaterThan(1e-4); // the masks change the loss
+
+      const graph = new TrainingGraph(tiny.model);
+      graph.zeroGrads();
+      const pass = await graph.forwardBackward(sequences, lossScale, dropout);
+      expect(pass.loss).toBeCloseTo(loss(), 5);
+      expect((await graph.evaluate(sequences, lossScale, dropout)).loss).toBeCloseTo(pass.loss, 6); // the same seed, the same masks
+      expect((await graph.evaluate(sequences, lossScale)).loss).toBeCloseTo(plain, 5); // none asked, none applied
+      expect((await graph.evaluate(sequences, lossScale, { p: 0, seed: 1 })).loss).toBeCloseTo(plain, 5);
+      expect(Math.abs((await graph.evaluate(sequences, lossScale, { ...dropout, seed: 4243 })).loss - pass.loss)).toBeGreaterThan(1e-4);
+      for (const { name, grad } of graph.params) {
+        const gpu = await tiny.model.ctx.readF32(grad.buffer, grad.offset, grad.shape.reduce((a, b) => a * b, 1));
+        const numeric = finiteDifferenceGrad(() => loss(), byName.get(name)!.data, 1e-5);
+        expectClose(gpu, numeric, { atol: 2e-5, rtol: 2e-3 }, `d loss with dropout / d ${name}`);
       }
       graph.destroy();
     });

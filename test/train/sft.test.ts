@@ -7,7 +7,7 @@ import { memorySource } from '../../src/io/source.ts';
 import { GlmModel } from '../../src/model/model.ts';
 import type { TrainSequence } from '../../src/model/positions.ts';
 import { GlmSession } from '../../src/model/session.ts';
-import { batchIndices, defaultSftOptions, groupedBatchIndices, SftTrainer, type SftProgress } from '../../src/train/sft.ts';
+import { batchIndices, defaultSftOptions, dropoutPassSeed, groupedBatchIndices, SftTrainer, type SftProgress } from '../../src/train/sft.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
@@ -134,11 +134,31 @@ for (const family of ['glm', 'glm2'] as const) {
       expect(beside.loss).toBeCloseTo(alone.loss, 5);
     });
 
-    for (const mode of ['full', 'lora'] as const) {
+    it('hidden dropout: a step draws masks from (seed, step, pass), so its loss differs from no dropout and from another seed, and repeats with the same seed', async () => {
+      const stepLoss = async (hiddenDropout: number, seed: number): Promise<number> => {
+        const tiny = await tinyModel(family, 6);
+        const trainer = new SftTrainer(tiny.model, { train: data }, defaultSftOptions({ steps: 1, batchSize: 2, accumulation: 2, lr: 0, seed, hiddenDropout }));
+        const { loss } = await trainer.trainStep();
+        trainer.destroy();
+        return loss;
+      };
+      const plain = await stepLoss(0, 1);
+      const dropped = await stepLoss(0.4, 1);
+      expect(Math.abs(dropped - plain)).toBeGreaterThan(1e-4);
+      expect(await stepLoss(0.4, 1)).toBe(dropped);
+      expect(dropoutPassSeed(1, 1, 0)).not.toBe(dropoutPassSeed(1, 1, 1));
+      expect(dropoutPassSeed(1, 1, 0)).not.toBe(dropoutPassSeed(1, 2, 0));
+      expect(dropoutPassSeed(1, 1, 0)).not.toBe(dropoutPassSeed(2, 1, 0));
+      const tiny = await tinyModel(family, 6);
+      expect(() => new SftTrainer(tiny.model, { train: data }, defaultSftOptions({ hiddenDropout: 1 }))).toThrow(/hiddenDropout must be in \[0, 1\)/);
+    });
+
+    for (const mode of ['full', 'lora', 'full with dropout'] as const) {
       it(`a run resumed from a checkpoint continues exactly (${mode})`, async () => {
         const options = defaultSftOptions({
           steps: 4, batchSize: 2, accumulation: 2, lr: 1e-2, warmupSteps: 2,
           ...(mode === 'lora' ? { lora: { rank: 2, alpha: 2, targets: ['qkv' as const] } } : {}),
+          ...(mode === 'full with dropout' ? { hiddenDropout: 0.2 } : {}),
         });
         // Uninterrupted: 4 steps.
         const straight = await tinyModel(family, 9);
@@ -156,7 +176,7 @@ for (const family of ['glm', 'glm2'] as const) {
         interrupted.destroy();
 
         const ctx = await testContext();
-        const checkpoint = mode === 'full'
+        const checkpoint = mode !== 'lora'
           ? await loadCheckpoint(memorySource(sink.files))
           : await loadCheckpoint(memorySource(first.files)); // LoRA resumes on the base model
         const model = await GlmModel.load(ctx, checkpoint);

@@ -85,10 +85,13 @@ describe('TrainPanel', () => {
     await act(async () => typeInto(view.byTestId('train-groupByLength') as HTMLInputElement, '4'));
     expect((view.byTestId('train-constrainedLossShare') as HTMLInputElement).value).toBe('0');
     await act(async () => typeInto(view.byTestId('train-constrainedLossShare') as HTMLInputElement, '0.5'));
+    expect((view.byTestId('train-hiddenDropout') as HTMLInputElement).value).toBe('0');
+    await act(async () => typeInto(view.byTestId('train-hiddenDropout') as HTMLInputElement, '0.1'));
     await act(async () => view.button(/Start training/).click());
     expect(engine.lastSettings?.devF1Examples).toBe(8);
     expect(engine.lastSettings?.groupByLength).toBe(4);
     expect(engine.lastSettings?.constrainedLossShare).toBe(0.5);
+    expect(engine.lastSettings?.hiddenDropout).toBe(0.1);
     await act(async () => {
       report(progressAt(1, 4));
       report(progressAt(2, 4, 3, devF1Of(0.25, 0)));

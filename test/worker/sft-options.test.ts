@@ -13,4 +13,11 @@ describe('sftOptionsFor', () => {
     expect(sftOptionsFor(older as TrainSettings).groupByLength).toBe(0);
     expect(sftOptionsFor({ ...DEFAULT_TRAIN_SETTINGS, steps: 40, batchSize: 2 })).toMatchObject({ steps: 40, batchSize: 2, seed: 1 });
   });
+
+  it('passes the dropout setting through; off by default and for an older record without it', () => {
+    expect(sftOptionsFor(DEFAULT_TRAIN_SETTINGS).hiddenDropout).toBe(0);
+    expect(sftOptionsFor({ ...DEFAULT_TRAIN_SETTINGS, hiddenDropout: 0.1 }).hiddenDropout).toBe(0.1);
+    const { hiddenDropout: _unused, ...older } = DEFAULT_TRAIN_SETTINGS;
+    expect(sftOptionsFor(older as TrainSettings).hiddenDropout).toBe(0);
+  });
 });

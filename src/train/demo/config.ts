@@ -25,6 +25,7 @@
 //   small-continued-10  the same for a finished `small-continued-9` model
 //   small-continued-11  small-continued-10 with mention replacement (ie/augment.ts) in every copy of the training set
 //   small-continued-12  small-continued-10 with the relation rule in the constrained loss's masks (seed 13)
+//   small-continued-13  300 more steps for a finished small-continued-12 model as it was trained, with hidden dropout 0.1 (seed 14)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -67,6 +68,8 @@ export interface DemoStageSteps {
   evalEvery: number;
   /** Length-grouped batches over windows of this many steps (SftOptions.groupByLength; absent: off). */
   groupByLength?: number;
+  /** Hidden dropout during the stage's training steps (SftOptions.hiddenDropout; absent: none). */
+  hiddenDropout?: number;
   /**
    * A wall-clock budget for the stage's optimizer steps (budget.ts): the run times a few throwaway
    * steps and trains min(steps, what the budget holds), with the schedule of that many steps.
@@ -76,7 +79,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -242,6 +245,12 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // small-continued-10's run again (seed 13) with the relation rule in the constraint, and so in the
   // constrained loss's masks: a relation argument's softmax runs over the entities the answer named.
   'small-continued-12': constrainedLossRun('small-continued-12', 'small-continued-9', 13, 0.5),
+  // small-continued-12's run for a finished small-continued-12 model (seed 14) with hidden dropout
+  // 0.1 on the attention and MLP outputs: the model's train loss sits far below its dev loss.
+  'small-continued-13': (() => {
+    const run = constrainedLossRun('small-continued-13', 'small-continued-12', 14, 0.5);
+    return { ...run, sft: { ...run.sft, hiddenDropout: 0.1 } };
+  })(),
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

@@ -119,6 +119,7 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
       : 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order';
     const sft = run.preset.sft;
     const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
+    const dropout = sft.hiddenDropout ? `, hidden dropout ${sft.hiddenDropout} on the attention and MLP outputs` : '';
     const repeats = Object.entries(run.preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
     const share = run.preset.sftConstrainedShare;
     const constrained = run.preset.sftConstrainedLoss && share !== undefined
@@ -129,7 +130,7 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     const replaced = run.preset.sftMentionReplacement;
     const replacement = replaced === undefined ? ''
       : `, mention replacement (each entity text of an example replaced by another training mention of its type with probability ${replaced}, drawn anew for every copy)`;
-    return `| sft | ${what}${grouped}${repeats}${constrained}${replacement} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

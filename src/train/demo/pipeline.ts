@@ -300,7 +300,7 @@ async function trainStage(
   const trainer = new SftTrainer(model, { train: data.train, dev: data.dev }, defaultSftOptions({
     steps: steps.steps, batchSize: steps.batchSize, accumulation: steps.accumulation, lr: steps.lr,
     minLr: steps.lr * 0.1, checkpointEvery: steps.checkpointEvery, evalEvery: steps.evalEvery, seed: options.preset.seed,
-    groupByLength: steps.groupByLength ?? 0,
+    groupByLength: steps.groupByLength ?? 0, hiddenDropout: steps.hiddenDropout ?? 0,
   }));
   try {
     if (resuming) {
