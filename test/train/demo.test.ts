@@ -152,6 +152,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     // The mixed loss: half the training sequences keep the masks.
     const total = thirdState.sft!.sequences;
     expect(thirdLog).toContain(`[sft] mixed loss: the constrained loss on ${Math.floor(total / 2)} of ${total} training sequences, the plain loss on the rest and on dev`);
+    expect(thirdLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences, 0 of them with the constrained loss$/);
     expect(runLineage(thirdState).map((run) => run.preset.name)).toEqual(['extra-small', 'small-continued', 'small-continued-2']);
     expect(thirdState.pretrain).toEqual(state.pretrain);
     const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');

@@ -468,7 +468,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
       const examples = limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest);
-      const encode = (items: readonly IeExample[], masks = lossMasks): ReturnType<typeof encodeTrainingExamples> =>
+      // `masks` has no default: the dev set passes undefined for the plain loss, which a default would replace.
+      const encode = (items: readonly IeExample[], masks: typeof lossMasks): ReturnType<typeof encodeTrainingExamples> =>
         encodeTrainingExamples(items, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), masks);
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
       // Mention replacement (preset.sftMentionReplacement): every copy of the training set gets its
@@ -476,7 +477,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const replacement = preset.sftMentionReplacement;
       const copies = replacement === undefined ? [examples]
         : replacedCopies(examples, replacement, repeats, Math.imul(preset.seed, 7919) + DEMO_DATASETS.indexOf(dataset) * 101);
-      const encodedCopies = copies.map((copy) => encode(copy));
+      const encodedCopies = copies.map((copy) => encode(copy, lossMasks));
       for (let r = 0; r < repeats; r++) train.push(...encodedCopies[r % copies.length]!.sequences);
       for (const copy of encodedCopies) tooLong += copy.tooLong;
       const encoded = encodedCopies[0]!;
@@ -493,6 +494,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
         (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
     }
+    log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {
       const mixed = keepAnswerMasksOnShare(train, preset.sftConstrainedShare);
       train.splice(0, train.length, ...mixed);
