@@ -133,7 +133,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // A continuation of the continuation: the card walks the whole chain of runs.
     // It also sees conll04's examples twice per epoch (sftRepeats).
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1 };
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1 };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
@@ -158,7 +158,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
-    expect(thirdCard).toContain('batches grouped by length over 2 steps, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
+    expect(thirdCard).toContain('batches grouped by length over 2 steps, hidden dropout 0.1 on the attention and MLP outputs, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
     expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\) \(run of preset "small-continued-2"\)/);
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
