@@ -1,7 +1,7 @@
 // Where an SFT step spends its device time, kernel by kernel (timestamp queries), for a
 // ChatGLM-6B-family model of a given shape and a batch of given prompt/answer lengths.
 //   node --import ./bin/register.mjs bench/profile.bench.ts [--C 128] [--L 2] [--heads 4] [--F 384]
-//     [--V 4000] [--batch 4] [--prompt 96] [--answer 32] [--steps 3] [--lora]
+//     [--V 4000] [--batch 4] [--prompt 96] [--answer 32] [--steps 3] [--lora] [--dropout 0.1]
 import { checkpointFiles, expectedTensorShapes, loadCheckpoint } from '../src/io/checkpoint.ts';
 import { memorySource } from '../src/io/source.ts';
 import { createNodeContext } from '../src/gpu/node.ts';
@@ -17,6 +17,7 @@ function arg(name: string, fallback: number): number {
 const C = arg('C', 128), L = arg('L', 2), heads = arg('heads', 4), F = arg('F', 3 * C), V = arg('V', 4000);
 const batch = arg('batch', 4), promptLength = arg('prompt', 96), answerLength = arg('answer', 32), steps = arg('steps', 3);
 const lora = process.argv.includes('--lora');
+const hiddenDropout = arg('dropout', 0);
 
 const ctx = await createNodeContext({ profile: true });
 const config = demoGlmConfig(
@@ -34,7 +35,7 @@ const data: TrainSequence[] = Array.from({ length: batch * 2 }, () => ({
   answer: Array.from({ length: answerLength }, () => 5 + Math.floor(random() * (V - 5))),
 }));
 const trainer = new SftTrainer(model, { train: data }, defaultSftOptions({
-  steps: steps + 1, batchSize: batch, warmupSteps: 1, ...(lora ? { lora: { rank: 8, alpha: 16, targets: ['qkv'] } } : {}),
+  steps: steps + 1, batchSize: batch, warmupSteps: 1, hiddenDropout, ...(lora ? { lora: { rank: 8, alpha: 16, targets: ['qkv'] } } : {}),
 }));
 const log: SftProgress[] = [];
 let first = true;
@@ -47,7 +48,7 @@ const total = report.reduce((s, k) => s + k.totalMs, 0);
 const timed = log.slice(1);
 const wall = (log[log.length - 1]!.elapsedMs - log[0]!.elapsedMs) / timed.length;
 console.log(`device: ${ctx.adapterDescription}`);
-console.log(`model C=${C} L=${L} heads=${heads} F=${F} V=${V}; batch ${batch} × (${promptLength} + ${answerLength}) tokens; ${lora ? 'LoRA' : 'full'}`);
+console.log(`model C=${C} L=${L} heads=${heads} F=${F} V=${V}; batch ${batch} × (${promptLength} + ${answerLength}) tokens; ${lora ? 'LoRA' : 'full'}${hiddenDropout > 0 ? `, hidden dropout ${hiddenDropout}` : ''}`);
 console.log(`wall ${wall.toFixed(0)} ms / step, device ${(total / timed.length).toFixed(0)} ms / step, ` +
   `${(batch * (promptLength + answerLength) / wall * 1000).toFixed(0)} tokens/s\n`);
 console.log('| kernel | calls / step | ms / step | share |');
