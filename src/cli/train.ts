@@ -144,7 +144,9 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
   try {
     const model = await GlmModel.load(ctx, checkpoint);
     const trainer = new SftTrainer(model, { train, ...(dev ? { dev } : {}) }, options);
-    if (resume) await trainer.restore(directorySource(outDir));
+    if (resume) {
+      for (const difference of await trainer.restore(directorySource(outDir))) process.stderr.write(`--resume: ${difference} (the run goes on with this run's setting)\n`);
+    }
     const sink = directorySink(outDir);
     await trainer.run((progress) => out(JSON.stringify(progress) + '\n'), sink);
     copyTokenizer(modelDir, outDir);

@@ -169,6 +169,20 @@ export function dropoutPassSeed(seed: number, step: number, pass: number): numbe
   return lowbias32(lowbias32(lowbias32(seed) ^ step) ^ pass);
 }
 
+/** The settings that decide which batches, masks and updates a run makes, beyond its length. */
+const RESUME_SETTINGS = ['batchSize', 'accumulation', 'lr', 'warmupSteps', 'minLr', 'weightDecay', 'beta1', 'beta2', 'eps', 'maxGradNorm', 'seed', 'groupByLength', 'hiddenDropout', 'lora'] as const;
+
+/**
+ * One line per setting in which `given` differs from the `saved` options of a checkpoint (a setting
+ * the checkpoint predates counts at its default): a resumed run with any of them continues, but not
+ * as the interrupted run would have. The step count may grow without a line.
+ */
+export function resumeDifferences(saved: Partial<SftOptions>, given: SftOptions): string[] {
+  const before = defaultSftOptions({ ...saved, steps: saved.steps ?? given.steps });
+  return RESUME_SETTINGS.filter((key) => JSON.stringify(before[key]) !== JSON.stringify(given[key]))
+    .map((key) => `${key}: the checkpoint was trained with ${JSON.stringify(before[key])}, this run uses ${JSON.stringify(given[key])}`);
+}
+
 export class SftTrainer {
   readonly graph: TrainingGraph;
   readonly optimizer: AdamW;
@@ -203,14 +217,19 @@ export class SftTrainer {
     return this.step;
   }
 
-  /** Restores weights (or adapter), optimizer moments and step from a checkpoint written by save(). */
-  async restore(source: FileSource): Promise<void> {
-    const state = await readTrainerState<SftOptions>(source);
+  /**
+   * Restores weights (or adapter), optimizer moments and step from a checkpoint written by save().
+   * Returns how this trainer's settings differ from those the checkpoint was trained with (empty:
+   * the run continues exactly; see resumeDifferences).
+   */
+  async restore(source: FileSource): Promise<string[]> {
+    const state = await readTrainerState<Partial<SftOptions>>(source);
     if (this.lora) await restoreAdapter(source, this.model, this.lora);
     // Full fine-tuning checkpoints are loaded as the model itself (config.json + model.safetensors).
     this.optimizer.importState(await readOptimizerState(source, this.graph.params.map((p) => p.name)));
     this.step = state.step;
     this.history.splice(0, this.history.length, ...state.history);
+    return resumeDifferences(state.options, this.options);
   }
 
   async save(sink: FileSink): Promise<void> {

@@ -57,6 +57,11 @@ describe('chatuie train sft', () => {
     expect(state.options.hiddenDropout).toBe(0.1);
     const resumed = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '6', '--batch', '2', '--lr', '0.01', '--group-by-length', '2', '--dropout', '0.1', '--resume']);
     expect(progressLines(resumed.stdout).map((p) => p.step)).toEqual([5, 6]);
+    expect(resumed.stderr).not.toContain('--resume:');
+    // Resumed with another dropout: it goes on, and says the run no longer continues exactly.
+    const changed = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '7', '--batch', '2', '--lr', '0.01', '--group-by-length', '2', '--resume']);
+    expect(progressLines(changed.stdout).map((p) => p.step)).toEqual([7]);
+    expect(changed.stderr).toContain('--resume: hiddenDropout: the checkpoint was trained with 0.1, this run uses 0 (the run goes on with this run\'s setting)');
 
     const missing = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'none'), '--resume'])
       .then(() => null, (e: { code: number; stderr: string }) => e);

@@ -7,7 +7,7 @@ import { memorySource } from '../../src/io/source.ts';
 import { GlmModel } from '../../src/model/model.ts';
 import type { TrainSequence } from '../../src/model/positions.ts';
 import { GlmSession } from '../../src/model/session.ts';
-import { batchIndices, defaultSftOptions, dropoutPassSeed, groupedBatchIndices, SftTrainer, type SftProgress } from '../../src/train/sft.ts';
+import { batchIndices, defaultSftOptions, dropoutPassSeed, resumeDifferences, groupedBatchIndices, SftTrainer, type SftProgress } from '../../src/train/sft.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { tinyModel } from '../helpers/tiny-model.ts';
@@ -61,6 +61,21 @@ describe('batch order', () => {
     // and with 5 examples and 3 per step grouping is off (no example twice in a batch).
     expect(groupedBatchIndices(lengths, 9, 7, count, 100)).toEqual(groupedBatchIndices(lengths, 9, 7, count, 12));
     expect(groupedBatchIndices(lengths.slice(0, 5), 9, 4, count, 8)).toEqual(batchIndices(5, 9, 4, count));
+  });
+});
+
+describe('resumeDifferences', () => {
+  it('names each setting that differs from the checkpoint\'s; a longer run and settings the checkpoint predates at their default are not differences', () => {
+    const saved = defaultSftOptions({ steps: 100, lr: 2e-3, hiddenDropout: 0.1 });
+    expect(resumeDifferences(saved, { ...saved, steps: 200 })).toEqual([]);
+    expect(resumeDifferences(saved, { ...saved, hiddenDropout: 0, seed: 3 })).toEqual([
+      'seed: the checkpoint was trained with 1, this run uses 3',
+      'hiddenDropout: the checkpoint was trained with 0.1, this run uses 0',
+    ]);
+    const { hiddenDropout: _dropout, groupByLength: _group, ...older } = defaultSftOptions({ steps: 100 });
+    expect(resumeDifferences(older, defaultSftOptions({ steps: 100 }))).toEqual([]);
+    expect(resumeDifferences(older, defaultSftOptions({ steps: 100, lora: { rank: 2, alpha: 4, targets: ['qkv'] } })))
+      .toEqual(['lora: the checkpoint was trained with null, this run uses {"rank":2,"alpha":4,"targets":["qkv"]}']);
   });
 });
 
@@ -181,7 +196,7 @@ for (const family of ['glm', 'glm2'] as const) {
           : await loadCheckpoint(memorySource(first.files)); // LoRA resumes on the base model
         const model = await GlmModel.load(ctx, checkpoint);
         const resumed = new SftTrainer(model, { train: data }, options);
-        await resumed.restore(memorySource(sink.files));
+        expect(await resumed.restore(memorySource(sink.files))).toEqual([]);
         expect(resumed.completedSteps).toBe(2);
         const after: number[] = [];
         await resumed.run((p) => after.push(p.loss));
