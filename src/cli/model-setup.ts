@@ -10,6 +10,7 @@ import type { MentionBoundaries } from '../ie/constraint.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../ie/task-data.ts';
 import { GlmModel } from '../model/model.ts';
+import { MAX_TOP_K } from '../gpu/kernels/top-k.ts';
 import type { ParsedArgs, OptionSpec } from './args.ts';
 import { UsageError } from './args.ts';
 
@@ -20,6 +21,8 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   'free-relation-arguments': { kind: 'switch' },
   'max-new-tokens': { kind: 'value' },
   batch: { kind: 'value' },
+  beams: { kind: 'value' },
+  'length-penalty': { kind: 'value' },
 };
 
 export interface DecodingChoice {
@@ -31,6 +34,10 @@ export interface DecodingChoice {
   freeRelationArguments: boolean;
   maxNewTokens: number;
   batchSize: number;
+  /** Beam search hypotheses per text (1: greedy). */
+  beams: number;
+  /** Beam search ranks answers by Σ log p / length^lengthPenalty. */
+  lengthPenalty: number;
 }
 
 const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
@@ -47,7 +54,16 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   if (!(MENTION_BOUNDARIES as readonly string[]).includes(boundaries)) {
     throw new UsageError(`--mention-boundaries: "${boundaries}" is not one of ${MENTION_BOUNDARIES.join(', ')}`);
   }
+  const beams = count('beams', 1);
+  if (beams > MAX_TOP_K) throw new UsageError(`--beams: at most ${MAX_TOP_K}, got ${beams}`);
+  const penaltyText = args.get('length-penalty')?.[0];
+  const lengthPenalty = penaltyText === undefined ? 1 : Number(penaltyText);
+  if (penaltyText !== undefined && (penaltyText.trim() === '' || !Number.isFinite(lengthPenalty) || lengthPenalty < 0)) {
+    throw new UsageError(`--length-penalty: "${penaltyText}" is not a number ≥ 0`);
+  }
   return {
+    beams,
+    lengthPenalty,
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
     allowRepeatedEntities: args.has('allow-repeated-entities'),

@@ -4,6 +4,7 @@
 
 import type { GlmModel } from '../model/model.ts';
 import { generate, type DecodeStats } from '../model/generate.ts';
+import { beamGenerate } from '../model/beam.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
 import { inferTaskKind, parseAnswer, type AnswerParseResult, type IeTaskKind } from './answer.ts';
@@ -39,6 +40,13 @@ export interface ExtractOptions {
   batchSize: number;
   task?: IeTaskKind;
   lora?: LoraAdapters | null;
+  /**
+   * Hypotheses kept per text by beam search (default 1: greedy). Each is masked by its own
+   * constraint; the answer is the ended one with the best mean log-probability (model/beam.ts).
+   */
+  beams?: number;
+  /** Beam search ranks ended answers by Σ log p / length^lengthPenalty (default 1). */
+  lengthPenalty?: number;
 }
 
 export interface Extracted {
@@ -82,18 +90,28 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     const batch = texts.slice(start, start + options.batchSize);
     const prompts = batch.map((text) => promptIdsFor(encoder, text));
     // The budget makes every constrained answer complete within maxNewTokens.
-    const constraints: (TokenConstraint | null)[] = batch.map((text) =>
-      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null,
-    );
+    const constraintFor = (text: string): TokenConstraint | null =>
+      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null;
     let stats: DecodeStats | null = null;
-    const generations = await generate(model, prompts, {
-      maxNewTokens: options.maxNewTokens,
-      stopIds,
-      ...(vocab ? { constraints } : {}),
-      onStats: (s) => {
-        stats = s;
-      },
-    }, options.lora ?? null);
+    const onStats = (s: DecodeStats) => {
+      stats = s;
+    };
+    const beams = options.beams ?? 1;
+    const generations = beams > 1
+      ? await beamGenerate(model, prompts, {
+          beams,
+          maxNewTokens: options.maxNewTokens,
+          stopIds,
+          constraintFor: (i) => constraintFor(batch[i]!),
+          ...(options.lengthPenalty !== undefined ? { lengthPenalty: options.lengthPenalty } : {}),
+          onStats,
+        }, options.lora ?? null)
+      : await generate(model, prompts, {
+          maxNewTokens: options.maxNewTokens,
+          stopIds,
+          ...(vocab ? { constraints: batch.map(constraintFor) } : {}),
+          onStats,
+        }, options.lora ?? null);
     const finalStats = stats as DecodeStats | null;
     if (finalStats) {
       decodeMs += finalStats.decodeMs;

@@ -21,6 +21,7 @@ export function kvCacheBytes(config: GlmConfig, batch: number, capacity: number)
 export class KvCache {
   readonly layers: LayerCache[] = [];
   readonly histories: SequenceHistory[];
+  private scratch: GPUBuffer | null = null;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -56,7 +57,34 @@ export class KvCache {
     });
   }
 
+  /**
+   * Slot b takes over slot parents[b]'s keys, values and history (parents[b] = b or -1 leaves it
+   * as it is): beam search's reorder after each step. Copies through a scratch buffer the size
+   * of one layer's keys, made on first use, since a buffer cannot be copied onto itself.
+   */
+  reorder(parents: readonly number[]): void {
+    if (parents.length !== this.batch) throw new Error(`reorder: ${parents.length} parents for ${this.batch} sequences`);
+    parents.forEach((parent, b) => {
+      if (!Number.isInteger(parent) || parent < -1 || parent >= this.batch) throw new Error(`reorder: sequence ${b} has parent ${parent}, outside [-1, ${this.batch})`);
+    });
+    const moves = parents.flatMap((parent, b) => (parent >= 0 && parent !== b ? [[parent, b] as const] : []));
+    if (moves.length === 0 || this.layers.length === 0) return;
+    const first = this.layers[0]!.keys;
+    const slotBytes = (first.shape[1]! * first.shape[2]! * first.shape[3]!) * 4;
+    this.scratch ??= this.ctx.createBuffer(slotBytes * this.batch, 'cache.reorder');
+    for (const layer of this.layers) {
+      for (const t of [layer.keys, layer.values]) {
+        this.ctx.copy(t.buffer, 0, this.scratch, 0, slotBytes * this.batch);
+        for (const [parent, b] of moves) this.ctx.copy(this.scratch, parent * slotBytes, t.buffer, b * slotBytes, slotBytes);
+      }
+    }
+    const before = this.histories.map((h) => ({ ...h }));
+    for (const [parent, b] of moves) this.histories[b] = { ...before[parent]! };
+  }
+
   destroy(): void {
+    if (this.scratch) this.ctx.release(this.scratch);
+    this.scratch = null;
     for (const layer of this.layers) {
       this.ctx.release(layer.keys.buffer);
       this.ctx.release(layer.values.buffer);

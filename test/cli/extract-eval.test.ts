@@ -86,6 +86,25 @@ describe('chatuie extract and eval', () => {
     }
   });
 
+  it('eval --beams 3: beam search answers parse, end, and copy every span from the text', async () => {
+    const data = path.join(work, 'sample-beams.jsonl');
+    writeFileSync(data, lines.join('\n') + '\n');
+    const predictions = path.join(work, 'predictions-beams.jsonl');
+    const { stdout } = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, '--max-new-tokens', '48', '--batch', '2', '--beams', '3', '--length-penalty', '0.5', '--predictions', predictions]);
+    const report = JSON.parse(stdout) as { examples: number; malformedAnswers: number; unfinished: number; hallucinated: { count: number; mentions: number } };
+    expect(report.examples).toBe(3);
+    expect(report.unfinished).toBe(0);
+    expect(report.malformedAnswers).toBe(0);
+    expect(report.hallucinated.count).toBe(0);
+    const written = readFileSync(predictions, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { ok: boolean; finished: boolean });
+    expect(written.every((line) => line.ok && line.finished)).toBe(true);
+    for (const [flag, value, message] of [['--beams', '17', /--beams: at most 16/], ['--length-penalty', '-1', /--length-penalty: "-1" is not a number/]] as const) {
+      const error = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, flag, value]).then(() => null, (e: { code: number; stderr: string }) => e);
+      expect(error?.code).not.toBe(0);
+      expect(error?.stderr).toMatch(message);
+    }
+  });
+
   it('reports bad input on stderr with a non-zero status', async () => {
     const badSchema = path.join(work, 'bad.json');
     writeFileSync(badSchema, JSON.stringify({ entityTypes: ['person'], relationTypes: [{ name: 'x', headTypes: ['persn'] }] }));
