@@ -1,4 +1,4 @@
-// `chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
+// `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
 // and per type, malformed answers and hallucinated spans, as one JSON object. --predictions
 // also writes one line per example (text, the gold answer, the model's answer, whether it
@@ -13,11 +13,11 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A]';
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A]';
 
 export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {
-    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, schema: { kind: 'value' }, limit: { kind: 'value' }, predictions: { kind: 'value' },
+    model: { kind: 'value', required: true }, data: { kind: 'value', required: true }, schema: { kind: 'value' }, 'schema-from': { kind: 'value' }, limit: { kind: 'value' }, predictions: { kind: 'value' },
     ...DECODING_OPTIONS,
   });
   const file = args.get('data')![0]!;
@@ -29,7 +29,13 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
   const examples = read.examples.slice(0, limit);
   if (examples.length === 0) throw new UsageError(`--data ${file}: no usable examples`);
   const schemaFile = args.get('schema')?.[0];
-  const schema = schemaFile ? validSchemaOrThrow(JSON.parse(readFileSync(schemaFile, 'utf8'))) : schemaFromDataset(read.examples);
+  const schemaData = args.get('schema-from')?.[0];
+  if (schemaFile !== undefined && schemaData !== undefined) throw new UsageError('--schema and --schema-from: give one');
+  // A model is scored under the schema it was trained with: --schema-from its training file
+  // gives the same types in the same order, where the evaluated file's own may miss one.
+  const schema = schemaFile ? validSchemaOrThrow(JSON.parse(readFileSync(schemaFile, 'utf8')))
+    : schemaData ? schemaFromDataset(readDatasetFile(schemaData, readFileSync(schemaData, 'utf8')).examples)
+    : schemaFromDataset(read.examples);
   const choice = decodingChoice(args);
   const { ctx, extractor } = await openExtractor(args.get('model')![0]!);
   try {
@@ -39,6 +45,7 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
     out(JSON.stringify({
       data: file,
       constrained: choice.constrained,
+      schema,
       unfinished: run.results.filter((r) => !r.finished).length,
       decodeTokensPerSecond: run.decodeTokensPerSecond,
       ...metrics,

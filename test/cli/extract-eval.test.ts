@@ -13,6 +13,8 @@ import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
 import { buildByteLevelTokenizerJson } from '../ie/fixtures/tokenizers.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
+import { readJsonlExamples } from '../../src/data/jsonl.ts';
+import { schemaFromDataset, schemaToJson } from '../../src/ie/schema.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve(import.meta.dirname, '../../bin/chatuie.mjs');
@@ -103,6 +105,27 @@ describe('chatuie extract and eval', () => {
       expect(error?.code).not.toBe(0);
       expect(error?.stderr).toMatch(message);
     }
+  });
+
+  it('eval --schema-from scores under the types of another file (the training split), as --schema with them does', async () => {
+    // One sentence whose own annotation names fewer types than the three together.
+    const one = path.join(work, 'one.jsonl');
+    writeFileSync(one, lines[0]! + '\n');
+    const all = path.join(work, 'all.jsonl');
+    writeFileSync(all, lines.join('\n') + '\n');
+    const explicit = path.join(work, 'all-schema.json');
+    writeFileSync(explicit, schemaToJson(schemaFromDataset(readJsonlExamples(lines.join('\n')).examples)));
+    const common = ['eval', '--model', modelDir, '--data', one, '--max-new-tokens', '24', '--batch', '1'];
+    const fromData = (await run(process.execPath, [BIN, ...common, '--schema-from', all])).stdout;
+    const fromFile = (await run(process.execPath, [BIN, ...common, '--schema', explicit])).stdout;
+    const own = (await run(process.execPath, [BIN, ...common])).stdout;
+    // The report names the schema it scored under.
+    const schemaOf = (stdout: string) => (JSON.parse(stdout) as { schema: { entityTypes: string[]; relationTypes: unknown[] } }).schema;
+    expect(schemaOf(fromData)).toEqual(schemaOf(fromFile));
+    expect(schemaOf(fromData)).toEqual(JSON.parse(readFileSync(explicit, 'utf8')));
+    expect(schemaOf(fromData)).not.toEqual(schemaOf(own));
+    const error = await run(process.execPath, [BIN, ...common, '--schema', explicit, '--schema-from', all]).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(error?.stderr).toMatch(/--schema and --schema-from: give one/);
   });
 
   it('reports bad input on stderr with a non-zero status', async () => {
