@@ -133,7 +133,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // A continuation of the continuation: the card walks the whole chain of runs.
     // It also sees conll04's examples twice per epoch (sftRepeats).
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1 };
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1, sftLanguageModelling: { share: 0.5, casie: true } };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
@@ -141,7 +141,13 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const thirdState = await runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: thirdDir, resume: false, warmStart: path.join(continuedDir, 'model'), log: (l) => thirdLog.push(l) });
     const conll04Line = thirdLog.find((l) => /^\[sft\] conll04: \d+ examples/.test(l))!;
     const conll04Examples = Number(/^\[sft\] conll04: (\d+) examples × 2 /.exec(conll04Line)![1]);
-    expect(thirdState.sft!.sequences).toBe(second.sft!.sequences + conll04Examples);
+    // Language modelling as half the SFT set: as many gMASK sequences as IE ones (of the 4 datasets' texts, CASIE's too).
+    const lmLine = thirdLog.find((l) => l.startsWith('[sft] language modelling:'))!;
+    const [, lmCount, lmTexts] = /^\[sft\] language modelling: (\d+) gMASK sequences of (\d+) training texts \(with CASIE\), 50% of the SFT training set$/.exec(lmLine)!;
+    const ieSequences = second.sft!.sequences + conll04Examples;
+    expect(Number(lmTexts)).toBe(4 * preset.trainPerDataset!);
+    expect(Number(lmCount)).toBe(Math.min(Number(lmTexts), ieSequences));
+    expect(thirdState.sft!.sequences).toBe(ieSequences + Number(lmCount));
     // Mention replacement at share 1: every mention whose type has another text in the pool changes, in both copies.
     const replacedLine = thirdLog.find((l) => l.startsWith('[sft] conll04: mention replacement'))!;
     const [, changed, mentions] = /changed (\d+) of (\d+) entity mentions over 2 copies$/.exec(replacedLine)!;
@@ -151,7 +157,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(conll04Line).toMatch(/, constrained loss on [\d,]+ of [\d,]+ answer tokens$/);
     // The mixed loss: half the training sequences keep the masks.
     const total = thirdState.sft!.sequences;
-    expect(thirdLog).toContain(`[sft] mixed loss: the constrained loss on ${Math.floor(total / 2)} of ${total} training sequences, the plain loss on the rest and on dev`);
+    expect(thirdLog).toContain(`[sft] mixed loss: the constrained loss on ${Math.floor(ieSequences / 2)} of ${total} training sequences, the plain loss on the rest and on dev`);
     expect(thirdLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences, 0 of them with the constrained loss$/);
     expect(runLineage(thirdState).map((run) => run.preset.name)).toEqual(['extra-small', 'small-continued', 'small-continued-2']);
     expect(thirdState.pretrain).toEqual(state.pretrain);
@@ -159,7 +165,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
     expect(thirdCard).toContain('batches grouped by length over 2 steps, hidden dropout 0.1 on the attention and MLP outputs, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
-    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\) \(run of preset "small-continued-2"\)/);
+    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\), GLM gMASK language modelling on the training texts and CASIE's as 50% of the training sequences \(run of preset "small-continued-2"\)/);
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
   }, 500_000);

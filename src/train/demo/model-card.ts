@@ -130,7 +130,10 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     const replaced = run.preset.sftMentionReplacement;
     const replacement = replaced === undefined ? ''
       : `, mention replacement (each entity text of an example replaced by another training mention of its type with probability ${replaced}, drawn anew for every copy)`;
-    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    const lm = run.preset.sftLanguageModelling;
+    const languageModelling = lm === undefined ? ''
+      : `, GLM gMASK language modelling on the training texts${lm.casie ? ' and CASIE\'s' : ''} as ${Math.round(lm.share * 100)}% of the training sequences`;
+    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

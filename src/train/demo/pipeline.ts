@@ -38,7 +38,7 @@ import { GlmModel } from '../../model/model.ts';
 import type { TrainSequence } from '../../model/positions.ts';
 import type { HistoryPoint } from '../checkpoint.ts';
 import { TRAINER_STATE_FILE } from '../checkpoint.ts';
-import { defaultSftOptions, SftTrainer, type SftProgress } from '../sft.ts';
+import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
@@ -493,6 +493,17 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const masked = encoded.maskedPositions;
       log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
         (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
+    }
+    const lm = preset.sftLanguageModelling;
+    if (lm) {
+      if (!(lm.share > 0 && lm.share < 1)) throw new Error(`preset "${preset.name}": sftLanguageModelling.share ${lm.share} must be in (0, 1)`);
+      const texts = [...DEMO_DATASETS, ...(lm.casie ? ['casie'] : [])].flatMap((dataset) => limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest).map((e) => e.text));
+      const wanted = Math.min(texts.length, Math.round((train.length * lm.share) / (1 - lm.share)));
+      const maxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
+      const order = epochOrder(texts.length, preset.seed, 0);
+      const sequences = order.slice(0, wanted).map((t, index) => gmaskSequence(tokenizer.encode(texts[t]!).slice(0, maxTokens), tokenizer, preset.seed, index));
+      train.push(...sequences);
+      log(`[sft] language modelling: ${sequences.length.toLocaleString('en')} gMASK sequences of ${texts.length.toLocaleString('en')} training texts${lm.casie ? ' (with CASIE)' : ''}, ${Math.round(lm.share * 100)}% of the SFT training set`);
     }
     log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {
