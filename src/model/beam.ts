@@ -43,9 +43,14 @@ export interface BeamOptions {
   onStats?: (stats: DecodeStats) => void;
 }
 
-export interface BeamGeneration extends Generation {
+export interface BeamHypothesis extends Generation {
   /** Σ log p of the ids under the constrained distribution. */
   score: number;
+}
+
+export interface BeamGeneration extends BeamHypothesis {
+  /** The ended hypotheses kept (at most K), best first; the first is this answer. */
+  hypotheses: BeamHypothesis[];
 }
 
 interface Hypothesis {
@@ -55,9 +60,11 @@ interface Hypothesis {
   /** Σ log p under the constrained distribution. */
   score: number;
   constraint: TokenConstraint | null;
+  /** The session slot whose KV cache holds this hypothesis's tokens so far. */
+  slot: number;
 }
 
-interface Ended extends BeamGeneration {
+interface Ended extends BeamHypothesis {
   ranked: number;
 }
 
@@ -108,8 +115,8 @@ export async function beamGenerate(
   const maskedLogSumExp = workspace.get('top.logsumexp', [B]);
   const allAllowed = new Uint32Array(W).fill(0xffffffff);
 
-  // Open hypotheses per prompt (slot p·K + k holds open[p][k]); at first one per prompt.
-  const open: Hypothesis[][] = prompts.map((_, p) => [{ ids: [], logprobs: [], score: 0, constraint: makeConstraint(p)() }]);
+  // Open hypotheses per prompt, each in a slot of its own among p·K .. p·K + K - 1; at first one per prompt.
+  const open: Hypothesis[][] = prompts.map((_, p) => [{ ids: [], logprobs: [], score: 0, constraint: makeConstraint(p)(), slot: p * K }]);
   const ended: Ended[][] = prompts.map(() => []);
   const promptDone = new Array<boolean>(P).fill(false);
   const endHypothesis = (p: number, h: Hypothesis, stopped: boolean) => {
@@ -131,16 +138,17 @@ export async function beamGenerate(
       const hostMasks = new Uint32Array(B * W);
       for (let p = 0; p < P; p++) {
         // A hypothesis whose constraint is complete and allows nothing more ends here.
-        open[p] = open[p]!.filter((h) => {
-          if (!h.constraint) return true;
-          const allowed = h.constraint.allowed();
+        const still: Hypothesis[] = [];
+        for (const h of open[p]!) {
+          const allowed = h.constraint?.allowed() ?? allAllowed;
           if (allowed.length !== W) throw new Error(`beamGenerate: the constraint of prompt ${p} returned ${allowed.length} mask words, the vocabulary needs ${W}`);
-          if (allowed.some((word) => word !== 0)) return true;
-          if (!h.constraint.done) throw new Error(`beamGenerate: the constraint of prompt ${p} allows no token at step ${t} (after ids ${JSON.stringify(h.ids)})`);
-          endHypothesis(p, h, false);
-          return false;
-        });
-        open[p]!.forEach((h, k) => hostMasks.set(h.constraint?.allowed() ?? allAllowed, (p * K + k) * W));
+          if (allowed.some((word) => word !== 0)) {
+            hostMasks.set(allowed, h.slot * W);
+            still.push(h);
+          } else if (h.constraint?.done) endHypothesis(p, h, false);
+          else throw new Error(`beamGenerate: the constraint of prompt ${p} allows no token at step ${t} (after ids ${JSON.stringify(h.ids)})`);
+        }
+        open[p] = still;
         if (open[p]!.length === 0) promptDone[p] = true;
       }
       if (promptDone.every(Boolean)) break;
@@ -161,7 +169,7 @@ export async function beamGenerate(
         if (promptDone[p]) continue;
         const candidates: { k: number; id: number; lp: number; score: number }[] = [];
         open[p]!.forEach((h, k) => {
-          const slot = p * K + k;
+          const slot = h.slot;
           for (let j = 0; j < K; j++) {
             const lp = lps[slot * K + j]!;
             if (ids[slot * K + j] !== NO_TOKEN && Number.isFinite(lp)) candidates.push({ k, id: ids[slot * K + j]!, lp, score: h.score + lp });
@@ -174,10 +182,10 @@ export async function beamGenerate(
         for (const c of candidates) {
           if (kept.length === K) break;
           const parent = open[p]![c.k]!;
-          const slot = p * K + c.k;
+          const slot = parent.slot;
           // log p under the unmasked model: masked log p + masked lse - raw lse.
           const raw = c.lp + maskedLse[slot]! - rawLse[slot]!;
-          const h: Hypothesis = { ids: [...parent.ids, c.id], logprobs: [...parent.logprobs, raw], score: c.score, constraint: null };
+          const h: Hypothesis = { ids: [...parent.ids, c.id], logprobs: [...parent.logprobs, raw], score: c.score, constraint: null, slot: p * K + kept.length };
           if (stopIds.has(c.id)) {
             endHypothesis(p, h, true);
             continue;
@@ -194,8 +202,8 @@ export async function beamGenerate(
             endHypothesis(p, h, false);
             continue;
           }
-          parents[p * K + kept.length] = slot;
-          next[p * K + kept.length] = [c.id];
+          parents[h.slot] = slot;
+          next[h.slot] = [c.id];
           kept.push(h);
         }
         open[p] = kept;
@@ -216,7 +224,8 @@ export async function beamGenerate(
     for (const h of open[p]!) if (!promptDone[p]) endHypothesis(p, h, false);
     const best = ended[p]![0];
     if (!best) throw new Error(`beamGenerate: prompt ${p} ended without a hypothesis`);
-    return { ids: best.ids, logprobs: best.logprobs, stopped: best.stopped, score: best.score };
+    const hypotheses = ended[p]!.map(({ ids, logprobs, stopped, score }) => ({ ids, logprobs, stopped, score }));
+    return { ...hypotheses[0]!, hypotheses };
   });
   const decodeMs = performance.now() - start - prefillMs;
   const generatedTokens = results.reduce((n, g) => n + g.ids.length, 0);

@@ -2,7 +2,7 @@
 // search over every answer of up to two tokens (which K = V beams must find), against greedy
 // generate() at K = 1, and for the KV cache reorder it relies on.
 import { describe, expect, it } from 'vitest';
-import { beamGenerate, type BeamGeneration } from '../../src/model/beam.ts';
+import { beamGenerate, type BeamHypothesis } from '../../src/model/beam.ts';
 import { generate, type DecodeStats, type TokenConstraint } from '../../src/model/generate.ts';
 import type { GlmModel } from '../../src/model/model.ts';
 import { GlmSession } from '../../src/model/session.ts';
@@ -72,7 +72,7 @@ async function exhaustive(model: GlmModel, prompt: readonly number[], stopId: nu
 
 const rank = (c: Candidate, penalty: number) => c.score / Math.pow(c.ids.length, penalty);
 
-async function expectModelLogprobs(model: GlmModel, prompt: readonly number[], g: BeamGeneration): Promise<void> {
+async function expectModelLogprobs(model: GlmModel, prompt: readonly number[], g: BeamHypothesis): Promise<void> {
   for (let k = 0; k < g.ids.length; k++) {
     const row = await rowAfter(model, prompt, g.ids.slice(0, k));
     expect(Math.abs(g.logprobs[k]! - logProb(row, g.ids[k]!))).toBeLessThanOrEqual(1e-5);
@@ -126,6 +126,54 @@ for (const family of ['glm', 'glm2'] as const) {
       expect(Math.abs(g!.score - best.score)).toBeLessThanOrEqual(1e-4);
       expect(g!.stopped).toBe(best.ids.at(-1) === 5);
       await expectModelLogprobs(model, prompt, g!);
+    });
+
+    it('a hypothesis that ends without a stop id (its constraint done) leaves the others in their cache slots', async () => {
+      const { model, config } = await tinyModel(family, 13, 1.5);
+      const V = config.vocabSize;
+      const prompt = PROMPTS[family][2]!;
+      // The likeliest first token a ends the answer at once (its constraint done), so it sits in the
+      // first cache slot when it ends; [c, *] ends a step later; [b, *, *] goes on from a later slot.
+      const first = await rowAfter(model, prompt, []);
+      const [a, b, c] = [3, 2, 7].sort((x, y) => first[y]! - first[x]!);
+      const tree: Record<string, number[]> = { '': [a!, b!, c!], [`${c}`]: [4, 9], [`${b}`]: [0, 1], [`${b},0`]: [5, 6], [`${b},1`]: [6, 8] };
+      class TreeConstraint implements TokenConstraint {
+        private readonly ids: number[] = [];
+        get done(): boolean {
+          return tree[this.ids.join()] === undefined;
+        }
+        allowed(): Uint32Array {
+          return bitmaskOf(tree[this.ids.join()] ?? [], V);
+        }
+        advance(id: number): void {
+          if (!tree[this.ids.join()]?.includes(id)) throw new Error(`token ${id} not allowed after [${this.ids.join()}]`);
+          this.ids.push(id);
+        }
+      }
+      const answers: Candidate[] = [];
+      const walk = async (ids: number[], score: number): Promise<void> => {
+        const allowed = tree[ids.join()];
+        if (allowed === undefined) {
+          answers.push({ ids, score });
+          return;
+        }
+        const row = await rowAfter(model, prompt, ids);
+        for (const id of allowed) await walk([...ids, id], score + logProb(row, id, allowed));
+      };
+      await walk([], 0);
+      const [g] = await beamGenerate(model, [prompt], { beams: 3, maxNewTokens: 5, stopIds: [], lengthPenalty: 0, constraintFor: () => new TreeConstraint() });
+      const best = answers.reduce((x, y) => (y.score > x.score ? y : x));
+      expect(g!.ids).toEqual(best.ids);
+      // Every kept hypothesis — those decoded from the slots after the one that ended first too —
+      // has the scores and model log-probabilities of its own tokens.
+      expect(g!.hypotheses.length).toBe(3);
+      expect(g!.hypotheses.some((h) => h.ids[0] !== a && h.ids.length > 1)).toBe(true);
+      for (const h of g!.hypotheses) {
+        const exact = answers.find((answer) => answer.ids.join() === h.ids.join())!;
+        expect(Math.abs(h.score - exact.score), `[${h.ids.join()}]`).toBeLessThanOrEqual(1e-4);
+        await expectModelLogprobs(model, prompt, h);
+      }
+      expect(g!.hypotheses.map((h) => h.score)).toEqual([...g!.hypotheses.map((h) => h.score)].sort((x, y) => y - x));
     });
 
     it('prompts batched together decode as they do alone, with stats', async () => {
