@@ -83,12 +83,13 @@ export function matmul(ctx: GpuContext, args: MatmulArgs): void {
     cOffset: args.c.offset, cBatch: args.c.batch, cRow: args.c.rowStride, alpha: args.alpha ?? 1,
   });
   const direct = (args.variant ?? defaultMatmulVariant(ctx)) === 'direct';
-  const block = direct ? 32 : 64;
+  // Output block per workgroup: 32 rows × 64 columns (direct: 8×8 invocations of 4×8), 64 × 64 (tiled).
+  const [blockRows, blockColumns] = direct ? [32, 64] : [64, 64];
   ctx.dispatch(direct ? matmulDirectKernel : matmulKernel, {
     buffers: [args.a.buffer, args.b.buffer, args.bias?.buffer ?? args.a.buffer, args.c.buffer],
     uniforms,
     constants: { HAS_BIAS: args.bias ? 1 : 0, ACCUMULATE: args.accumulate ? 1 : 0 },
-    workgroups: [ceilDiv(args.N, block), ceilDiv(args.M, block), batchCount],
+    workgroups: [ceilDiv(args.N, blockColumns), ceilDiv(args.M, blockRows), batchCount],
   });
 }
 
