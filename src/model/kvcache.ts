@@ -59,8 +59,9 @@ export class KvCache {
 
   /**
    * Slot b takes over slot parents[b]'s keys, values and history (parents[b] = b or -1 leaves it
-   * as it is): beam search's reorder after each step. Copies through a scratch buffer the size
-   * of one layer's keys, made on first use, since a buffer cannot be copied onto itself.
+   * as it is): beam search's reorder after each step. The parent slots go through a scratch
+   * buffer the size of one layer's keys, made on first use, since a buffer cannot be copied onto
+   * itself (and a parent may be overwritten by another move of the same reorder).
    */
   reorder(parents: readonly number[]): void {
     if (parents.length !== this.batch) throw new Error(`reorder: ${parents.length} parents for ${this.batch} sequences`);
@@ -72,9 +73,10 @@ export class KvCache {
     const first = this.layers[0]!.keys;
     const slotBytes = (first.shape[1]! * first.shape[2]! * first.shape[3]!) * 4;
     this.scratch ??= this.ctx.createBuffer(slotBytes * this.batch, 'cache.reorder');
+    const sources = [...new Set(moves.map(([parent]) => parent))];
     for (const layer of this.layers) {
       for (const t of [layer.keys, layer.values]) {
-        this.ctx.copy(t.buffer, 0, this.scratch, 0, slotBytes * this.batch);
+        for (const parent of sources) this.ctx.copy(t.buffer, parent * slotBytes, this.scratch, parent * slotBytes, slotBytes);
         for (const [parent, b] of moves) this.ctx.copy(this.scratch, parent * slotBytes, t.buffer, b * slotBytes, slotBytes);
       }
     }
