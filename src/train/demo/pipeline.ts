@@ -406,7 +406,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
 
   const tokenizerDir = tokenizerDirOf(outDir);
   const pretrainDatasets: string[] = [...DEMO_DATASETS, ...(preset.pretrainOnCasie ? ['casie'] : [])];
-  const trainTexts = (): string[] => pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest).map((e) => e.text));
+  const trainTexts = (datasets: readonly string[] = pretrainDatasets): string[] =>
+    datasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest).map((e) => e.text));
 
   // (a) Tokenizer.
   if (done('tokenizer')) log('[tokenizer] done, skipped');
@@ -429,14 +430,15 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   }
   // The model's V is the tokenizer's (decoding masks are sized by the tokenizer and must match the logits).
   const config = demoGlmConfig({ ...preset.model, vocabSize: tokenizer.vocabSize }, { pad, mask, gmask, sop, eop });
+  // gMASK texts (pretraining, and language modelling in SFT) are cut to this many tokens.
+  const gmaskMaxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
 
   // (b) Pretraining: GLM gMASK language modelling on the training texts.
   if (done('pretrain')) log('[pretrain] done, skipped');
   else {
-    const maxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
-    const sequences = trainTexts().map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, maxTokens), tokenizer, preset.seed, index));
+    const sequences = trainTexts().map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed, index));
     const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
-    const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, maxTokens), tokenizer, preset.seed + 1, index));
+    const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed + 1, index));
     log(`[pretrain] ${sequences.length} texts, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters, ` +
       (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`));
     const finished = await trainStage(options, state, 'pretrain', preset.pretrain, { train: sequences, dev },
@@ -497,11 +499,10 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const lm = preset.sftLanguageModelling;
     if (lm) {
       if (!(lm.share > 0 && lm.share < 1)) throw new Error(`preset "${preset.name}": sftLanguageModelling.share ${lm.share} must be in (0, 1)`);
-      const texts = [...DEMO_DATASETS, ...(lm.casie ? ['casie'] : [])].flatMap((dataset) => limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest).map((e) => e.text));
+      const texts = trainTexts([...DEMO_DATASETS, ...(lm.casie ? ['casie'] : [])]);
       const wanted = Math.min(texts.length, Math.round((train.length * lm.share) / (1 - lm.share)));
-      const maxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
       const order = epochOrder(texts.length, preset.seed, 0);
-      const sequences = order.slice(0, wanted).map((t, index) => gmaskSequence(tokenizer.encode(texts[t]!).slice(0, maxTokens), tokenizer, preset.seed, index));
+      const sequences = order.slice(0, wanted).map((t, index) => gmaskSequence(tokenizer.encode(texts[t]!).slice(0, gmaskMaxTokens), tokenizer, preset.seed, index));
       train.push(...sequences);
       log(`[sft] language modelling: ${sequences.length.toLocaleString('en')} gMASK sequences of ${texts.length.toLocaleString('en')} training texts${lm.casie ? ' (with CASIE)' : ''}, ${Math.round(lm.share * 100)}% of the SFT training set`);
     }
