@@ -6,34 +6,12 @@ import { logSoftmaxArgmaxRef } from '../../src/reference/logits.ts';
 import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-import { withWorkgroupLimit } from '../helpers/placed.ts';
+import { NAN_BITS, placedWords, readOutputWords, SENTINEL_BITS, withWorkgroupLimit } from '../helpers/placed.ts';
 
-/** Written around every output region: a kernel that writes outside its tensor changes it. */
-const SENTINEL = 0xdeadbeef;
-
-/** `data` at element `pad` of a buffer whose other 32-bit words are `fill`. */
-function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number, fillBits: number): GpuTensor {
-  const padded = new Uint32Array(pad + data.length + 5).fill(fillBits);
-  padded.set(new Uint32Array(data.buffer, data.byteOffset, data.length), pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
-
-const NAN_BITS = 0x7fc00000;
 const output = (ctx: GpuContext, shape: number[], pad: number): GpuTensor =>
-  placed(ctx, new Uint32Array(shape.reduce((a, b) => a * b, 1)), shape, pad, SENTINEL);
-
-/** Raw words of an output tensor made by `output`, after checking that nothing outside it was written. */
-async function readWords(ctx: GpuContext, y: GpuTensor, count: number): Promise<Uint32Array> {
-  const all = await ctx.readU32(y.buffer, 0, y.offset + count + 5);
-  let outsideWritten = 0;
-  for (let i = 0; i < all.length; i++) {
-    if ((i < y.offset || i >= y.offset + count) && all[i] !== SENTINEL) outsideWritten++;
-  }
-  expect(outsideWritten, 'writes outside the output tensor').toBe(0);
-  return all.slice(y.offset, y.offset + count);
-}
+  placedWords(ctx, new Uint32Array(shape.reduce((a, b) => a * b, 1)), shape, pad, SENTINEL_BITS);
 async function readFloats(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
-  return new Float32Array((await readWords(ctx, y, count)).buffer);
+  return new Float32Array((await readOutputWords(ctx, y, count)).buffer);
 }
 
 /**
@@ -54,10 +32,10 @@ async function run(ctx: GpuContext, logits: Float32Array, N: number, V: number, 
   const argmax = output(ctx, [N], 2);
   const logsumexp = want.logsumexp ? output(ctx, [N], 1) : undefined;
   // The error scope turns a WebGPU validation error (e.g. a bad binding) into a failure here.
-  await ctx.withErrorScope(() => logSoftmaxArgmax(ctx, placed(ctx, logits, [N, V], 7, NAN_BITS), logprobs, argmax, logsumexp));
+  await ctx.withErrorScope(() => logSoftmaxArgmax(ctx, placedWords(ctx, logits, [N, V], 7, NAN_BITS), logprobs, argmax, logsumexp));
   return {
     logprobs: logprobs ? await readFloats(ctx, logprobs, N * V) : null,
-    argmax: await readWords(ctx, argmax, N),
+    argmax: await readOutputWords(ctx, argmax, N),
     logsumexp: logsumexp ? await readFloats(ctx, logsumexp, N) : null,
   };
 }

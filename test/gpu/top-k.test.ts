@@ -1,39 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { topKLogprobs } from '../../src/gpu/kernels/top-k.ts';
-import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { tensor } from '../../src/gpu/tensor.ts';
 import { NO_TOKEN_REF, topKRef } from '../../src/reference/top-k.ts';
 import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-import { withWorkgroupLimit } from '../helpers/placed.ts';
-
-const SENTINEL = 0xdeadbeef;
-const NAN_BITS = 0x7fc00000;
-
-/** `data` at element `pad` of a buffer whose other 32-bit words are `fillBits`. */
-function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number, fillBits: number): GpuTensor {
-  const padded = new Uint32Array(pad + data.length + 5).fill(fillBits);
-  padded.set(new Uint32Array(data.buffer, data.byteOffset, data.length), pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
-
-async function readWords(ctx: GpuContext, y: GpuTensor, count: number): Promise<Uint32Array> {
-  const all = await ctx.readU32(y.buffer, 0, y.offset + count + 5);
-  const outside = Array.from(all).filter((w, i) => (i < y.offset || i >= y.offset + count) && w !== SENTINEL).length;
-  expect(outside, 'writes outside the output tensor').toBe(0);
-  return all.slice(y.offset, y.offset + count);
-}
+import { NAN_BITS, placedWords, readOutputWords, SENTINEL_BITS, withWorkgroupLimit } from '../helpers/placed.ts';
 
 async function run(ctx: GpuContext, logits: Float32Array, N: number, V: number, K: number) {
-  const ids = placed(ctx, new Uint32Array(N * K), [N, K], 3, SENTINEL);
-  const logprobs = placed(ctx, new Uint32Array(N * K), [N, K], 2, SENTINEL);
-  const logsumexp = placed(ctx, new Uint32Array(N), [N], 1, SENTINEL);
-  await ctx.withErrorScope(() => topKLogprobs(ctx, placed(ctx, logits, [N, V], 7, NAN_BITS), ids, logprobs, logsumexp));
+  const ids = placedWords(ctx, new Uint32Array(N * K), [N, K], 3, SENTINEL_BITS);
+  const logprobs = placedWords(ctx, new Uint32Array(N * K), [N, K], 2, SENTINEL_BITS);
+  const logsumexp = placedWords(ctx, new Uint32Array(N), [N], 1, SENTINEL_BITS);
+  await ctx.withErrorScope(() => topKLogprobs(ctx, placedWords(ctx, logits, [N, V], 7, NAN_BITS), ids, logprobs, logsumexp));
   return {
-    ids: await readWords(ctx, ids, N * K),
-    logprobs: new Float32Array((await readWords(ctx, logprobs, N * K)).buffer),
-    logsumexp: new Float32Array((await readWords(ctx, logsumexp, N)).buffer),
+    ids: await readOutputWords(ctx, ids, N * K),
+    logprobs: new Float32Array((await readOutputWords(ctx, logprobs, N * K)).buffer),
+    logsumexp: new Float32Array((await readOutputWords(ctx, logsumexp, N)).buffer),
   };
 }
 
