@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   groupedQkvLayout, interleavedQkvLayout,
-  type AttentionDims, type QkvLayout, type RotaryPairing,
+  type AttentionDims, type AttentionPath, type QkvLayout, type RotaryPairing,
 } from '../../src/gpu/kernels/attention.ts';
 import { glmAttentionBackward, rotaryQkvBackward } from '../../src/gpu/kernels/attention-backward.ts';
 import { tensor } from '../../src/gpu/tensor.ts';
@@ -63,9 +63,12 @@ const attentionCases: AttentionCase[] = [
     seqs: [{ pastLen: 69, stepLen: 1, prefixLen: 50 }, { pastLen: 0, stepLen: 1, prefixLen: 0 }] },
 ];
 
+// Both attention paths: the fused kernels GPUs get, the materialized one CPU adapters get.
+const PATHS: readonly AttentionPath[] = ['fused', 'materialized'];
+
 describe('glm_attention backward: GPU vs CPU reference', () => {
-  for (const c of attentionCases) {
-    it(c.name, async () => {
+  for (const c of attentionCases) for (const path of PATHS) {
+    it(`${c.name} (${path})`, async () => {
       const ctx = await testContext();
       const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = c.dims;
       const rng = new Rng(B * 7919 + T * 31 + D + H);
@@ -86,7 +89,7 @@ describe('glm_attention backward: GPU vs CPU reference', () => {
         dq: tensor(dqBuf, [B, H, T, D]),
         dk: tensor(dkBuf, [B, G, S, D]),
         dv: tensor(dvBuf, [B, G, S, D]),
-      });
+      }, path);
       const ref = glmAttentionBackwardRef(c.dims, q, kCache, vCache, c.seqs, dOut);
       expectClose(await ctx.readF32(dqBuf, 0, ref.dq.length), ref.dq, GRAD_TOL, 'dq');
       expectClose(await ctx.readF32(dkBuf, 0, ref.dk.length), ref.dk, GRAD_TOL, 'dk');
@@ -119,7 +122,7 @@ describe('glm_attention backward: GPU vs CPU reference', () => {
       dk: tensor(dkBuf, [2, 1, 6, 8]),
       dv: tensor(dvBuf, [2, 1, 6, 8]),
       rowStats: tensor(ctx.createBuffer(2 * 2 * 4 * 2 * 4, 'stats'), [2, 2, 4, 2]),
-    });
+    }, 'fused'); // the fused kernels' scratch; the materialized path has none
     const ref = glmAttentionBackwardRef(dims, q, k, v, seqs, dOut);
     expectClose(await ctx.readF32(dqBuf), ref.dq, GRAD_TOL, 'dq');
     expectClose(await ctx.readF32(dkBuf), ref.dk, GRAD_TOL, 'dk');

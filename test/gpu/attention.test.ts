@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   glmAttention, groupedQkvLayout, interleavedQkvLayout, rotaryQkv,
-  type AttentionDims, type QkvLayout, type RotaryPairing,
+  type AttentionDims, type AttentionPath, type QkvLayout, type RotaryPairing,
 } from '../../src/gpu/kernels/attention.ts';
 import { tensor } from '../../src/gpu/tensor.ts';
 import { ropePairs, ropeTable } from '../../src/model/rope.ts';
@@ -37,9 +37,13 @@ const cases: Case[] = [
     seqs: [{ pastLen: 0, stepLen: 6, prefixLen: 0 }, { pastLen: 4, stepLen: 2, prefixLen: 0 }, { pastLen: 3, stepLen: 0, prefixLen: 0 }] },
 ];
 
+// Every GPU check runs both attention paths: the fused kernels GPUs get and the materialized
+// one CPU adapters get (SwiftShader, where these tests run, would otherwise pick only the latter).
+const PATHS: readonly AttentionPath[] = ['fused', 'materialized'];
+
 describe('rotary + glm_attention', () => {
-  for (const c of cases) {
-    it(c.name, async () => {
+  for (const c of cases) for (const path of PATHS) {
+    it(`${c.name} (${path})`, async () => {
       const ctx = await testContext();
       const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = c.dims;
       const rng = new Rng(B * 7919 + T * 31 + D);
@@ -77,7 +81,7 @@ describe('rotary + glm_attention', () => {
         vCache: tensor(vBuf, [B, G, S, D]),
       };
       rotaryQkv(ctx, c.dims, layout, c.pairing, pairs, tensors);
-      glmAttention(ctx, c.dims, { ...tensors, out: tensor(outBuf, [B * T, H * D]) });
+      glmAttention(ctx, c.dims, { ...tensors, out: tensor(outBuf, [B * T, H * D]) }, path);
 
       rotaryQkvRef(c.dims, layout, c.pairing, pairs, qkv, width, table, c.seqs, q, kCache, vCache);
       expectClose(await ctx.readF32(qBuf, 0, q.length), q, undefined, 'q');
@@ -110,8 +114,8 @@ describe('rotary + glm_attention', () => {
       dims: { batch: 2, rows: 1, numHeads: 4, kvGroups: 1, headDim: 16, capacity: 140 },
       seqs: [{ pastLen: 139, stepLen: 1, prefixLen: 100 }, { pastLen: 0, stepLen: 1, prefixLen: 1 }] },
   ];
-  for (const c of directCases) {
-    it(`attention alone: ${c.name}`, async () => {
+  for (const c of directCases) for (const path of PATHS) {
+    it(`attention alone: ${c.name} (${path})`, async () => {
       const ctx = await testContext();
       const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = c.dims;
       const rng = new Rng(B * 104729 + T * 131 + D * 7 + H);
@@ -125,7 +129,7 @@ describe('rotary + glm_attention', () => {
         vCache: tensor(ctx.upload(vCache, 'v'), [B, G, S, D]),
         seq: tensor(ctx.upload(seqBuffer(c.seqs), 'seq'), [B, 4]),
         out: tensor(outBuf, [B * T, H * D]),
-      });
+      }, path);
       const ref = glmAttentionRef(c.dims, q, kCache, vCache, c.seqs);
       expectClose(await ctx.readF32(outBuf, 0, ref.length), ref, undefined, 'attention output');
     });

@@ -11,9 +11,10 @@ import { ceilDiv, defineKernel, packUniforms, read, readWrite, u32, type KernelS
 import type { GpuTensor } from '../tensor.ts';
 import { expectShape, tensor } from '../tensor.ts';
 import {
-  checkRotaryTensors, stagedRows, tiledAttentionKernel, tileInvocations,
-  type AttentionDims, type QkvLayout, type RotaryPairing,
+  checkRotaryTensors, defaultAttentionPath, stagedRows, tiledAttentionKernel, tileInvocations,
+  type AttentionDims, type AttentionPath, type QkvLayout, type RotaryPairing,
 } from './attention.ts';
+import { glmAttentionBackwardMaterialized } from './attention-materialized.ts';
 import { elementGrid } from './elementwise.ts';
 
 const dqBindings = [read('q'), read('kCache'), read('vCache'), read('seq'), read('dOut'), readWrite('dq'), readWrite('rowStats')];
@@ -44,7 +45,8 @@ export const rotaryBackwardKernel = defineKernel(
  * dq pass writes and the dk/dv pass reads; when absent a buffer is allocated for the call
  * and released after it. Two tiled dispatches: dq per tile of query rows (ceil(T/BQ), B·H),
  * then dk/dv per tile of cache positions (ceil(S/BK), B·G). The head dim must be a multiple
- * of 4 (as rotary requires) and at most 256.
+ * of 4 (as rotary requires) and at most 256. CPU adapters take the materialized path instead
+ * (`path`, default defaultAttentionPath; rowStats is then unused).
  */
 export function glmAttentionBackward(
   ctx: GpuContext,
@@ -54,6 +56,7 @@ export function glmAttentionBackward(
     dq: GpuTensor; dk: GpuTensor; dv: GpuTensor;
     rowStats?: GpuTensor;
   },
+  path: AttentionPath = defaultAttentionPath(ctx, dims),
 ): void {
   const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
   expectShape('attention backward q', tensors.q.shape, [B, H, T, D]);
@@ -73,6 +76,10 @@ export function glmAttentionBackward(
   const outputs = [tensors.dq.buffer, tensors.dk.buffer, tensors.dv.buffer];
   if (new Set(outputs).size !== outputs.length) throw new Error('attention backward: dq, dk and dv must be distinct buffers');
 
+  if (path === 'materialized') {
+    glmAttentionBackwardMaterialized(ctx, dims, tensors);
+    return;
+  }
   const ownsStats = !tensors.rowStats;
   const rowStats = tensors.rowStats
     ?? tensor(ctx.createBuffer(Math.max(B * H * T * 2 * 4, 16), 'attention backward row stats'), [B, H, T, 2]);

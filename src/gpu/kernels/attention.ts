@@ -12,6 +12,7 @@ import type { GpuContext } from '../context.ts';
 import { ceilDiv, defineKernel, f32, packUniforms, read, readWrite, u32, type KernelSpec, type UniformField } from '../kernel.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { elementGrid } from './elementwise.ts';
+import { glmAttentionMaterialized, materializedAttentionFits } from './attention-materialized.ts';
 import { expectShape } from '../tensor.ts';
 
 export const rotaryKernel = defineKernel(
@@ -89,6 +90,18 @@ export function stagedRows(ctx: GpuContext, headDim: number, extraBytesPerRow = 
 /** Invocations of a tiled attention workgroup (one query row or key each) for n rows. */
 export function tileInvocations(rows: number): number {
   return rows > 32 ? 64 : 32;
+}
+
+/**
+ * How attention runs: 'fused' kernels (glm_attention_tiled.wgsl for steps of several rows,
+ * glm_attention.wgsl for one; FlashAttention-style, no score matrix) or 'materialized'
+ * (attention-materialized.ts: batched matmuls around a row softmax, a [B, H, T, S] score matrix).
+ */
+export type AttentionPath = 'fused' | 'materialized';
+
+/** 'materialized' on CPU (fallback) adapters where the score matrix fits, 'fused' otherwise. */
+export function defaultAttentionPath(ctx: GpuContext, dims: AttentionDims): AttentionPath {
+  return ctx.cpuAdapter && materializedAttentionFits(ctx, dims) ? 'materialized' : 'fused';
 }
 
 const tiledSpecs = new Map<number, KernelSpec>();
@@ -196,11 +209,13 @@ export function rotaryQkv(
  * Steps of several rows with a head dim that is a multiple of 4 and at most 128 run the tiled
  * kernel (glm_attention_tiled.wgsl, a workgroup per tile of query rows); one-row steps
  * (decoding) and other head dims run glm_attention.wgsl (a workgroup per row and head).
+ * CPU adapters take the materialized path instead (`path`, default defaultAttentionPath).
  */
 export function glmAttention(
   ctx: GpuContext,
   dims: AttentionDims,
   tensors: { q: GpuTensor; kCache: GpuTensor; vCache: GpuTensor; seq: GpuTensor; out: GpuTensor },
+  path: AttentionPath = defaultAttentionPath(ctx, dims),
 ): void {
   const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
   expectShape('attention q', tensors.q.shape, [B, H, T, D]);
@@ -212,6 +227,10 @@ export function glmAttention(
   if (H % G !== 0) throw new Error(`attention: ${H} heads do not split into ${G} groups`);
   for (const [name, t] of Object.entries(tensors)) {
     if (t.offset !== 0) throw new Error(`attention: ${name} must start at offset 0`);
+  }
+  if (path === 'materialized') {
+    glmAttentionMaterialized(ctx, dims, tensors);
+    return;
   }
   const buffers = [tensors.q.buffer, tensors.kCache.buffer, tensors.vCache.buffer, tensors.seq.buffer, tensors.out.buffer];
   const uniforms = { B, T, H, G, D, S, scale: 1 / Math.sqrt(D), _pad: 0 };
