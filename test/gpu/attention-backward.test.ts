@@ -14,10 +14,7 @@ import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { dot, expectGradClose, finiteDifferenceGrad, GRAD_TOL } from '../helpers/gradcheck.ts';
 import { Rng } from '../helpers/random.ts';
-
-function seqBuffer(seqs: readonly SeqState[]): Uint32Array {
-  return new Uint32Array(seqs.flatMap((s) => [s.pastLen, s.stepLen, s.prefixLen, 0]));
-}
+import { seqBuffer } from '../helpers/seq.ts';
 
 interface AttentionCase {
   name: string;

@@ -9,10 +9,7 @@ import { glmAttentionRef, rotaryQkvRef, type SeqState } from '../../src/referenc
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-
-function seqBuffer(seqs: readonly SeqState[]): Uint32Array {
-  return new Uint32Array(seqs.flatMap((s) => [s.pastLen, s.stepLen, s.prefixLen, 0]));
-}
+import { seqBuffer } from '../helpers/seq.ts';
 
 interface Case {
   name: string;
