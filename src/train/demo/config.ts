@@ -28,6 +28,7 @@
 //   small-continued-13  300 more steps for a finished small-continued-12 model as it was trained, with hidden dropout 0.1 (seed 14)
 //   small-continued-14  300 more steps for a finished small-continued-12 model as it was trained, conll04 six times per epoch (seed 15)
 //   small-continued-15  300 more steps for a finished small-continued-12 model as it was trained, a quarter of them gMASK LM on the training texts + CASIE (seed 17)
+//   small-continued-16  600 more steps for a finished small-continued-12 model as it was trained, a quarter of the sequences the tagged-text task (seed 18)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -81,7 +82,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -149,6 +150,14 @@ export interface DemoPreset {
    * words a direct signal. Absent: SFT trains the IE answers only.
    */
   sftLanguageModelling?: { share: number; casie: boolean };
+  /**
+   * The tagged-text auxiliary task (ie/tagged-text.ts) mixed into SFT: training examples of the
+   * three datasets (a seeded draw, each at most once per epoch), their text written back with every
+   * entity bracketed with its type, make up `share` of the SFT training sequences. Every answer token
+   * is a word of the text or an entity boundary; the JSON answers learn boundaries from a few
+   * tokens per mention. Absent: SFT trains the IE answers only.
+   */
+  sftTaggedText?: { share: number };
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */
@@ -268,6 +277,12 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // SFT sequences gMASK language modelling on the training texts with CASIE's English news: its
   // pretraining was 120 steps (loss 6.2), and SFT puts no loss on the text it reads.
   'small-continued-15': { ...constrainedLossRun('small-continued-15', 'small-continued-12', 17, 0.5), sftLanguageModelling: { share: 0.25, casie: true } },
+  // small-continued-12's run for a finished small-continued-12 model (seed 18), twice as long, with a
+  // quarter of the SFT sequences the tagged-text task: most of its errors are mention boundaries.
+  'small-continued-16': (() => {
+    const run = constrainedLossRun('small-continued-16', 'small-continued-12', 18, 0.5);
+    return { ...run, sft: { ...run.sft, steps: 600 }, devF1: { ...run.devF1, every: 200 }, sftTaggedText: { share: 0.25 } };
+  })(),
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

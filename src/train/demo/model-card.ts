@@ -133,7 +133,10 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     const lm = run.preset.sftLanguageModelling;
     const languageModelling = lm === undefined ? ''
       : `, GLM gMASK language modelling on the training texts${lm.casie ? ' and CASIE\'s' : ''} as ${Math.round(lm.share * 100)}% of the training sequences`;
-    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    const taggedShare = run.preset.sftTaggedText?.share;
+    const tagged = taggedShare === undefined ? ''
+      : `, the tagged-text task (the text written back with each entity bracketed with its type) as ${Math.round(taggedShare * 100)}% of the training sequences`;
+    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

@@ -31,6 +31,7 @@ import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples } from '../../ie/task-data.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
+import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
 import type { GlmConfig } from '../../model/config.ts';
@@ -505,6 +506,17 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const sequences = order.slice(0, wanted).map((t, index) => gmaskSequence(tokenizer.encode(texts[t]!).slice(0, gmaskMaxTokens), tokenizer, preset.seed, index));
       train.push(...sequences);
       log(`[sft] language modelling: ${sequences.length.toLocaleString('en')} gMASK sequences of ${texts.length.toLocaleString('en')} training texts${lm.casie ? ' (with CASIE)' : ''}, ${Math.round(lm.share * 100)}% of the SFT training set`);
+    }
+    const tagged = preset.sftTaggedText;
+    if (tagged) {
+      if (!(tagged.share > 0 && tagged.share < 1)) throw new Error(`preset "${preset.name}": sftTaggedText.share ${tagged.share} must be in (0, 1)`);
+      const pool = DEMO_DATASETS.flatMap((dataset) => encodeTaggedTextExamples(
+        limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schemas.get(dataset)!, tokenizer, 'glm', config.maxSequenceLength,
+      ).sequences);
+      const wanted = Math.min(pool.length, Math.round((train.length * tagged.share) / (1 - tagged.share)));
+      const sequences = epochOrder(pool.length, preset.seed, 1).slice(0, wanted).map((i) => pool[i]!);
+      train.push(...sequences);
+      log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${pool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
     }
     log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {
