@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { adamwUpdate, type AdamWHyper } from '../../src/gpu/kernels/adamw.ts';
 import { ELEMENTWISE_WORKGROUP, foldedGrid } from '../../src/gpu/kernels/elementwise.ts';
-import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import type { GpuTensor } from '../../src/gpu/tensor.ts';
 import { adamwRef, type AdamWRefState } from '../../src/reference/adamw.ts';
 import { expectClose } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-import { SENTINEL } from '../helpers/placed.ts';
+import { placed as placedTensor, readOutput, SENTINEL } from '../helpers/placed.ts';
 
 /**
  * Tolerance: each step is a handful of float32 operations per element, and the GPU's
@@ -17,17 +17,9 @@ import { SENTINEL } from '../helpers/placed.ts';
  */
 const ADAMW_TOL = { atol: 1e-6, rtol: 1e-5 } as const;
 
+/** A 1-D tensor of `data` at element `pad` of a buffer whose other elements are `fill`. */
 function placed(ctx: GpuContext, data: Float32Array, pad: number, fill: number): GpuTensor {
-  const padded = new Float32Array(pad + data.length + 3).fill(fill);
-  padded.set(data, pad);
-  return tensor(ctx.upload(padded, 'placed'), [data.length], pad);
-}
-
-async function readPlaced(ctx: GpuContext, t: GpuTensor, count: number): Promise<Float32Array> {
-  const all = await ctx.readF32(t.buffer, 0, t.offset + count + 3);
-  const outside = all.filter((value, i) => (i < t.offset || i >= t.offset + count) && value !== SENTINEL).length;
-  expect(outside, 'writes outside the tensor').toBe(0);
-  return all.slice(t.offset, t.offset + count);
+  return placedTensor(ctx, data, [data.length], pad, fill);
 }
 
 const WITH_DECAY: AdamWHyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
@@ -55,9 +47,9 @@ describe('adamwUpdate (adamw.wgsl) vs adamwRef', () => {
         const gradTensor = placed(ctx, grad, 2, NaN);
         await ctx.withErrorScope(() => adamwUpdate(ctx, param, gradTensor, m, v, hyper, step, gradScale));
         ref = adamwRef(ref.param, grad, ref.m, ref.v, hyper, step, gradScale);
-        expectClose(await readPlaced(ctx, m, count), ref.m, ADAMW_TOL, `m after step ${step}`);
-        expectClose(await readPlaced(ctx, v, count), ref.v, ADAMW_TOL, `v after step ${step}`);
-        expectClose(await readPlaced(ctx, param, count), ref.param, ADAMW_TOL, `param after step ${step}`);
+        expectClose(await readOutput(ctx, m, count), ref.m, ADAMW_TOL, `m after step ${step}`);
+        expectClose(await readOutput(ctx, v, count), ref.v, ADAMW_TOL, `v after step ${step}`);
+        expectClose(await readOutput(ctx, param, count), ref.param, ADAMW_TOL, `param after step ${step}`);
         gradTensor.buffer.destroy();
       }
     });
@@ -73,7 +65,7 @@ describe('adamwUpdate (adamw.wgsl) vs adamwRef', () => {
     const m = placed(ctx, new Float32Array(count), 0, SENTINEL);
     const v = placed(ctx, new Float32Array(count), 0, SENTINEL);
     adamwUpdate(ctx, param, placed(ctx, grad, 0, NaN), m, v, NO_DECAY, 1, 1);
-    const after = await readPlaced(ctx, param, count);
+    const after = await readOutput(ctx, param, count);
     // m̂ = g, v̂ = g²: the update is lr·g/(|g| + eps).
     const expected = start.map((p, i) => p - (NO_DECAY.lr * grad[i]!) / (Math.abs(grad[i]!) + NO_DECAY.eps));
     expectClose(after, expected, ADAMW_TOL);
@@ -91,8 +83,8 @@ describe('adamwUpdate (adamw.wgsl) vs adamwRef', () => {
     const v = placed(ctx, new Float32Array(count), 0, SENTINEL);
     adamwUpdate(ctx, param, placed(ctx, grad, 3, NaN), m, v, WITH_DECAY, 1, 0.5);
     const ref = adamwRef(start, grad, new Float32Array(count), new Float32Array(count), WITH_DECAY, 1, 0.5);
-    expectClose(await readPlaced(ctx, param, count), ref.param, ADAMW_TOL, 'param');
-    expectClose(await readPlaced(ctx, v, count), ref.v, ADAMW_TOL, 'v');
+    expectClose(await readOutput(ctx, param, count), ref.param, ADAMW_TOL, 'param');
+    expectClose(await readOutput(ctx, v, count), ref.v, ADAMW_TOL, 'v');
     for (const t of [param, m, v]) t.buffer.destroy();
   });
 

@@ -5,14 +5,12 @@ import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
 import { embeddingRef } from '../../src/reference/embedding.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-import { SENTINEL, readOutput, withWorkgroupLimit } from '../helpers/placed.ts';
+import { placed as placedTensor, placedWords, SENTINEL, readOutput, withWorkgroupLimit } from '../helpers/placed.ts';
 
 /** `data` at element `pad` of a buffer whose other 32-bit words are `fill`. */
+/** `data` at element `pad` of a buffer whose other elements are `fill` (u32 ids: that id; f32: that value). */
 function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number, fill: number): GpuTensor {
-  const padded = data instanceof Uint32Array ? new Uint32Array(pad + data.length + 5) : new Float32Array(pad + data.length + 5);
-  padded.fill(fill);
-  padded.set(data, pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
+  return data instanceof Uint32Array ? placedWords(ctx, data, shape, pad, fill) : placedTensor(ctx, data, shape, pad, fill);
 }
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { sumOfSquares } from '../../src/gpu/kernels/reduce.ts';
 import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { placed as placedTensor, readOutput, SENTINEL } from '../helpers/placed.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
 
@@ -12,11 +13,9 @@ import { Rng } from '../helpers/random.ts';
  */
 const RELATIVE_TOL = 1e-5;
 
-/** `data` at element `offset` of a buffer whose other elements are `fill`. */
+/** A 1-D tensor of `data` at element `offset` of a buffer whose other elements are `fill`. */
 function placed(ctx: GpuContext, data: Float32Array, offset: number, fill: number): GpuTensor {
-  const padded = new Float32Array(offset + data.length + 7).fill(fill);
-  padded.set(data, offset);
-  return tensor(ctx.upload(padded, 'placed'), [data.length], offset);
+  return placedTensor(ctx, data, [data.length], offset, fill);
 }
 
 function sumSquares64(arrays: readonly Float32Array[]): number {
@@ -26,11 +25,9 @@ function sumSquares64(arrays: readonly Float32Array[]): number {
 }
 
 async function gpuSumOfSquares(ctx: GpuContext, tensors: readonly GpuTensor[], outOffset = 3): Promise<number> {
-  const out = placed(ctx, new Float32Array(1), outOffset, -7777);
+  const out = placed(ctx, new Float32Array(1), outOffset, SENTINEL);
   await ctx.withErrorScope(() => sumOfSquares(ctx, tensors, tensor(out.buffer, [1], outOffset)));
-  const all = await ctx.readF32(out.buffer, 0, outOffset + 8);
-  expect(all.filter((value, i) => i !== outOffset && value !== -7777).length, 'writes outside out').toBe(0);
-  return all[outOffset]!;
+  return (await readOutput(ctx, out, 1))[0]!;
 }
 
 describe('sumOfSquares (sum_squares.wgsl)', () => {

@@ -1,25 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { NO_TOKEN, sampleTokens, type SamplingOptions } from '../../src/gpu/kernels/sample.ts';
 import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { NO_TOKEN, sampleTokens, type SamplingOptions } from '../../src/gpu/kernels/sample.ts';
 import { logSumExpRef, nucleusRef, sampleRowsRef } from '../../src/reference/sample.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
+import { placedWords, readOutputWords, SENTINEL_BITS } from '../helpers/placed.ts';
 
-const SENTINEL = 0xdeadbeef;
-
+/** `data` (f32 or u32) at element `pad` of a buffer whose other words are SENTINEL_BITS. */
 function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number): GpuTensor {
-  const padded = new Uint32Array(pad + data.length + 5).fill(SENTINEL);
-  padded.set(new Uint32Array(data.buffer, data.byteOffset, data.length), pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
-}
-
-async function readPlaced(ctx: GpuContext, t: GpuTensor, count: number): Promise<Uint32Array> {
-  const all = await ctx.readU32(t.buffer, 0, t.offset + count + 5);
-  for (let i = 0; i < all.length; i++) {
-    if ((i < t.offset || i >= t.offset + count) && all[i] !== SENTINEL) throw new Error(`write outside the output tensor at word ${i}`);
-  }
-  return all.slice(t.offset, t.offset + count);
+  return placedWords(ctx, data, shape, pad, SENTINEL_BITS);
 }
 
 /** A uniform in [0, 1) that is exactly a float32 (24 random bits). */
@@ -47,9 +37,9 @@ async function run(
     ),
   );
   return {
-    ids: await readPlaced(ctx, ids, R),
-    logprobs: new Float32Array((await readPlaced(ctx, logprobs, R)).buffer),
-    sampleLogprobs: new Float32Array((await readPlaced(ctx, sampleLogprobs, R)).buffer),
+    ids: await readOutputWords(ctx, ids, R),
+    logprobs: new Float32Array((await readOutputWords(ctx, logprobs, R)).buffer),
+    sampleLogprobs: new Float32Array((await readOutputWords(ctx, sampleLogprobs, R)).buffer),
   };
 }
 

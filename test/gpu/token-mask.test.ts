@@ -5,14 +5,11 @@ import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
 import { applyTokenMaskRef, bitmaskOf, isAllowed } from '../../src/reference/token-mask.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
+import { placedWords, readOutputWords, SENTINEL_BITS } from '../helpers/placed.ts';
 
-const SENTINEL = 0xdeadbeef;
-
-/** `data` at element `pad` of a buffer whose other words are SENTINEL. */
+/** `data` at element `pad` of a buffer whose other words are SENTINEL_BITS. */
 function placed(ctx: GpuContext, data: Float32Array | Uint32Array, shape: number[], pad: number): GpuTensor {
-  const padded = new Uint32Array(pad + data.length + 5).fill(SENTINEL);
-  padded.set(new Uint32Array(data.buffer, data.byteOffset, data.length), pad);
-  return tensor(ctx.upload(padded, 'placed'), shape, pad);
+  return placedWords(ctx, data, shape, pad, SENTINEL_BITS);
 }
 
 /** Random masks [R, W] allowing each token with probability `density`; the bits past V are random too (ignored). */
@@ -30,10 +27,7 @@ function randomMasks(rng: Rng, R: number, V: number, density: number): Uint32Arr
 async function run(ctx: GpuContext, logits: Float32Array, masks: Uint32Array, R: number, V: number): Promise<Float32Array> {
   const logitsOnGpu = placed(ctx, logits, [R, V], 3);
   await ctx.withErrorScope(() => applyTokenMask(ctx, logitsOnGpu, placed(ctx, masks, [R, maskWords(V)], 5)));
-  const all = await ctx.readU32(logitsOnGpu.buffer, 0, 3 + R * V + 5);
-  const outside = [...all.slice(0, 3), ...all.slice(3 + R * V)];
-  expect(outside.every((word) => word === SENTINEL), 'writes outside the logits tensor').toBe(true);
-  return new Float32Array(all.slice(3, 3 + R * V).buffer);
+  return new Float32Array((await readOutputWords(ctx, logitsOnGpu, R * V)).buffer);
 }
 
 describe('applyTokenMask (token_mask.wgsl)', () => {
