@@ -1,0 +1,95 @@
+// How well a checkpoint predicts each kind of token of the gold JSON answers (teacher forcing):
+// structure, type keys, a mention's first token, its continuation tokens (copying the input), the
+// closing quote after it (the boundary decision) and the end token. Mean NLL and top-1 accuracy of
+// the plain (unconstrained) distribution per role, on the first dev examples of a JSONL dataset,
+// under the schema of its train split. Prints a table; never fails on a number.
+//   node --import ./bin/register.mjs bench/answer-roles.bench.ts [--model public/models/chatuie-demo]
+//     [--data ../shared/data/conll04] [--limit 100]
+// Byte-level BPE tokens are decoded one at a time to place them in the answer text, so use an
+// English dataset (a token may end inside a multi-byte character in Chinese); misaligned examples
+// are counted and skipped.
+import { readFileSync } from 'node:fs';
+import { createNodeContext } from '../src/gpu/node.ts';
+import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { directorySource } from '../src/io/node-source.ts';
+import { GlmModel } from '../src/model/model.ts';
+import { GlmSession } from '../src/model/session.ts';
+import { loadCheckpointTokenizer, promptIdsFor } from '../src/ie/task-data.ts';
+import { buildAnswerIds, promptStyleOf } from '../src/ie/prompt.ts';
+import { inferTaskKind, serializeAnswer } from '../src/ie/answer.ts';
+import { schemaFromDataset } from '../src/ie/schema.ts';
+import { readDatasetFile } from '../src/data/dataset.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+}
+const modelDir = arg('model', 'public/models/chatuie-demo');
+const dataDir = arg('data', '../shared/data/conll04');
+const limit = Number(arg('limit', '100'));
+
+const read = (split: string) => readDatasetFile(`${split}.jsonl`, readFileSync(`${dataDir}/${split}.jsonl`, 'utf8'), split).examples;
+const schema = schemaFromDataset(read('train'));
+const task = inferTaskKind(schema);
+const examples = read('dev').slice(0, limit);
+const ctx = await createNodeContext();
+const source = directorySource(modelDir);
+const tokenizer = await loadCheckpointTokenizer(source);
+const model = await GlmModel.load(ctx, await loadCheckpoint(source));
+const style = promptStyleOf(model.config.raw);
+
+type Role = 'structure' | 'type key' | 'mention: first token' | 'mention: continuation' | 'closing quote (boundary)' | 'end token';
+const stats = new Map<Role, { tokens: number; nll: number; top1: number }>();
+
+/** Each character's role in the answer text: quoted strings followed by ':' are keys, the others mentions. */
+function characterRoles(answer: string): string[] {
+  const roles = new Array<string>(answer.length + 1).fill('structure');
+  for (const match of answer.matchAll(/"((?:[^"\\]|\\.)*)"(\s*:)?/g)) {
+    const start = match.index + 1;
+    const end = start + match[1]!.length;
+    for (let c = start; c < end; c++) roles[c] = match[2] ? 'key' : c === start ? 'first' : 'continuation';
+    if (!match[2]) roles[end] = 'close';
+  }
+  return roles;
+}
+
+let misaligned = 0;
+for (const example of examples) {
+  const prompt = promptIdsFor({ tokenizer, family: 'glm', schema, task, style }, example.text);
+  const answerText = serializeAnswer(example, schema, task);
+  const answer = buildAnswerIds(tokenizer, 'glm', answerText);
+  const pieces = answer.map((id) => tokenizer.decode([id]));
+  if (!pieces.join('').startsWith(answerText)) { misaligned++; continue; }
+  const roles = characterRoles(answerText);
+  const session = new GlmSession(model, { batch: 1, capacity: prompt.length + answer.length });
+  const first = await session.readLogits(session.prefill([prompt]));
+  const rest = await session.readLogits(session.extend([answer.slice(0, -1)]));
+  session.destroy();
+  const rows = [first[0]!.at(-1)!, ...rest[0]!];
+  let at = 0;
+  answer.forEach((id, k) => {
+    const row = rows[k]!;
+    let max = -Infinity;
+    let argmax = 0;
+    for (let v = 0; v < row.length; v++) if (row[v]! > max) { max = row[v]!; argmax = v; }
+    let sum = 0;
+    for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max);
+    const covered = new Set(roles.slice(at, Math.max(at + pieces[k]!.length, at + 1)));
+    at += pieces[k]!.length;
+    const role: Role = k === answer.length - 1 ? 'end token'
+      : covered.has('first') ? 'mention: first token'
+      : covered.has('close') ? 'closing quote (boundary)'
+      : covered.has('continuation') ? 'mention: continuation'
+      : covered.has('key') ? 'type key' : 'structure';
+    const s = stats.get(role) ?? { tokens: 0, nll: 0, top1: 0 };
+    s.tokens++;
+    s.nll += Math.log(sum) + max - row[id]!;
+    s.top1 += argmax === id ? 1 : 0;
+    stats.set(role, s);
+  });
+}
+model.destroy();
+console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir} (${misaligned} misaligned, skipped); teacher-forced gold answers, plain distribution\n`);
+console.log('| answer token role | tokens | mean NLL (nats) | top-1 % |');
+console.log('| --- | ---: | ---: | ---: |');
+for (const [role, s] of stats) console.log(`| ${role} | ${s.tokens} | ${(s.nll / s.tokens).toFixed(2)} | ${(100 * s.top1 / s.tokens).toFixed(1)} |`);
