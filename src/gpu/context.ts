@@ -143,7 +143,8 @@ export class GpuContext {
   /**
    * A CPU implementation (SwiftShader, the fallback adapter): it runs any workgroup that uses
    * workgroup memory or barriers as fibers, so launchers pick barrier-free kernels here
-   * (defaultMatmulVariant, defaultRowReduction); GPUs keep the tiled ones.
+   * (defaultMatmulVariant, defaultRowReduction) and materialized attention
+   * (defaultAttentionPath); GPUs keep the tiled and fused ones.
    */
   get cpuAdapter(): boolean {
     return this.kernelChoice === 'auto' && this.adapter.info.isFallbackAdapter;
