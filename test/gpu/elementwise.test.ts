@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../src/gpu/context.ts';
 import { addScaled, ELEMENTWISE_WORKGROUP, foldedGrid } from '../../src/gpu/kernels/elementwise.ts';
-import { tensor, type GpuTensor } from '../../src/gpu/tensor.ts';
+import { tensor } from '../../src/gpu/tensor.ts';
 import { addScaledRef } from '../../src/reference/elementwise.ts';
 import { expectClose, FORWARD_TOL } from '../helpers/compare.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
-import { SENTINEL, placed } from '../helpers/placed.ts';
-
-/** Reads an output tensor made by `placed(..., SENTINEL)` and checks that nothing outside it was written. */
-async function readOutput(ctx: GpuContext, y: GpuTensor, count: number): Promise<Float32Array> {
-  const all = await ctx.readF32(y.buffer, 0, y.offset + count + 5);
-  let outsideWritten = 0;
-  for (let i = 0; i < all.length; i++) {
-    if ((i < y.offset || i >= y.offset + count) && all[i] !== SENTINEL) outsideWritten++;
-  }
-  expect(outsideWritten, 'writes outside the output tensor').toBe(0);
-  return all.slice(y.offset, y.offset + count);
-}
+import { SENTINEL, placed, readOutput } from '../helpers/placed.ts';
 
 describe('addScaled (add_scaled.wgsl)', () => {
   // DeepNorm's alpha = sqrt(2·28) for ChatGLM-6B, 1 for the pre-norm families, and a negative one.
