@@ -464,6 +464,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   else {
     const train: TrainSequence[] = [];
     const dev: TrainSequence[] = [];
+    // The tagged-text task's candidates (preset.sftTaggedText): every dataset's training examples, encoded once.
+    const taggedPool: TrainSequence[] = [];
     let tooLong = 0;
     // The constrained loss (preset.sftConstrainedLoss): each answer position's softmax over the tokens the decoding constraint allows there.
     const lossMasks = preset.sftConstrainedLoss ? buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize) : undefined;
@@ -474,6 +476,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       // `masks` has no default: the dev set passes undefined for the plain loss, which a default would replace.
       const encode = (items: readonly IeExample[], masks: typeof lossMasks): ReturnType<typeof encodeTrainingExamples> =>
         encodeTrainingExamples(items, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), masks);
+      if (preset.sftTaggedText) taggedPool.push(...encodeTaggedTextExamples(examples, schema, tokenizer, 'glm', config.maxSequenceLength).sequences);
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
       // Mention replacement (preset.sftMentionReplacement): every copy of the training set gets its
       // own replacements, drawn from (seed, dataset, copy); without it one encoding serves every copy.
@@ -510,13 +513,10 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const tagged = preset.sftTaggedText;
     if (tagged) {
       if (!(tagged.share > 0 && tagged.share < 1)) throw new Error(`preset "${preset.name}": sftTaggedText.share ${tagged.share} must be in (0, 1)`);
-      const pool = DEMO_DATASETS.flatMap((dataset) => encodeTaggedTextExamples(
-        limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest), schemas.get(dataset)!, tokenizer, 'glm', config.maxSequenceLength,
-      ).sequences);
-      const wanted = Math.min(pool.length, Math.round((train.length * tagged.share) / (1 - tagged.share)));
-      const sequences = epochOrder(pool.length, preset.seed, 1).slice(0, wanted).map((i) => pool[i]!);
+      const wanted = Math.min(taggedPool.length, Math.round((train.length * tagged.share) / (1 - tagged.share)));
+      const sequences = epochOrder(taggedPool.length, preset.seed, 1).slice(0, wanted).map((i) => taggedPool[i]!);
       train.push(...sequences);
-      log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${pool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
+      log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${taggedPool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
     }
     log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {
