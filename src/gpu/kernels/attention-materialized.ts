@@ -110,10 +110,11 @@ function operands(dims: AttentionDims) {
   };
 }
 
-/** P [B, H, T, S] = softmax(scale·q·kᵀ + mask) into `probs`. */
-function attentionProbabilities(ctx: GpuContext, dims: AttentionDims, q: GPUBuffer, kCache: GPUBuffer, seq: GpuTensor, probs: GPUBuffer): void {
+/** P [B, H, T, S] = softmax(scale·q·kᵀ + mask) into `probs`; `o` = operands(dims). */
+function attentionProbabilities(
+  ctx: GpuContext, dims: AttentionDims, o: ReturnType<typeof operands>, q: GPUBuffer, kCache: GPUBuffer, seq: GpuTensor, probs: GPUBuffer,
+): void {
   const { batch: B, kvGroups: G, headDim: D, capacity: S } = dims;
-  const o = operands(dims);
   matmul(ctx, {
     a: o.headRows(q), b: o.cacheRows(kCache), c: o.scoreOut(probs),
     M: o.groupRows, N: S, K: D, batchCount: B * G, alpha: 1 / Math.sqrt(D),
@@ -134,8 +135,8 @@ export function glmAttentionMaterialized(
   const { batch: B, rows: T, numHeads: H, kvGroups: G, headDim: D, capacity: S } = dims;
   const probs = ctx.createBuffer(scoreMatrixBytes(dims), 'attention probabilities');
   const heads = ctx.createBuffer(B * H * T * D * 4, 'attention output by head');
-  attentionProbabilities(ctx, dims, tensors.q.buffer, tensors.kCache.buffer, tensors.seq, probs);
   const o = operands(dims);
+  attentionProbabilities(ctx, dims, o, tensors.q.buffer, tensors.kCache.buffer, tensors.seq, probs);
   matmul(ctx, { a: o.scoreRows(probs), b: o.cacheColumns(tensors.vCache.buffer), c: o.headOut(heads), M: o.groupRows, N: D, K: S, batchCount: B * G });
   attentionHeads(ctx, dims, tensors.seq, headTensor(heads, dims), tensors.out, false);
   ctx.release(probs);
@@ -159,7 +160,7 @@ export function glmAttentionBackwardMaterialized(
   const dScores = ctx.createBuffer(scoreMatrixBytes(dims), 'attention score gradient');
   const dHeads = ctx.createBuffer(B * H * T * D * 4, 'attention output gradient by head');
   const o = operands(dims);
-  attentionProbabilities(ctx, dims, tensors.q.buffer, tensors.kCache.buffer, tensors.seq, probs);
+  attentionProbabilities(ctx, dims, o, tensors.q.buffer, tensors.kCache.buffer, tensors.seq, probs);
   attentionHeads(ctx, dims, tensors.seq, tensors.dOut, headTensor(dHeads, dims), true);
   matmul(ctx, { a: o.headRows(dHeads), b: o.cacheRows(tensors.vCache.buffer), c: o.scoreOut(dScores), M: o.groupRows, N: S, K: D, batchCount: B * G });
   attentionSoftmax(ctx, dims, tensors.seq, scoreTensor(dScores, dims), scoreTensor(probs, dims));
