@@ -1,14 +1,13 @@
 // How well a checkpoint predicts each kind of token of the gold JSON answers (teacher forcing):
 // structure, type keys, a mention's first token, its continuation tokens (copying the input), the
 // closing quote after it (the boundary decision) and the end token. Mean NLL and top-1 accuracy of
-// the plain (unconstrained) distribution per role, on the first dev examples of a JSONL dataset,
+// the plain (unconstrained) distribution per role, on the first dev examples of a demo dataset,
 // under the schema of its train split. Prints a table; never fails on a number.
 //   node --import ./bin/register.mjs bench/answer-roles.bench.ts [--model public/models/chatuie-demo]
 //     [--data ../shared/data/conll04] [--limit 100]
 // Byte-level BPE tokens are decoded one at a time to place them in the answer text, so use an
 // English dataset (a token may end inside a multi-byte character in Chinese); misaligned examples
 // are counted and skipped.
-import { readFileSync } from 'node:fs';
 import { createNodeContext } from '../src/gpu/node.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
@@ -18,7 +17,8 @@ import { loadCheckpointTokenizer, promptIdsFor } from '../src/ie/task-data.ts';
 import { buildAnswerIds, promptStyleOf } from '../src/ie/prompt.ts';
 import { inferTaskKind, serializeAnswer } from '../src/ie/answer.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
-import { readDatasetFile } from '../src/data/dataset.ts';
+import path from 'node:path';
+import { readSplit } from '../src/train/demo/pipeline.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,10 +28,9 @@ const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '100'));
 
-const read = (split: string) => readDatasetFile(`${split}.jsonl`, readFileSync(`${dataDir}/${split}.jsonl`, 'utf8'), split).examples;
-const schema = schemaFromDataset(read('train'));
+const schema = schemaFromDataset(readSplit(path.dirname(dataDir), path.basename(dataDir), 'train'));
 const task = inferTaskKind(schema);
-const examples = read('dev').slice(0, limit);
+const examples = readSplit(path.dirname(dataDir), path.basename(dataDir), 'dev').slice(0, limit);
 const ctx = await createNodeContext();
 const source = directorySource(modelDir);
 const tokenizer = await loadCheckpointTokenizer(source);

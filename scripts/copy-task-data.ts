@@ -4,12 +4,12 @@
 // It measures whether a checkpoint can copy its input, which a JSON answer's mentions need.
 //   node --import ./bin/register.mjs scripts/copy-task-data.ts [--model public/models/chatuie-demo]
 //     [--data ../shared/data] [--out runs]   → OUT/copy-train.jsonl, OUT/copy-dev.jsonl
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { directorySource } from '../src/io/node-source.ts';
 import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
 import { buildAnswerIds, buildPromptIds } from '../src/ie/prompt.ts';
-import { readDatasetFile } from '../src/data/dataset.ts';
+import { readSplit } from '../src/train/demo/pipeline.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,9 +20,8 @@ const dataDir = arg('data', '../shared/data');
 const outDir = arg('out', 'runs');
 for (const split of ['train', 'dev'] as const) {
   const lines: string[] = [];
-  for (const [dataset, ext] of [['conll04', 'jsonl'], ['wnut17', 'conll'], ['resume-ner', 'jsonl']] as const) {
-    const file = `${dataset}/${split}.${ext}`;
-    const examples = readDatasetFile(file, readFileSync(path.join(dataDir, file), 'utf8'), dataset).examples;
+  for (const dataset of ['conll04', 'wnut17', 'resume-ner']) {
+    const examples = readSplit(dataDir, dataset, split);
     for (const example of split === 'dev' ? examples.slice(0, 20) : examples) {
       const text = tokenizer.decode(tokenizer.encode(example.text).slice(0, 40));
       lines.push(JSON.stringify({ prompt: buildPromptIds(tokenizer, 'glm', text), answer: buildAnswerIds(tokenizer, 'glm', text) }));
