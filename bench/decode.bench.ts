@@ -11,6 +11,7 @@ import { parseGlmConfig } from '../src/model/config.ts';
 import { generate, type DecodeStats, type GenerateOptions, type TokenConstraint } from '../src/model/generate.ts';
 import { GlmModel } from '../src/model/model.ts';
 import { bitmaskOf } from '../src/reference/token-mask.ts';
+import { mulberry32 } from '../src/model/random.ts';
 
 const BENCH_CONFIG = {
   model_type: 'chatglm', hidden_size: 256, num_layers: 4, num_attention_heads: 4, kv_channels: 64,
@@ -26,13 +27,8 @@ function argValue(name: string, fallback: string): string {
 
 /** mulberry32 in [0, 1). */
 function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const words = mulberry32(seed);
+  return () => words() / 4294967296;
 }
 
 /** Allows 512 random ids per step (a stand-in for the IE answer automaton's masks). */

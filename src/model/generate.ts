@@ -19,6 +19,7 @@ import type { TokenConstraint } from '../ie/constraint.ts';
 import type { LoraAdapters } from './lora.ts';
 import type { GlmModel } from './model.ts';
 import { GlmSession } from './session.ts';
+import { mulberry32 } from './random.ts';
 
 export type { TokenConstraint } from '../ie/constraint.ts';
 
@@ -68,16 +69,13 @@ export interface Generation {
 
 /** mulberry32: the stream of uniforms sampling draws, reproducible from its seed. */
 class UniformStream {
-  private state: number;
+  private readonly words: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.words = mulberry32(seed);
   }
   /** A float32-exact uniform in [0, 1) (24 random bits), so that the GPU sees the same number. */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 8) / 16777216;
+    return (this.words() >>> 8) / 16777216;
   }
 }
 

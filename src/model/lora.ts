@@ -11,6 +11,7 @@ import type { Workspace } from '../gpu/workspace.ts';
 import type { GlmConfig } from './config.ts';
 import type { LinearFn } from './forward.ts';
 import type { GlmWeights, LayerWeights } from './weights.ts';
+import { mulberry32 } from './random.ts';
 
 /** The Linear layers of a GLM block an adapter can attach to, with their HF module names. */
 export const LORA_TARGETS = {
@@ -46,14 +47,9 @@ export function loraModuleName(config: GlmConfig, layer: number, target: LoraTar
 
 /** Deterministic uniform initialisation (mulberry32), so a run can be reproduced from its seed. */
 function uniformInit(count: number, bound: number, seed: number): Float32Array {
-  let state = seed >>> 0 || 1;
+  const words = mulberry32(seed >>> 0 || 1);
   const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * bound;
-  }
+  for (let i = 0; i < count; i++) out[i] = (words() / 4294967296 * 2 - 1) * bound;
   return out;
 }
 

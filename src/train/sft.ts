@@ -30,6 +30,7 @@ import { lowbias32 } from '../gpu/kernels/dropout.ts';
 import { TrainingGraph } from './graph.ts';
 import { AdamW } from './optimizer.ts';
 import { learningRate } from './schedule.ts';
+import { mulberry32 } from '../model/random.ts';
 
 export interface SftOptions {
   /** Optimizer steps to run in all (a resumed run continues up to this). */
@@ -111,13 +112,8 @@ export interface SftData {
 
 /** Seeded permutation of 0..n-1 for epoch `epoch` (mulberry32 Fisher–Yates). */
 export function epochOrder(n: number, seed: number, epoch: number): number[] {
-  let state = (Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0 || 1;
-  const random = (): number => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const words = mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0 || 1);
+  const random = (): number => words() / 4294967296;
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

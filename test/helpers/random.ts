@@ -1,16 +1,15 @@
 // Seeded random numbers, so that a failing test fails the same way every time.
 
+import { mulberry32 } from '../../src/model/random.ts';
+
 export class Rng {
-  private state: number;
+  private readonly words: () => number;
   constructor(seed: number) {
-    this.state = seed >>> 0 || 1;
+    this.words = mulberry32(seed >>> 0 || 1);
   }
-  /** Uniform in [0, 1). (mulberry32) */
+  /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.words() / 4294967296;
   }
   uniform(low: number, high: number): number {
     return low + (high - low) * this.next();
