@@ -43,6 +43,7 @@ import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
+import { mulberry32 } from '../../model/random.ts';
 
 export const STAGES = ['tokenizer', 'pretrain', 'sft', 'eval', 'card'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -172,13 +173,8 @@ function replacedCopies(examples: readonly IeExample[], share: number, count: nu
 /** Seeded standard normal samples (Box–Muller over a mulberry32 stream). */
 function normalSamples(count: number, seed: number, std: number): Float32Array {
   const out = new Float32Array(count);
-  let state = seed >>> 0 || 1;
-  const uniform = (): number => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const words = mulberry32(seed >>> 0 || 1);
+  const uniform = (): number => (words() + 0.5) / 4294967296;
   for (let i = 0; i < count; i += 2) {
     const radius = Math.sqrt(-2 * Math.log(uniform()));
     const angle = 2 * Math.PI * uniform();
