@@ -29,6 +29,7 @@
 //   small-continued-14  300 more steps for a finished small-continued-12 model as it was trained, conll04 six times per epoch (seed 15)
 //   small-continued-15  300 more steps for a finished small-continued-12 model as it was trained, a quarter of them gMASK LM on the training texts + CASIE (seed 17)
 //   small-continued-16  600 more steps for a finished small-continued-12 model as it was trained, a quarter of the sequences the tagged-text task (seed 18)
+//   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -82,7 +83,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -158,6 +159,14 @@ export interface DemoPreset {
    * tokens per mention. Absent: SFT trains the IE answers only.
    */
   sftTaggedText?: { share: number };
+  /**
+   * The synthetic copy task (train/copy-task.ts) mixed into SFT: runs of uniformly random ordinary
+   * tokens, between minTokens and maxTokens long, written back verbatim, make up `share` of the SFT
+   * training sequences (fresh runs, drawn from the seed). A mention's tokens after its first are
+   * the input's next tokens, which the IE task alone does not teach a small model to copy; random
+   * tokens can only be predicted by copying. Absent: SFT trains the IE answers only.
+   */
+  sftSyntheticCopy?: { share: number; minTokens: number; maxTokens: number };
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */
@@ -282,6 +291,14 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-16': (() => {
     const run = constrainedLossRun('small-continued-16', 'small-continued-12', 18, 0.5);
     return { ...run, sft: { ...run.sft, steps: 600 }, devF1: { ...run.devF1, every: 200 }, sftTaggedText: { share: 0.25 } };
+  })(),
+  // small-continued-12's run for a finished small-continued-12 model (seed 19), twice as long at a
+  // higher peak, with the SFT set doubled by the synthetic copy task (runs of 8–32 random tokens
+  // written back): the model cannot copy its input (bench/answer-roles.bench.ts: a mention's next
+  // token 10% top-1), and random tokens can only be predicted by copying.
+  'small-continued-17': (() => {
+    const run = constrainedLossRun('small-continued-17', 'small-continued-12', 19, 0.5);
+    return { ...run, sft: { ...run.sft, steps: 600, lr: 1.5e-3 }, devF1: { ...run.devF1, every: 200 }, sftSyntheticCopy: { share: 0.5, minTokens: 8, maxTokens: 32 } };
   })(),
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the

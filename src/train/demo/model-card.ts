@@ -136,7 +136,10 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     const taggedShare = run.preset.sftTaggedText?.share;
     const tagged = taggedShare === undefined ? ''
       : `, the tagged-text task (the text written back with each entity bracketed with its type) as ${Math.round(taggedShare * 100)}% of the training sequences`;
-    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    const copy = run.preset.sftSyntheticCopy;
+    const copyTask = copy === undefined ? ''
+      : `, the copy task (runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back verbatim) as ${Math.round(copy.share * 100)}% of the training sequences`;
+    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged}${copyTask} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1

@@ -32,6 +32,7 @@ import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples } from '../../ie/task-data.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
+import { syntheticCopySequences } from '../copy-task.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
 import type { GlmConfig } from '../../model/config.ts';
@@ -513,6 +514,13 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const sequences = epochOrder(taggedPool.length, preset.seed, 1).slice(0, wanted).map((i) => taggedPool[i]!);
       train.push(...sequences);
       log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${taggedPool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
+    }
+    const copy = preset.sftSyntheticCopy;
+    if (copy) {
+      if (!(copy.share > 0 && copy.share < 1)) throw new Error(`preset "${preset.name}": sftSyntheticCopy.share ${copy.share} must be in (0, 1)`);
+      const count = Math.round((train.length * copy.share) / (1 - copy.share));
+      train.push(...syntheticCopySequences(tokenizer, config.vocabSize, { count, minTokens: copy.minTokens, maxTokens: copy.maxTokens, seed: preset.seed }));
+      log(`[sft] copy task: ${count.toLocaleString('en')} runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back, ${Math.round(copy.share * 100)}% of the SFT training set`);
     }
     log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {

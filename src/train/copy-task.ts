@@ -1,0 +1,48 @@
+// The synthetic copy task: a run of uniformly random ordinary tokens as the prompt, the same run
+// as the answer, framed as GLM frames the IE task (prompt = r [gMASK] <sop>, answer = r <eop>).
+// Random tokens leave the model no language statistics to fall back on: it can only lower the
+// loss by attending to the prompt and copying the token that followed the one it just wrote
+// (an induction head). That is what an IE answer's mention needs after its first token, and what
+// the IE task alone, on a few thousand examples, does not teach a small model. The demo pipeline
+// mixes it into SFT (DemoPreset.sftSyntheticCopy); extraction never asks for it.
+
+import type { Tokenizer } from '../io/tokenizer.ts';
+import type { TrainSequence } from '../model/positions.ts';
+import { mulberry32 } from '../model/random.ts';
+
+export interface SyntheticCopyOptions {
+  /** Sequences to make. */
+  count: number;
+  /** Tokens per run: uniform in [minTokens, maxTokens]. */
+  minTokens: number;
+  maxTokens: number;
+  seed: number;
+}
+
+/** The ids a copy run draws from: every id below vocabSize that is not one of the tokenizer's special tokens. */
+export function ordinaryTokenIds(tokenizer: Tokenizer, vocabSize: number): number[] {
+  const special = new Set(Object.values(tokenizer.specialTokens).filter((id): id is number => id !== undefined));
+  return Array.from({ length: vocabSize }, (_, id) => id).filter((id) => !special.has(id));
+}
+
+/** `count` copy sequences, a pure function of (tokenizer, vocabSize, options). */
+export function syntheticCopySequences(tokenizer: Tokenizer, vocabSize: number, options: SyntheticCopyOptions): TrainSequence[] {
+  const { count, minTokens, maxTokens, seed } = options;
+  if (!(Number.isInteger(minTokens) && minTokens >= 1 && Number.isInteger(maxTokens) && maxTokens >= minTokens)) {
+    throw new Error(`copy task: token range [${minTokens}, ${maxTokens}] must be whole numbers with 1 ≤ min ≤ max`);
+  }
+  const { gmask, sop, eop } = tokenizer.specialTokens;
+  if (gmask === undefined || sop === undefined || eop === undefined) throw new Error('copy task: the tokenizer lacks [gMASK], <sop> or <eop>');
+  const ids = ordinaryTokenIds(tokenizer, vocabSize);
+  if (ids.length < 2) throw new Error(`copy task: only ${ids.length} ordinary token ids below ${vocabSize}`);
+  // Seeded: the same sequences on every machine and every resume.
+  const words = mulberry32(Math.imul(seed, 0x9e3779b1) >>> 0 || 1);
+  const random = (): number => words() / 4294967296;
+  const sequences: TrainSequence[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = minTokens + Math.floor(random() * (maxTokens - minTokens + 1));
+    const run = Array.from({ length }, () => ids[Math.floor(random() * ids.length)]!);
+    sequences.push({ prompt: [...run, gmask, sop], answer: [...run, eop] });
+  }
+  return sequences;
+}

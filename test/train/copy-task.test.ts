@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ordinaryTokenIds, syntheticCopySequences } from '../../src/train/copy-task.ts';
+import type { SpecialTokenIds, Tokenizer } from '../../src/io/tokenizer.ts';
+
+/** Only the special ids matter to the copy task. */
+function tokenizerWith(specialTokens: SpecialTokenIds, vocabSize: number): Tokenizer {
+  const fail = (): never => { throw new Error('not used'); };
+  return { format: 'tokenizer.json', vocabSize, specialTokens, encode: fail, decode: fail, tokenToId: fail, idToToken: fail };
+}
+
+const special: SpecialTokenIds = { eos: 47, eop: 47, gmask: 45, sop: 46, pad: 44, mask: 43 };
+const tokenizer = tokenizerWith(special, 48);
+
+describe('synthetic copy task', () => {
+  it('draws from every id that is not special', () => {
+    const ids = ordinaryTokenIds(tokenizer, 48);
+    expect(ids).toHaveLength(43);
+    expect(ids).toEqual(Array.from({ length: 43 }, (_, i) => i));
+  });
+
+  it('frames each random run as GLM frames the IE task: run [gMASK] <sop> → run <eop>', () => {
+    const sequences = syntheticCopySequences(tokenizer, 48, { count: 400, minTokens: 3, maxTokens: 9, seed: 7 });
+    expect(sequences).toHaveLength(400);
+    const lengths = new Set<number>();
+    const seen = new Set<number>();
+    for (const { prompt, answer, answerMasks } of sequences) {
+      const run = prompt.slice(0, -2);
+      expect(prompt.slice(-2)).toEqual([45, 46]);
+      expect(answer).toEqual([...run, 47]);
+      expect(answerMasks).toBeUndefined();
+      expect(run.length).toBeGreaterThanOrEqual(3);
+      expect(run.length).toBeLessThanOrEqual(9);
+      lengths.add(run.length);
+      for (const id of run) {
+        expect(id).toBeLessThan(43);
+        seen.add(id);
+      }
+    }
+    // Uniform draws: every length of the range and every ordinary id turns up in 400 runs.
+    expect([...lengths].sort((a, b) => a - b)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    expect(seen.size).toBe(43);
+  });
+
+  it('is a function of its seed', () => {
+    const options = { count: 20, minTokens: 5, maxTokens: 12, seed: 3 };
+    expect(syntheticCopySequences(tokenizer, 48, options)).toEqual(syntheticCopySequences(tokenizer, 48, options));
+    expect(syntheticCopySequences(tokenizer, 48, { ...options, seed: 4 })).not.toEqual(syntheticCopySequences(tokenizer, 48, options));
+  });
+
+  it('names a bad range or a tokenizer without GLM framing tokens', () => {
+    expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 0, maxTokens: 4, seed: 1 })).toThrow(/token range \[0, 4\]/);
+    expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 5, maxTokens: 4, seed: 1 })).toThrow(/token range \[5, 4\]/);
+    expect(() => syntheticCopySequences(tokenizerWith({ eos: 2 }, 48), 48, { count: 1, minTokens: 1, maxTokens: 4, seed: 1 })).toThrow(/lacks \[gMASK\], <sop> or <eop>/);
+  });
+});
