@@ -4,10 +4,12 @@
 // the plain (unconstrained) distribution per role, on the first dev examples of a demo dataset,
 // under the schema of its train split. Prints a table; never fails on a number.
 //   node --import ./bin/register.mjs bench/answer-roles.bench.ts [--model public/models/chatuie-demo]
-//     [--data ../shared/data/conll04] [--limit 100]
+//     [--data ../shared/data/conll04] [--limit 100] [--copy 50]
 // Byte-level BPE tokens are decoded one at a time to place them in the answer text, so use an
 // English dataset (a token may end inside a multi-byte character in Chinese); misaligned examples
-// are counted and skipped.
+// are counted and skipped. A second table scores the synthetic copy task (train/copy-task.ts) on
+// `--copy N` runs of 8–32 random tokens (seed 999, which no preset trains on): random tokens can
+// only be predicted by copying, so it measures the copying alone.
 import { createNodeContext } from '../src/gpu/node.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
@@ -19,6 +21,7 @@ import { inferTaskKind, serializeAnswer } from '../src/ie/answer.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import path from 'node:path';
 import { readSplit } from '../src/train/demo/pipeline.ts';
+import { syntheticCopySequences } from '../src/train/copy-task.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,6 +30,7 @@ function arg(name: string, fallback: string): string {
 const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '100'));
+const copyRuns = Number(arg('copy', '50'));
 
 const schema = schemaFromDataset(readSplit(path.dirname(dataDir), path.basename(dataDir), 'train'));
 const task = inferTaskKind(schema);
@@ -52,6 +56,25 @@ function characterRoles(answer: string): string[] {
   return roles;
 }
 
+/** Teacher-forced logits of every answer position (row k predicts answer[k]). */
+async function answerLogits(prompt: readonly number[], answer: readonly number[]): Promise<Float32Array[]> {
+  const session = new GlmSession(model, { batch: 1, capacity: prompt.length + answer.length });
+  const first = await session.readLogits(session.prefill([prompt]));
+  const rest = await session.readLogits(session.extend([answer.slice(0, -1)]));
+  session.destroy();
+  return [first[0]!.at(-1)!, ...rest[0]!];
+}
+
+/** The NLL of `id` under a logits row, and whether it is the row's argmax. */
+function scoreToken(row: Float32Array, id: number): { nll: number; top1: boolean } {
+  let max = -Infinity;
+  let argmax = 0;
+  for (let v = 0; v < row.length; v++) if (row[v]! > max) { max = row[v]!; argmax = v; }
+  let sum = 0;
+  for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max);
+  return { nll: Math.log(sum) + max - row[id]!, top1: argmax === id };
+}
+
 let misaligned = 0;
 for (const example of examples) {
   const prompt = promptIdsFor({ tokenizer, family: 'glm', schema, task, style }, example.text);
@@ -60,19 +83,9 @@ for (const example of examples) {
   const pieces = answer.map((id) => tokenizer.decode([id]));
   if (!pieces.join('').startsWith(answerText)) { misaligned++; continue; }
   const roles = characterRoles(answerText);
-  const session = new GlmSession(model, { batch: 1, capacity: prompt.length + answer.length });
-  const first = await session.readLogits(session.prefill([prompt]));
-  const rest = await session.readLogits(session.extend([answer.slice(0, -1)]));
-  session.destroy();
-  const rows = [first[0]!.at(-1)!, ...rest[0]!];
+  const rows = await answerLogits(prompt, answer);
   let at = 0;
   answer.forEach((id, k) => {
-    const row = rows[k]!;
-    let max = -Infinity;
-    let argmax = 0;
-    for (let v = 0; v < row.length; v++) if (row[v]! > max) { max = row[v]!; argmax = v; }
-    let sum = 0;
-    for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max);
     const covered = new Set(roles.slice(at, Math.max(at + pieces[k]!.length, at + 1)));
     at += pieces[k]!.length;
     const role: Role = k === answer.length - 1 ? 'end token'
@@ -81,14 +94,32 @@ for (const example of examples) {
       : covered.has('continuation') ? 'mention: continuation'
       : covered.has('key') ? 'type key' : 'structure';
     const s = stats.get(role) ?? { tokens: 0, nll: 0, top1: 0 };
+    const { nll, top1 } = scoreToken(rows[k]!, id);
     s.tokens++;
-    s.nll += Math.log(sum) + max - row[id]!;
-    s.top1 += argmax === id ? 1 : 0;
+    s.nll += nll;
+    s.top1 += top1 ? 1 : 0;
     stats.set(role, s);
   });
+}
+const copy = { tokens: 0, nll: 0, top1: 0, later: { tokens: 0, nll: 0, top1: 0 } };
+for (const { prompt, answer } of syntheticCopySequences(tokenizer, model.config.vocabSize, { count: copyRuns, minTokens: 8, maxTokens: 32, seed: 999 })) {
+  const rows = await answerLogits(prompt, answer);
+  // The run's tokens (not its end token); `later`: after the first, each the successor of the one just written.
+  for (let k = 0; k < answer.length - 1; k++) {
+    const { nll, top1 } = scoreToken(rows[k]!, answer[k]!);
+    for (const s of k === 0 ? [copy] : [copy, copy.later]) { s.tokens++; s.nll += nll; s.top1 += top1 ? 1 : 0; }
+  }
 }
 model.destroy();
 console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir} (${misaligned} misaligned, skipped); teacher-forced gold answers, plain distribution\n`);
 console.log('| answer token role | tokens | mean NLL (nats) | top-1 % |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [role, s] of stats) console.log(`| ${role} | ${s.tokens} | ${(s.nll / s.tokens).toFixed(2)} | ${(100 * s.top1 / s.tokens).toFixed(1)} |`);
+if (copyRuns > 0) {
+  console.log(`\nthe copy task: ${copyRuns} runs of 8–32 random tokens (seed 999) written back; uniform guessing is ${Math.log(model.config.vocabSize).toFixed(2)} nats\n`);
+  console.log('| copied tokens | tokens | mean NLL (nats) | top-1 % |');
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const [what, s] of [['all', copy], ['after the first', copy.later]] as const) {
+    console.log(`| ${what} | ${s.tokens} | ${(s.nll / s.tokens).toFixed(2)} | ${(100 * s.top1 / s.tokens).toFixed(1)} |`);
+  }
+}
