@@ -178,6 +178,16 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\), GLM gMASK language modelling on the training texts and CASIE's as 50% of the training sequences, the tagged-text task \(the text written back with each entity bracketed with its type\) as 25% of the training sequences, the copy task \(runs of 3–6 random tokens written back verbatim\) as 20% of the training sequences \(run of preset "small-continued-2"\)/);
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
+
+    // The copy task alone (share 1): one pass of steps × batch copy runs, the IE examples for the dev loss only.
+    const copyOnly: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued', seed: 4, sftSyntheticCopy: { share: 1, minTokens: 2, maxTokens: 5 } };
+    const copyLog: string[] = [];
+    const copyState = await runDemoPipeline({ ctx, preset: copyOnly, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: (l) => copyLog.push(l) });
+    const copyRuns = copyOnly.sft.steps * copyOnly.sft.batchSize * copyOnly.sft.accumulation;
+    expect(copyLog).toContain(`[sft] copy task: ${copyRuns} runs of 2–5 random tokens written back, 100% of the SFT training set`);
+    expect(copyLog.filter((l) => / examples not trained \(the copy task alone\) /.test(l))).toHaveLength(3);
+    expect(copyState.sft!.sequences).toBe(copyRuns);
+    expect(copyLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences/);
   }, 500_000);
 
   it('plans a budgeted stage from a calibration on this device, records the plan, and keeps it on --resume', async () => {

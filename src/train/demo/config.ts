@@ -30,8 +30,7 @@
 //   small-continued-15  300 more steps for a finished small-continued-12 model as it was trained, a quarter of them gMASK LM on the training texts + CASIE (seed 17)
 //   small-continued-16  600 more steps for a finished small-continued-12 model as it was trained, a quarter of the sequences the tagged-text task (seed 18)
 //   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19; stopped at step 357)
-//   small-continued-18  250 steps of 16 for a finished small-continued-12 model, 80% of the sequences the copy task (seed 20)
-//   small-continued-19  400 more steps for a finished small-continued-18 model as -12 was trained, 20% of the sequences the copy task (seed 21)
+//   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 210)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -85,7 +84,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-continued-19' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -166,7 +165,9 @@ export interface DemoPreset {
    * tokens, between minTokens and maxTokens long, written back verbatim, make up `share` of the SFT
    * training sequences (fresh runs, drawn from the seed). A mention's tokens after its first are
    * the input's next tokens, which the IE task alone does not teach a small model to copy; random
-   * tokens can only be predicted by copying. Absent: SFT trains the IE answers only.
+   * tokens can only be predicted by copying. Share 1: the copy task alone, one pass of the stage's
+   * steps × batch sequences; the IE examples then serve the dev loss and dev F1 only. Absent: SFT
+   * trains the IE answers only.
    */
   sftSyntheticCopy?: { share: number; minTokens: number; maxTokens: number };
 }
@@ -297,25 +298,15 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // small-continued-12's run for a finished small-continued-12 model (seed 19), twice as long at a
   // higher peak, with the SFT set doubled by the synthetic copy task (runs of 8–32 random tokens
   // written back): the model cannot copy its input (bench/answer-roles.bench.ts: a mention's next
-  // token 10% top-1), and random tokens can only be predicted by copying.
+  // token 10% top-1), and random tokens can only be predicted by copying. Stopped at step 357
+  // (docs/demo-model.md): its copy loss had not left the plateau at ln V.
   'small-continued-17': (() => {
     const run = constrainedLossRun('small-continued-17', 'small-continued-12', 19, 0.5);
     return { ...run, sft: { ...run.sft, steps: 600, lr: 1.5e-3 }, devF1: { ...run.devF1, every: 200 }, sftSyntheticCopy: { share: 0.5, minTokens: 8, maxTokens: 32 } };
   })(),
-  // The copy task first: 250 steps of 16 from a finished small-continued-12 model at peak 2e-3, four
-  // fifths of the sequences copy runs (seed 20). small-continued-17's half share at 8 per step and
-  // 1.5e-3 left its copy loss on the plateau at ln V for 350 steps; copying alone, 16 per step at
-  // 2e-3, left it after about 100.
-  'small-continued-18': (() => {
-    const run = constrainedLossRun('small-continued-18', 'small-continued-12', 20, 0.5);
-    return { ...run, sft: { ...run.sft, steps: 250, batchSize: 16, lr: 2e-3 }, devF1: { ...run.devF1, every: 250 }, sftSyntheticCopy: { share: 0.8, minTokens: 8, maxTokens: 32 } };
-  })(),
-  // Then the IE task again for a finished small-continued-18 model: small-continued-12's run, 400
-  // steps, with a fifth of the sequences copy runs so that the copying stays (seed 21).
-  'small-continued-19': (() => {
-    const run = constrainedLossRun('small-continued-19', 'small-continued-18', 21, 0.5);
-    return { ...run, sft: { ...run.sft, steps: 400 }, devF1: { ...run.devF1, every: 200 }, sftSyntheticCopy: { share: 0.2, minTokens: 8, maxTokens: 32 } };
-  })(),
+  // The copy task alone: 300 steps of 16 for a finished small-continued-12 model at peak 2e-3 (seed
+  // 20), the IE examples for the dev loss only; stopped at step 210 (docs/demo-model.md).
+  'small-continued-18': { ...continuedSmall('small-continued-18', 'small-continued-12', { steps: 300, batchSize: 16, lr: 2e-3 }, 300, 20), sftSyntheticCopy: { share: 1, minTokens: 8, maxTokens: 32 } },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

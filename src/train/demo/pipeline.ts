@@ -467,6 +467,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     // The constrained loss (preset.sftConstrainedLoss): each answer position's softmax over the tokens the decoding constraint allows there.
     const lossMasks = preset.sftConstrainedLoss ? buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize) : undefined;
     if (preset.sftConstrainedShare !== undefined && !lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
+    const copy = preset.sftSyntheticCopy;
+    const copyOnly = copy?.share === 1;
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
       const examples = limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest);
@@ -481,7 +483,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const copies = replacement === undefined ? [examples]
         : replacedCopies(examples, replacement, repeats, Math.imul(preset.seed, 7919) + DEMO_DATASETS.indexOf(dataset) * 101);
       const encodedCopies = copies.map((copy) => encode(copy, lossMasks));
-      for (let r = 0; r < repeats; r++) train.push(...encodedCopies[r % copies.length]!.sequences);
+      // The copy task alone (sftSyntheticCopy.share 1): the IE examples serve the dev loss only.
+      if (!copyOnly) for (let r = 0; r < repeats; r++) train.push(...encodedCopies[r % copies.length]!.sequences);
       for (const copy of encodedCopies) tooLong += copy.tooLong;
       const encoded = encodedCopies[0]!;
       if (replacement !== undefined) {
@@ -494,7 +497,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const devMasks = preset.sftConstrainedShare === undefined ? lossMasks : undefined;
       dev.push(...encode(limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest), devMasks).sequences);
       const masked = encoded.maskedPositions;
-      log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
+      log(`[sft] ${dataset}: ${encoded.sequences.length} examples${repeats > 1 ? ` × ${repeats}` : ''}${copyOnly ? ' not trained (the copy task alone)' : ''} (${encoded.tooLong} too long), schema ${schema.entityTypes.length} entity / ${schema.relationTypes.length} relation types` +
         (masked ? `, constrained loss on ${masked.constrained.toLocaleString('en')} of ${masked.total.toLocaleString('en')} answer tokens` : ''));
     }
     const lm = preset.sftLanguageModelling;
@@ -515,10 +518,10 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       train.push(...sequences);
       log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${taggedPool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
     }
-    const copy = preset.sftSyntheticCopy;
     if (copy) {
-      if (!(copy.share > 0 && copy.share < 1)) throw new Error(`preset "${preset.name}": sftSyntheticCopy.share ${copy.share} must be in (0, 1)`);
-      const count = Math.round((train.length * copy.share) / (1 - copy.share));
+      if (!(copy.share > 0 && copy.share <= 1)) throw new Error(`preset "${preset.name}": sftSyntheticCopy.share ${copy.share} must be in (0, 1]`);
+      // Alone: one pass of the stage's sequences. Mixed: `share` of the whole training set.
+      const count = copyOnly ? preset.sft.steps * preset.sft.batchSize * preset.sft.accumulation : Math.round((train.length * copy.share) / (1 - copy.share));
       train.push(...syntheticCopySequences(tokenizer, config.vocabSize, { count, minTokens: copy.minTokens, maxTokens: copy.maxTokens, seed: preset.seed }));
       log(`[sft] copy task: ${count.toLocaleString('en')} runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back, ${Math.round(copy.share * 100)}% of the SFT training set`);
     }
