@@ -181,6 +181,8 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // The copy task alone (share 1): one pass of steps × batch copy runs, the IE examples for the dev loss only.
     const copyOnly: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued', seed: 4, sftSyntheticCopy: { share: 1, minTokens: 2, maxTokens: 5 } };
+    await expect(runDemoPipeline({ ctx, preset: { ...copyOnly, sftTaggedText: { share: 0.25 } }, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: () => {} }))
+      .rejects.toThrow(/sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling or sftTaggedText/);
     const copyLog: string[] = [];
     const copyState = await runDemoPipeline({ ctx, preset: copyOnly, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: (l) => copyLog.push(l) });
     const copyRuns = copyOnly.sft.steps * copyOnly.sft.batchSize * copyOnly.sft.accumulation;

@@ -467,8 +467,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     // The constrained loss (preset.sftConstrainedLoss): each answer position's softmax over the tokens the decoding constraint allows there.
     const lossMasks = preset.sftConstrainedLoss ? buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize) : undefined;
     if (preset.sftConstrainedShare !== undefined && !lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
-    const copy = preset.sftSyntheticCopy;
-    const copyOnly = copy?.share === 1;
+    const copyTask = preset.sftSyntheticCopy;
+    const copyOnly = copyTask?.share === 1;
+    if (copyOnly && (preset.sftLanguageModelling || preset.sftTaggedText)) {
+      throw new Error(`preset "${preset.name}": sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling or sftTaggedText`);
+    }
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
       const examples = limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest);
@@ -518,12 +521,13 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       train.push(...sequences);
       log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${taggedPool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
     }
-    if (copy) {
-      if (!(copy.share > 0 && copy.share <= 1)) throw new Error(`preset "${preset.name}": sftSyntheticCopy.share ${copy.share} must be in (0, 1]`);
+    if (copyTask) {
+      const { share, minTokens, maxTokens } = copyTask;
+      if (!(share > 0 && share <= 1)) throw new Error(`preset "${preset.name}": sftSyntheticCopy.share ${share} must be in (0, 1]`);
       // Alone: one pass of the stage's sequences. Mixed: `share` of the whole training set.
-      const count = copyOnly ? preset.sft.steps * preset.sft.batchSize * preset.sft.accumulation : Math.round((train.length * copy.share) / (1 - copy.share));
-      train.push(...syntheticCopySequences(tokenizer, config.vocabSize, { count, minTokens: copy.minTokens, maxTokens: copy.maxTokens, seed: preset.seed }));
-      log(`[sft] copy task: ${count.toLocaleString('en')} runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back, ${Math.round(copy.share * 100)}% of the SFT training set`);
+      const count = copyOnly ? preset.sft.steps * preset.sft.batchSize * preset.sft.accumulation : Math.round((train.length * share) / (1 - share));
+      train.push(...syntheticCopySequences(tokenizer, config.vocabSize, { count, minTokens, maxTokens, seed: preset.seed }));
+      log(`[sft] copy task: ${count.toLocaleString('en')} runs of ${minTokens}–${maxTokens} random tokens written back, ${Math.round(share * 100)}% of the SFT training set`);
     }
     log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {
