@@ -17,6 +17,8 @@ export interface SyntheticCopyOptions {
   minTokens: number;
   maxTokens: number;
   seed: number;
+  /** The ids runs are drawn from (default: ordinaryTokenIds), e.g. a small alphabet for a toy run. */
+  alphabet?: readonly number[];
 }
 
 /** The ids a copy run draws from: every id below vocabSize that is not one of the tokenizer's special tokens. */
@@ -33,8 +35,11 @@ export function syntheticCopySequences(tokenizer: Tokenizer, vocabSize: number, 
   }
   const { gmask, sop, eop } = tokenizer.specialTokens;
   if (gmask === undefined || sop === undefined || eop === undefined) throw new Error('copy task: the tokenizer lacks [gMASK], <sop> or <eop>');
-  const ids = ordinaryTokenIds(tokenizer, vocabSize);
-  if (ids.length < 2) throw new Error(`copy task: only ${ids.length} ordinary token ids below ${vocabSize}`);
+  const ids = options.alphabet ?? ordinaryTokenIds(tokenizer, vocabSize);
+  if (ids.length < 2) throw new Error(`copy task: only ${ids.length} token ids to draw from`);
+  const ordinary = new Set(ordinaryTokenIds(tokenizer, vocabSize));
+  const bad = ids.find((id) => !ordinary.has(id));
+  if (bad !== undefined) throw new Error(`copy task: alphabet id ${bad} is special or not below ${vocabSize}`);
   // Seeded: the same sequences on every machine and every resume.
   const words = mulberry32(Math.imul(seed, 0x9e3779b1) >>> 0 || 1);
   const random = (): number => words() / 4294967296;

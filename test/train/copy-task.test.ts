@@ -41,6 +41,15 @@ describe('synthetic copy task', () => {
     expect(seen.size).toBe(43);
   });
 
+  it('draws from a given alphabet, and refuses one with a special or out-of-range id', () => {
+    const alphabet = [3, 5, 8, 13];
+    const runs = syntheticCopySequences(tokenizer, 48, { count: 50, minTokens: 4, maxTokens: 4, seed: 2, alphabet });
+    expect(new Set(runs.flatMap((sequence) => sequence.prompt.slice(0, -2)))).toEqual(new Set(alphabet));
+    expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 1, maxTokens: 2, seed: 1, alphabet: [3, 45] })).toThrow(/alphabet id 45 is special/);
+    expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 1, maxTokens: 2, seed: 1, alphabet: [3, 48] })).toThrow(/alphabet id 48 is special or not below 48/);
+    expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 1, maxTokens: 2, seed: 1, alphabet: [3] })).toThrow(/only 1 token ids/);
+  });
+
   it('is a function of its seed', () => {
     const options = { count: 20, minTokens: 5, maxTokens: 12, seed: 3 };
     expect(syntheticCopySequences(tokenizer, 48, options)).toEqual(syntheticCopySequences(tokenizer, 48, options));
