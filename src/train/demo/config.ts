@@ -30,7 +30,7 @@
 //   small-continued-15  300 more steps for a finished small-continued-12 model as it was trained, a quarter of them gMASK LM on the training texts + CASIE (seed 17)
 //   small-continued-16  600 more steps for a finished small-continued-12 model as it was trained, a quarter of the sequences the tagged-text task (seed 18)
 //   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19; stopped at step 357)
-//   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 210)
+//   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -305,7 +305,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     return { ...run, sft: { ...run.sft, steps: 600, lr: 1.5e-3 }, devF1: { ...run.devF1, every: 200 }, sftSyntheticCopy: { share: 0.5, minTokens: 8, maxTokens: 32 } };
   })(),
   // The copy task alone: 300 steps of 16 for a finished small-continued-12 model at peak 2e-3 (seed
-  // 20), the IE examples for the dev loss only; stopped at step 210 (docs/demo-model.md).
+  // 20), the IE examples for the dev loss only; stopped at step 212 (docs/demo-model.md).
   'small-continued-18': { ...continuedSmall('small-continued-18', 'small-continued-12', { steps: 300, batchSize: 16, lr: 2e-3 }, 300, 20), sftSyntheticCopy: { share: 1, minTokens: 8, maxTokens: 32 } },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
