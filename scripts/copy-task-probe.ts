@@ -39,4 +39,4 @@ model.destroy();
 console.log(`model ${modelDir}; ${runs.length} runs of ${devFile}, teacher-forced\n`);
 console.log('| answer position | tokens | mean NLL (nats) | top-1 % |');
 console.log('| --- | ---: | ---: | ---: |');
-byPosition.forEach((at, k) => console.log(`| ${k === LAST ? `${LAST} and later` : k} | ${at.tokens} | ${(at.nll / at.tokens).toFixed(2)} | ${(100 * at.top1 / at.tokens).toFixed(1)} |`));
+byPosition.forEach((at, k) => at.tokens > 0 && console.log(`| ${k === LAST ? `${LAST} and later` : k} | ${at.tokens} | ${(at.nll / at.tokens).toFixed(2)} | ${(100 * at.top1 / at.tokens).toFixed(1)} |`));
