@@ -14,7 +14,8 @@ import { createNodeContext } from '../src/gpu/node.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { GlmModel } from '../src/model/model.ts';
-import { GlmSession } from '../src/model/session.ts';
+import { answerLogits } from '../src/model/logits.ts';
+import { logSoftmaxArgmaxRef } from '../src/reference/logits.ts';
 import { loadCheckpointTokenizer, promptIdsFor } from '../src/ie/task-data.ts';
 import { buildAnswerIds, promptStyleOf } from '../src/ie/prompt.ts';
 import { inferTaskKind, serializeAnswer } from '../src/ie/answer.ts';
@@ -56,23 +57,10 @@ function characterRoles(answer: string): string[] {
   return roles;
 }
 
-/** Teacher-forced logits of every answer position (row k predicts answer[k]). */
-async function answerLogits(prompt: readonly number[], answer: readonly number[]): Promise<Float32Array[]> {
-  const session = new GlmSession(model, { batch: 1, capacity: prompt.length + answer.length });
-  const first = await session.readLogits(session.prefill([prompt]));
-  const rest = await session.readLogits(session.extend([answer.slice(0, -1)]));
-  session.destroy();
-  return [first[0]!.at(-1)!, ...rest[0]!];
-}
-
 /** The NLL of `id` under a logits row, and whether it is the row's argmax. */
 function scoreToken(row: Float32Array, id: number): { nll: number; top1: boolean } {
-  let max = -Infinity;
-  let argmax = 0;
-  for (let v = 0; v < row.length; v++) if (row[v]! > max) { max = row[v]!; argmax = v; }
-  let sum = 0;
-  for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max);
-  return { nll: Math.log(sum) + max - row[id]!, top1: argmax === id };
+  const { argmax, logsumexp } = logSoftmaxArgmaxRef(row, 1, row.length);
+  return { nll: logsumexp[0]! - row[id]!, top1: argmax[0] === id };
 }
 
 let misaligned = 0;
@@ -83,7 +71,7 @@ for (const example of examples) {
   const pieces = answer.map((id) => tokenizer.decode([id]));
   if (!pieces.join('').startsWith(answerText)) { misaligned++; continue; }
   const roles = characterRoles(answerText);
-  const rows = await answerLogits(prompt, answer);
+  const rows = await answerLogits(model, prompt, answer);
   let at = 0;
   answer.forEach((id, k) => {
     const covered = new Set(roles.slice(at, Math.max(at + pieces[k]!.length, at + 1)));
@@ -103,7 +91,7 @@ for (const example of examples) {
 }
 const copy = { tokens: 0, nll: 0, top1: 0, later: { tokens: 0, nll: 0, top1: 0 } };
 for (const { prompt, answer } of syntheticCopySequences(tokenizer, model.config.vocabSize, { count: copyRuns, minTokens: 8, maxTokens: 32, seed: 999 })) {
-  const rows = await answerLogits(prompt, answer);
+  const rows = await answerLogits(model, prompt, answer);
   // The run's tokens (not its end token); `later`: after the first, each the successor of the one just written.
   for (let k = 0; k < answer.length - 1; k++) {
     const { nll, top1 } = scoreToken(rows[k]!, answer[k]!);

@@ -7,7 +7,8 @@ import { createNodeContext } from '../src/gpu/node.ts';
 import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { GlmModel } from '../src/model/model.ts';
-import { GlmSession } from '../src/model/session.ts';
+import { answerLogits } from '../src/model/logits.ts';
+import { logSoftmaxArgmaxRef } from '../src/reference/logits.ts';
 
 const [modelDir, devFile] = process.argv.slice(2);
 if (modelDir === undefined || devFile === undefined) throw new Error('usage: copy-task-probe.ts MODEL_DIR DEV.jsonl');
@@ -17,22 +18,14 @@ const runs = readFileSync(devFile, 'utf8').trim().split('\n').map((line) => JSON
 const LAST = 8;
 const byPosition = Array.from({ length: LAST + 1 }, () => ({ tokens: 0, top1: 0, nll: 0 }));
 for (const { prompt, answer } of runs) {
-  const session = new GlmSession(model, { batch: 1, capacity: prompt.length + answer.length });
-  const first = await session.readLogits(session.prefill([prompt]));
-  const rest = await session.readLogits(session.extend([answer.slice(0, -1)]));
-  session.destroy();
-  const rows = [first[0]!.at(-1)!, ...rest[0]!];
+  const rows = await answerLogits(model, prompt, answer);
   for (let k = 0; k < answer.length - 1; k++) {
     const row = rows[k]!;
-    let max = -Infinity;
-    let argmax = 0;
-    for (let v = 0; v < row.length; v++) if (row[v]! > max) { max = row[v]!; argmax = v; }
-    let sum = 0;
-    for (let v = 0; v < row.length; v++) sum += Math.exp(row[v]! - max);
+    const { argmax, logsumexp } = logSoftmaxArgmaxRef(row, 1, row.length);
     const at = byPosition[Math.min(k, LAST)]!;
     at.tokens++;
-    at.top1 += argmax === answer[k] ? 1 : 0;
-    at.nll += Math.log(sum) + max - row[answer[k]!]!;
+    at.top1 += argmax[0] === answer[k] ? 1 : 0;
+    at.nll += logsumexp[0]! - row[answer[k]!]!;
   }
 }
 model.destroy();
