@@ -35,11 +35,14 @@ export function syntheticCopySequences(tokenizer: Tokenizer, vocabSize: number, 
   }
   const { gmask, sop, eop } = tokenizer.specialTokens;
   if (gmask === undefined || sop === undefined || eop === undefined) throw new Error('copy task: the tokenizer lacks [gMASK], <sop> or <eop>');
-  const ids = options.alphabet ?? ordinaryTokenIds(tokenizer, vocabSize);
+  const ordinary = ordinaryTokenIds(tokenizer, vocabSize);
+  const ids = options.alphabet ?? ordinary;
   if (ids.length < 2) throw new Error(`copy task: only ${ids.length} token ids to draw from`);
-  const ordinary = new Set(ordinaryTokenIds(tokenizer, vocabSize));
-  const bad = ids.find((id) => !ordinary.has(id));
-  if (bad !== undefined) throw new Error(`copy task: alphabet id ${bad} is special or not below ${vocabSize}`);
+  if (options.alphabet) {
+    const allowed = new Set(ordinary);
+    const bad = ids.find((id) => !allowed.has(id));
+    if (bad !== undefined) throw new Error(`copy task: alphabet id ${bad} is special or not below ${vocabSize}`);
+  }
   // Seeded: the same sequences on every machine and every resume.
   const words = mulberry32(Math.imul(seed, 0x9e3779b1) >>> 0 || 1);
   const random = (): number => words() / 4294967296;
