@@ -4,7 +4,7 @@
 // synthetic copy task", reports these runs.
 //   node --import ./bin/register.mjs scripts/copy-task-model.ts --out runs/induct/v64 [--hidden 64]
 //     [--layers 2] [--heads 4] [--ffn 128] [--alphabet 64] [--min 8] [--max 16] [--train 40000]
-//     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo]
+//     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual]
 //   → OUT/ (config.json, model.safetensors, tokenizer files), OUT-train.jsonl, OUT-dev.jsonl
 //   then: npx chatuie train sft --model OUT --data OUT-train.jsonl --dev OUT-dev.jsonl --out OUT-run
 //     --steps 2000 --lr 3e-3 --batch 16 --eval-every 100
@@ -33,6 +33,7 @@ if (pad === undefined || mask === undefined || gmask === undefined || sop === un
 const shape = {
   hiddenSize: Number(arg('hidden', '64')), numLayers: Number(arg('layers', '2')), numHeads: Number(arg('heads', '4')),
   ffnHiddenSize: Number(arg('ffn', '128')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: 0.05,
+  balancedResidual: process.argv.includes('--balanced-residual'),
 };
 const config = demoGlmConfig(shape, { pad, mask, gmask, sop, eop });
 const seed = Number(arg('seed', '1'));
@@ -49,4 +50,4 @@ for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000'))
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);
 }
-console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}`);
+console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual ? ', balanced residual' : ''}`);

@@ -21,6 +21,11 @@ export interface TrainableParam {
   name: string;
   param: GpuTensor;
   grad: GpuTensor;
+  /**
+   * Multiplies this parameter's Adam step (not its weight decay, which stays lr · weightDecay · p):
+   * the update a parameter stored as lrScale · θ gets when θ is the one trained (default 1).
+   */
+  lrScale?: number;
 }
 
 /** Everything needed to resume exactly: the update count and both moments of every parameter. */
@@ -61,7 +66,8 @@ export class AdamW {
     if (!(maxGradNorm > 0)) throw new Error(`AdamW: maxGradNorm ${maxGradNorm} must be > 0 (Infinity disables clipping)`);
     this.maxGradNorm = maxGradNorm;
     const names = new Set<string>();
-    for (const { name, param, grad } of params) {
+    for (const { name, param, grad, lrScale = 1 } of params) {
+      if (!(Number.isFinite(lrScale) && lrScale > 0)) throw new Error(`AdamW: ${name} has learning-rate scale ${lrScale} (needs a finite number > 0)`);
       if (names.has(name)) throw new Error(`AdamW: parameter name "${name}" appears twice`);
       names.add(name);
       if (numel(grad.shape) !== numel(param.shape)) {
@@ -110,10 +116,11 @@ export class AdamW {
       const gradNorm = Math.sqrt(normSquared!);
       if (!Number.isFinite(gradNorm)) return { gradNorm, clipScale: 0 };
       const clipScale = Math.min(1, this.maxGradNorm / (gradNorm + CLIP_EPSILON));
-      const hyper = { ...this.hyper, lr };
       const step = this.steps + 1;
-      this.params.forEach(({ param, grad }, index) => {
+      this.params.forEach(({ param, grad, lrScale = 1 }, index) => {
         const { m, v } = this.moments[index]!;
+        // lr · s for the Adam step, weightDecay / s so the decay stays lr · weightDecay.
+        const hyper = { ...this.hyper, lr: lr * lrScale, weightDecay: this.hyper.weightDecay / lrScale };
         adamwUpdate(this.ctx, param, grad, m, v, hyper, step, clipScale);
       });
       this.steps = step;

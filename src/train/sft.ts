@@ -29,6 +29,7 @@ import {
 import { lowbias32 } from '../gpu/kernels/dropout.ts';
 import { TrainingGraph } from './graph.ts';
 import { AdamW } from './optimizer.ts';
+import { scaleSublayerOutputLr, sublayerOutputLrScaleOf } from './residual-balance.ts';
 import { learningRate } from './schedule.ts';
 import { mulberry32 } from '../model/random.ts';
 
@@ -204,7 +205,9 @@ export class SftTrainer {
     if (!(this.meanAnswerTokens > 0)) throw new Error('SFT: the training examples have no answer tokens');
     this.lora = options.lora ? new LoraAdapters(model.ctx, model.config, model.weights, options.lora, options.seed) : null;
     this.graph = new TrainingGraph(model, this.lora);
-    this.optimizer = new AdamW(model.ctx, this.graph.params, {
+    // A model trained with the balanced residual says so in its config.json; LoRA adapters are not sublayer outputs.
+    const params = scaleSublayerOutputLr(this.graph.params, sublayerOutputLrScaleOf(model.config));
+    this.optimizer = new AdamW(model.ctx, params, {
       beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: options.weightDecay, maxGradNorm: options.maxGradNorm,
     });
   }

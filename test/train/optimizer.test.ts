@@ -227,6 +227,34 @@ describe('AdamW (clip by global norm, then the fused update)', () => {
     destroyModel(model);
   });
 
+  it('lrScale multiplies one parameter\'s Adam step and keeps its decay at lr · weightDecay: the update of W = s·θ when θ is trained', async () => {
+    const ctx = await testContext();
+    const rng = new Rng(7);
+    const start = randomGrads(rng, 1);
+    const model = makeModel(ctx, start);
+    const scales = [3, 1, 0.5];
+    const optimizer = new AdamW(ctx, model.params.map((p, i) => ({ ...p, lrScale: scales[i]! })), { ...HYPER, maxGradNorm: Infinity });
+    let ref: AdamWRefState[] = start.map((param) => ({ param, m: new Float32Array(param.length), v: new Float32Array(param.length) }));
+    // θ = W / s trained with the plain learning rate and the gradient s·g (eps 0: the only difference is where eps sits).
+    const noEps = { ...HYPER, eps: 0 };
+    let theta: AdamWRefState[] = start.map((param, i) => ({ param: param.map((w) => w / scales[i]!), m: new Float32Array(param.length), v: new Float32Array(param.length) }));
+    let wNoEps: AdamWRefState[] = ref;
+    for (let step = 1; step <= 4; step++) {
+      const grads = randomGrads(rng, 0.5);
+      setGrads(ctx, model, grads);
+      await optimizer.step(LR);
+      ref = ref.map((state, i) => adamwRef(state.param, grads[i]!, state.m, state.v, { ...HYPER, lr: LR * scales[i]!, weightDecay: HYPER.weightDecay / scales[i]! }, step, 1));
+      wNoEps = wNoEps.map((state, i) => adamwRef(state.param, grads[i]!, state.m, state.v, { ...noEps, lr: LR * scales[i]!, weightDecay: HYPER.weightDecay / scales[i]! }, step, 1));
+      theta = theta.map((state, i) => adamwRef(state.param, grads[i]!.map((g) => g * scales[i]!), state.m, state.v, { ...noEps, lr: LR }, step, 1));
+    }
+    const params = await readParams(ctx, model);
+    params.forEach((param, i) => expectClose(param, ref[i]!.param, ADAMW_TOL, `param ${i} (lrScale ${scales[i]})`));
+    wNoEps.forEach((state, i) => expectClose(state.param, theta[i]!.param.map((t) => t * scales[i]!), ADAMW_TOL, `W = s·θ for param ${i}`));
+    expect(() => new AdamW(ctx, [{ ...model.params[0]!, lrScale: 0 }], HYPER)).toThrow(/learning-rate scale 0/);
+    optimizer.destroy();
+    destroyModel(model);
+  });
+
   it('rejects mismatched gradients, duplicate names and bad options', async () => {
     const ctx = await testContext();
     const model = makeModel(ctx, randomGrads(new Rng(6), 1));

@@ -31,6 +31,7 @@
 //   small-continued-16  600 more steps for a finished small-continued-12 model as it was trained, a quarter of the sequences the tagged-text task (seed 18)
 //   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19; stopped at step 357)
 //   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
+//   small-balanced  a fresh small model with the balanced residual (train/residual-balance.ts), 500 SFT steps
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -42,6 +43,7 @@
 
 import { parseGlmConfig, type GlmConfig } from '../../model/config.ts';
 import { PROMPT_STYLE_CONFIG_KEY } from '../../ie/prompt.ts';
+import { balancedOutputScale, SUBLAYER_OUTPUT_LR_SCALE_KEY } from '../residual-balance.ts';
 
 /** The datasets of ../shared/data the pipeline trains and evaluates on. */
 export const DEMO_DATASETS = ['conll04', 'wnut17', 'resume-ner'] as const;
@@ -60,6 +62,12 @@ export interface DemoModelShape {
   maxSequenceLength: number;
   /** Standard deviation of the random normal initialization of every matrix. */
   initStd: number;
+  /**
+   * The balanced residual (train/residual-balance.ts): the sublayer output projections start at
+   * alpha / initStd times the init and train at that times the learning rate, here and in every
+   * fine-tune after (config.json carries the scale). Absent: off (the models before session 16).
+   */
+  balancedResidual?: boolean;
 }
 
 export interface DemoStageSteps {
@@ -84,7 +92,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -307,6 +315,21 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // The copy task alone: 300 steps of 16 for a finished small-continued-12 model at peak 2e-3 (seed
   // 20), the IE examples for the dev loss only; stopped at step 212 (docs/demo-model.md).
   'small-continued-18': { ...continuedSmall('small-continued-18', 'small-continued-12', { steps: 300, batchSize: 16, lr: 2e-3 }, 300, 20), sftSyntheticCopy: { share: 1, minTokens: 8, maxTokens: 32 } },
+  // A fresh small model with the balanced residual (train/residual-balance.ts): SMALL's shape and
+  // pretraining, then the shipped chain's last SFT recipe (mixed loss at 0.5, conll04 three times per
+  // epoch, length grouping) with a quarter of the sequences the synthetic copy task, seed 21.
+  'small-balanced': {
+    ...SMALL,
+    name: 'small-balanced',
+    model: { ...SMALL.model, balancedResidual: true },
+    sft: { ...SMALL.sft, steps: 500, groupByLength: 16 },
+    devF1: { ...SMALL.devF1, every: 250 },
+    seed: 21,
+    sftRepeats: { conll04: 3 },
+    sftConstrainedLoss: true,
+    sftConstrainedShare: 0.5,
+    sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 32 },
+  },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
@@ -346,7 +369,7 @@ export function demoPreset(name: string): DemoPreset {
  */
 export function demoGlmConfig(shape: DemoModelShape, specialIds: { pad: number; mask: number; gmask: number; sop: number; eop: number }): GlmConfig {
   if (shape.hiddenSize % shape.numHeads !== 0) throw new Error(`hiddenSize ${shape.hiddenSize} is not a multiple of numHeads ${shape.numHeads}`);
-  return parseGlmConfig({
+  const config = parseGlmConfig({
     architectures: ['ChatGLMModel'],
     model_type: 'chatglm',
     hidden_size: shape.hiddenSize,
@@ -364,6 +387,8 @@ export function demoGlmConfig(shape: DemoModelShape, specialIds: { pad: number; 
     pad_token_id: specialIds.pad,
     [PROMPT_STYLE_CONFIG_KEY]: 'compact',
   });
+  if (!shape.balancedResidual) return config;
+  return parseGlmConfig({ ...config.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: balancedOutputScale(config, shape.initStd) });
 }
 
 /** Parameters of a preset's model (tied embeddings): V·C + L·(4C² + 2CF + 9C + F) + 2C. */
