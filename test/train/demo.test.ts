@@ -14,6 +14,7 @@ import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
 import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
 import { runLineage } from '../../src/train/demo/model-card.ts';
 import { CALIBRATION_STEPS, stepsForBudget } from '../../src/train/demo/budget.ts';
+import { sublayerOutputLrScaleOf } from '../../src/train/residual-balance.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 
@@ -21,8 +22,10 @@ describe('demo-model pipeline (extra-small preset)', () => {
   it('trains from scratch, resumes after pretraining without redoing it, and writes a report and a model card', async () => {
     const ctx = await testContext();
     const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-'));
-    // Shipped in f16, as the device preset is: the eval stage scores the rounded weights.
-    const preset: DemoPreset = { ...demoPreset('extra-small'), weightsDtype: 'F16' };
+    // Shipped in f16, as the device preset is: the eval stage scores the rounded weights. With the
+    // balanced residual, as the GPU presets are: its scale goes from init to config.json to the card.
+    const base = demoPreset('extra-small');
+    const preset: DemoPreset = { ...base, model: { ...base.model, balancedResidual: true }, weightsDtype: 'F16' };
     const firstLog: string[] = [];
     const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => firstLog.push(l) });
     expect(first.completed).toEqual(['tokenizer', 'pretrain']);
@@ -101,6 +104,9 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(card).toContain('### Learning curves');
     expect(card).toMatch(/\| step \| conll04 entity F1 \| wnut17 entity F1 \| resume-ner entity F1 \| conll04 relation F1 \|/);
     expect(card).toContain('"chatuie_prompt_style": "compact"');
+    const scale = sublayerOutputLrScaleOf(final.config);
+    expect(scale).toBeCloseTo(Math.sqrt(56) / preset.model.initStd, 6);
+    expect(card).toContain(`| balanced residual | the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${scale.toFixed(1)}×`);
     // The model folder carries the run's record and report: what --warm-start continues from.
     const modelDir = path.join(outDir, 'model');
     expect((JSON.parse(readFileSync(path.join(modelDir, 'training-log.json'), 'utf8')) as PipelineState).completed).toEqual(state.completed);

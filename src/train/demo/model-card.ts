@@ -4,6 +4,7 @@
 
 import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
+import { SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf } from '../residual-balance.ts';
 import { DEMO_DATASETS } from './config.ts';
 import type { EvalReport, PipelineState } from './pipeline.ts';
 
@@ -52,6 +53,13 @@ function curveTable(history: readonly HistoryPoint[]): string {
  * continued (which may itself be a continuation), so this walks that chain back to the run
  * that trained the tokenizer and pretraining.
  */
+/** The card's row for a model trained with the balanced residual (train/residual-balance.ts); none otherwise. */
+function balanceRow(config: GlmConfig): string {
+  const scale = sublayerOutputLrScaleOf(config);
+  if (scale === 1) return '';
+  return `| balanced residual | the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${scale.toFixed(1)}× the init and train at ${scale.toFixed(1)}× the learning rate (alpha / init std), so that they weigh in the post-LN residual as in a pre-LN model; config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
+}
+
 export function runLineage(state: PipelineState): PipelineState[] {
   const runs: PipelineState[] = [];
   for (let run: PipelineState | undefined = state; run; run = run.warmStart?.previous) runs.unshift(run);
@@ -160,7 +168,7 @@ JSON answers. It is a demonstration of the pipeline, not a competitive extractor
 | | |
 | --- | --- |
 | family | ChatGLM-6B (\`glm\`): prefix-LM attention mask, 2D rotary positions, DeepNorm post-LN residual (alpha = sqrt(56)), GeLU, tied embeddings |
-| hidden size C | ${config.hiddenSize} |
+${balanceRow(config)}| hidden size C | ${config.hiddenSize} |
 | layers | ${config.numLayers} |
 | heads × head dim | ${config.numHeads} × ${config.headDim} |
 | MLP inner size | ${config.ffnHiddenSize} |
