@@ -1,0 +1,62 @@
+// Fresh demo-shaped GLMs that differ only in their sublayer output scale s (train/residual-balance.ts:
+// the output projections' init and learning rate × s; 1 is the format as it is, alpha / initStd the
+// balanced residual), and GLM gMASK language-modelling data from the training texts in the
+// pipeline's framing, for `chatuie train sft`: docs/demo-model.md, "What the balance costs on real text".
+//   node --import ./bin/register.mjs scripts/residual-scale-models.ts --out runs/scale [--scales 1,7.48,30,150]
+//     [--hidden 96] [--layers 3] [--heads 4] [--ffn 256] [--init-std 0.05] [--max-tokens 64] [--data ../shared/data]
+//     [--tokenizer public/models/chatuie-demo]
+//   → OUT-lm-train.jsonl, OUT-lm-dev.jsonl (16 dev texts per dataset), OUT-s{S}/ per scale; then e.g.
+//   npx chatuie train sft --model OUT-s150 --data OUT-lm-train.jsonl --dev OUT-lm-dev.jsonl --out OUT-s150-run
+//     --steps 80 --lr 3e-3 --batch 16 --eval-every 20
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
+import { directorySource } from '../src/io/node-source.ts';
+import { writeSafetensors } from '../src/io/safetensors.ts';
+import { parseGlmConfig } from '../src/model/config.ts';
+import { DEMO_DATASETS, demoGlmConfig } from '../src/train/demo/config.ts';
+import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
+import { SUBLAYER_OUTPUT_LR_SCALE_KEY } from '../src/train/residual-balance.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+}
+const out = arg('out', '').replace(/\/$/, '');
+if (out === '') throw new Error('--out PREFIX is required');
+const tokenizerDir = arg('tokenizer', 'public/models/chatuie-demo');
+const tokenizer = await loadCheckpointTokenizer(directorySource(tokenizerDir));
+const { pad, mask, gmask, sop, eop } = tokenizer.specialTokens;
+if (pad === undefined || mask === undefined || gmask === undefined || sop === undefined || eop === undefined) {
+  throw new Error(`${tokenizerDir}: the tokenizer lacks a GLM special token`);
+}
+const maxTokens = Number(arg('max-tokens', '64'));
+for (const split of ['train', 'dev'] as const) {
+  const lines: string[] = [];
+  for (const dataset of DEMO_DATASETS) {
+    const examples = readSplit(arg('data', '../shared/data'), dataset, split).slice(0, split === 'dev' ? 16 : undefined);
+    for (const [index, example] of examples.entries()) {
+      const ids = tokenizer.encode(example.text).slice(0, maxTokens);
+      if (ids.length < 2) continue;
+      // The cut's seed index: the sequences so far plus the example's index in its dataset.
+      const { prompt, answer } = gmaskSequence(ids, tokenizer, 1, lines.length + index);
+      lines.push(JSON.stringify({ prompt, answer }));
+    }
+  }
+  writeFileSync(`${out}-lm-${split}.jsonl`, lines.join('\n') + '\n');
+  console.log(`${out}-lm-${split}.jsonl: ${lines.length} gMASK sequences`);
+}
+const shape = {
+  hiddenSize: Number(arg('hidden', '96')), numLayers: Number(arg('layers', '3')), numHeads: Number(arg('heads', '4')),
+  ffnHiddenSize: Number(arg('ffn', '256')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: Number(arg('init-std', '0.05')),
+};
+for (const scale of arg('scales', '1,7.48,30,150').split(',').map(Number)) {
+  const plain = demoGlmConfig(shape, { pad, mask, gmask, sop, eop });
+  const config = scale === 1 ? plain : parseGlmConfig({ ...plain.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: scale });
+  const dir = `${out}-s${scale}`;
+  mkdirSync(dir, { recursive: true });
+  for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(dir, name));
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config.raw, null, 2) + '\n');
+  writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors(initialTensors(config, shape.initStd, 1)));
+  console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${scale}`);
+}
