@@ -15,7 +15,7 @@ import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { writeSafetensors } from '../src/io/safetensors.ts';
 import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task.ts';
-import { demoGlmConfig } from '../src/train/demo/config.ts';
+import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { initialTensors } from '../src/train/demo/pipeline.ts';
 
 function arg(name: string, fallback: string): string {
@@ -26,16 +26,13 @@ const out = arg('out', '');
 if (out === '') throw new Error('--out DIR is required');
 const tokenizerDir = arg('tokenizer', 'public/models/chatuie-demo');
 const tokenizer = await loadCheckpointTokenizer(directorySource(tokenizerDir));
-const { pad, mask, gmask, sop, eop } = tokenizer.specialTokens;
-if (pad === undefined || mask === undefined || gmask === undefined || sop === undefined || eop === undefined) {
-  throw new Error(`${tokenizerDir}: the tokenizer lacks a GLM special token`);
-}
+const specialIds = demoSpecialIds(tokenizer, tokenizerDir);
 const shape = {
   hiddenSize: Number(arg('hidden', '64')), numLayers: Number(arg('layers', '2')), numHeads: Number(arg('heads', '4')),
   ffnHiddenSize: Number(arg('ffn', '128')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: 0.05,
   balancedResidual: process.argv.includes('--balanced-residual'),
 };
-const config = demoGlmConfig(shape, { pad, mask, gmask, sop, eop });
+const config = demoGlmConfig(shape, specialIds);
 const seed = Number(arg('seed', '1'));
 mkdirSync(out, { recursive: true });
 for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(out, name));

@@ -14,7 +14,7 @@ import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { writeSafetensors } from '../src/io/safetensors.ts';
 import { parseGlmConfig } from '../src/model/config.ts';
-import { DEMO_DATASETS, demoGlmConfig } from '../src/train/demo/config.ts';
+import { DEMO_DATASETS, demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
 import { SUBLAYER_OUTPUT_LR_SCALE_KEY } from '../src/train/residual-balance.ts';
 
@@ -26,10 +26,7 @@ const out = arg('out', '').replace(/\/$/, '');
 if (out === '') throw new Error('--out PREFIX is required');
 const tokenizerDir = arg('tokenizer', 'public/models/chatuie-demo');
 const tokenizer = await loadCheckpointTokenizer(directorySource(tokenizerDir));
-const { pad, mask, gmask, sop, eop } = tokenizer.specialTokens;
-if (pad === undefined || mask === undefined || gmask === undefined || sop === undefined || eop === undefined) {
-  throw new Error(`${tokenizerDir}: the tokenizer lacks a GLM special token`);
-}
+const specialIds = demoSpecialIds(tokenizer, tokenizerDir);
 const maxTokens = Number(arg('max-tokens', '64'));
 for (const split of ['train', 'dev'] as const) {
   const lines: string[] = [];
@@ -51,7 +48,7 @@ const shape = {
   ffnHiddenSize: Number(arg('ffn', '256')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: Number(arg('init-std', '0.05')),
 };
 for (const scale of arg('scales', '1,7.48,30,150').split(',').map(Number)) {
-  const plain = demoGlmConfig(shape, { pad, mask, gmask, sop, eop });
+  const plain = demoGlmConfig(shape, specialIds);
   const config = scale === 1 ? plain : parseGlmConfig({ ...plain.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: scale });
   const dir = `${out}-s${scale}`;
   mkdirSync(dir, { recursive: true });

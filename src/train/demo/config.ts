@@ -43,6 +43,7 @@
 
 import { parseGlmConfig, type GlmConfig } from '../../model/config.ts';
 import { PROMPT_STYLE_CONFIG_KEY } from '../../ie/prompt.ts';
+import type { Tokenizer } from '../../io/tokenizer.ts';
 import { balancedOutputScale, SUBLAYER_OUTPUT_LR_SCALE_KEY } from '../residual-balance.ts';
 
 /** The datasets of ../shared/data the pipeline trains and evaluates on. */
@@ -363,13 +364,30 @@ export function demoPreset(name: string): DemoPreset {
   return preset;
 }
 
+/** The GLM framing tokens demoGlmConfig needs, from a tokenizer; throws naming `where` when one is missing. */
+export function demoSpecialIds(tokenizer: Tokenizer, where: string): DemoSpecialIds {
+  const { pad, mask, gmask, sop, eop } = tokenizer.specialTokens;
+  if (pad === undefined || mask === undefined || gmask === undefined || sop === undefined || eop === undefined) {
+    throw new Error(`${where}: the tokenizer lacks one of <pad> [MASK] [gMASK] <sop> <eop>`);
+  }
+  return { pad, mask, gmask, sop, eop };
+}
+
+export interface DemoSpecialIds {
+  pad: number;
+  mask: number;
+  gmask: number;
+  sop: number;
+  eop: number;
+}
+
 /**
  * The ChatGLM-6B ("glm" family) config of a preset's model: LayerNorm, GeLU, 2D rotary,
  * DeepNorm post-LN residual, tied word embeddings, the tokenizer's special token ids — and the
  * compact prompt style (schema lines + text, no instruction: a from-scratch model reads no
  * instructions, and they would be most of every sequence).
  */
-export function demoGlmConfig(shape: DemoModelShape, specialIds: { pad: number; mask: number; gmask: number; sop: number; eop: number }): GlmConfig {
+export function demoGlmConfig(shape: DemoModelShape, specialIds: DemoSpecialIds): GlmConfig {
   if (shape.hiddenSize % shape.numHeads !== 0) throw new Error(`hiddenSize ${shape.hiddenSize} is not a multiple of numHeads ${shape.numHeads}`);
   const config = parseGlmConfig({
     architectures: ['ChatGLMModel'],

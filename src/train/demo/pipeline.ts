@@ -42,7 +42,7 @@ import type { HistoryPoint } from '../checkpoint.ts';
 import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
 import { isSublayerOutput, sublayerOutputLrScaleOf } from '../residual-balance.ts';
-import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
+import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, demoSpecialIds, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
 import { mulberry32 } from '../../model/random.ts';
@@ -428,12 +428,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   }
   if (finishedAfter('tokenizer')) return state;
   const tokenizer = loadTokenizerDir(tokenizerDir);
-  const { pad, mask, gmask, sop, eop } = tokenizer.specialTokens;
-  if (pad === undefined || mask === undefined || gmask === undefined || sop === undefined || eop === undefined) {
-    throw new Error(`${tokenizerDir}: the tokenizer lacks one of <pad> [MASK] [gMASK] <sop> <eop>`);
-  }
   // The model's V is the tokenizer's (decoding masks are sized by the tokenizer and must match the logits).
-  const config = demoGlmConfig({ ...preset.model, vocabSize: tokenizer.vocabSize }, { pad, mask, gmask, sop, eop });
+  const config = demoGlmConfig({ ...preset.model, vocabSize: tokenizer.vocabSize }, demoSpecialIds(tokenizer, tokenizerDir));
   // gMASK texts (pretraining, and language modelling in SFT) are cut to this many tokens.
   const gmaskMaxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
 
