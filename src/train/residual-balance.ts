@@ -6,7 +6,7 @@
 // element whatever the gradient's scale, grow it back slowly. The small models of this project
 // stayed close to their token embeddings: a 2-layer toy did not learn to copy a run of random
 // tokens in 32,000 runs, while the same toy in pre-LN form (where the residual stream starts at
-// the embeddings' scale σ, like the sublayers) learned at once, and with this balance copied after
+// the embeddings' scale σ, like the sublayers) started learning at once, and with this balance copied after
 // 16,000 runs (docs/demo-model.md, "Why copying did not form").
 //
 // Because a LayerNorm follows, alpha·(ln(x) + G'(ln(x))) and ln(x)·alpha + s·G'(ln(x)) differ only
