@@ -6,8 +6,8 @@
 // element whatever the gradient's scale, grow it back slowly. The small models of this project
 // stayed close to their token embeddings: a 2-layer toy did not learn to copy a run of random
 // tokens in 32,000 runs, while the same toy in pre-LN form (where the residual stream starts at
-// the embeddings' scale σ, like the sublayers) started learning at once, and with this balance copied after
-// 16,000 runs (docs/demo-model.md, "Why copying did not form").
+// the embeddings' scale σ, like the sublayers) started learning at once, and with this balance
+// copied after 16,000 runs (docs/demo-model.md, "Why copying did not form").
 //
 // Because a LayerNorm follows, alpha·(ln(x) + G'(ln(x))) and ln(x)·alpha + s·G'(ln(x)) differ only
 // in how the sublayer is weighed, and s·G' is a sublayer whose output projection (weight and bias)
@@ -19,16 +19,16 @@
 // (SUBLAYER_OUTPUT_LR_SCALE_KEY), so every later fine-tune of the model trains it the same way.
 
 import type { GlmConfig } from '../model/config.ts';
+import { modelTensorNames } from '../model/names.ts';
 import type { TrainableParam } from './optimizer.ts';
 
 /** config.json key: the learning-rate scale of the sublayer output projections (absent: 1). */
 export const SUBLAYER_OUTPUT_LR_SCALE_KEY = 'chatuie_sublayer_output_lr_scale';
 
-/** The projections that write a sublayer's output into the residual stream (weights and biases, any block). */
-const SUBLAYER_OUTPUT = /\.(?:attention|self_attention)\.dense\.(?:weight|bias)(?:#\d+)?$|\.mlp\.dense_4h_to_h\.(?:weight|bias)(?:#\d+)?$/;
-
-export function isSublayerOutput(name: string): boolean {
-  return SUBLAYER_OUTPUT.test(name);
+/** The tensors that write a sublayer's output into the residual stream: each layer's attention dense and MLP dense_4h_to_h, weights and biases. */
+export function sublayerOutputNames(config: GlmConfig): ReadonlySet<string> {
+  const names = modelTensorNames(config).layers.flatMap((layer) => [layer.denseWeight, layer.denseBias, layer.mlpDownWeight, layer.mlpDownBias]);
+  return new Set(names.filter((name): name is string => name !== null));
 }
 
 /** The balanced residual's scale for a model whose matrices are initialized with std `initStd`: alpha / initStd. */
@@ -50,8 +50,12 @@ export function sublayerOutputLrScaleOf(config: GlmConfig): number {
   return value;
 }
 
-/** The parameters with the sublayer output projections' Adam steps scaled by `scale`; the others as given. */
-export function scaleSublayerOutputLr<P extends TrainableParam>(params: readonly P[], scale: number): P[] {
+/**
+ * The parameters with the sublayer output projections' Adam steps scaled by `scale`; the others as
+ * given. A parameter split into blocks is named NAME#i (GlmModel.namedParameters); each block counts as NAME.
+ */
+export function scaleSublayerOutputLr<P extends TrainableParam>(config: GlmConfig, params: readonly P[], scale: number): P[] {
   if (scale === 1) return [...params];
-  return params.map((p) => (isSublayerOutput(p.name) ? { ...p, lrScale: (p.lrScale ?? 1) * scale } : p));
+  const outputs = sublayerOutputNames(config);
+  return params.map((p) => (outputs.has(p.name.replace(/#\d+$/, '')) ? { ...p, lrScale: (p.lrScale ?? 1) * scale } : p));
 }

@@ -206,7 +206,7 @@ export class SftTrainer {
     this.lora = options.lora ? new LoraAdapters(model.ctx, model.config, model.weights, options.lora, options.seed) : null;
     this.graph = new TrainingGraph(model, this.lora);
     // A model trained with the balanced residual says so in its config.json; LoRA adapters are not sublayer outputs.
-    const params = scaleSublayerOutputLr(this.graph.params, sublayerOutputLrScaleOf(model.config));
+    const params = scaleSublayerOutputLr(model.config, this.graph.params, sublayerOutputLrScaleOf(model.config));
     this.optimizer = new AdamW(model.ctx, params, {
       beta1: options.beta1, beta2: options.beta2, eps: options.eps, weightDecay: options.weightDecay, maxGradNorm: options.maxGradNorm,
     });

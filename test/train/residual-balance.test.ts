@@ -10,7 +10,7 @@ import { demoGlmConfig } from '../../src/train/demo/config.ts';
 import { initialTensors } from '../../src/train/demo/pipeline.ts';
 import type { TrainableParam } from '../../src/train/optimizer.ts';
 import {
-  balancedOutputScale, isSublayerOutput, scaleSublayerOutputLr, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf,
+  balancedOutputScale, scaleSublayerOutputLr, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf, sublayerOutputNames,
 } from '../../src/train/residual-balance.ts';
 import { defaultSftOptions, SftTrainer } from '../../src/train/sft.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -26,17 +26,21 @@ function std(values: Float32Array): number {
 
 describe('the balanced residual', () => {
   it('scales the projections that write into the residual stream, in both families, and nothing else', () => {
-    for (const name of [
-      'transformer.layers.0.attention.dense.weight', 'transformer.layers.2.attention.dense.bias', 'transformer.layers.1.mlp.dense_4h_to_h.weight',
-      'transformer.encoder.layers.0.self_attention.dense.weight', 'transformer.encoder.layers.3.mlp.dense_4h_to_h.weight#1',
-    ]) expect(isSublayerOutput(name), name).toBe(true);
-    for (const name of [
-      'transformer.layers.0.attention.query_key_value.weight', 'transformer.layers.0.mlp.dense_h_to_4h.weight', 'transformer.word_embeddings.weight',
-      'transformer.layers.0.post_attention_layernorm.weight', 'transformer.layers.0.attention.dense.lora_A.weight', 'transformer.final_layernorm.bias',
-    ]) expect(isSublayerOutput(name), name).toBe(false);
-    const params = ['transformer.layers.0.attention.dense.weight', 'transformer.layers.0.attention.query_key_value.weight']
-      .map((name) => ({ name, lrScale: 2 }) as unknown as TrainableParam);
-    expect(scaleSublayerOutputLr(params, 5).map((p) => p.lrScale)).toEqual([10, 2]);
+    const v1 = parseGlmConfig(TINY_GLM_CONFIG);
+    expect([...sublayerOutputNames(v1)].sort()).toEqual([0, 1].flatMap((i) => [
+      `transformer.layers.${i}.attention.dense.bias`, `transformer.layers.${i}.attention.dense.weight`,
+      `transformer.layers.${i}.mlp.dense_4h_to_h.bias`, `transformer.layers.${i}.mlp.dense_4h_to_h.weight`,
+    ]));
+    // ChatGLM2/3 without add_bias_linear: the weights only.
+    expect([...sublayerOutputNames(parseGlmConfig(TINY_GLM2_CONFIG))].sort()).toEqual([0, 1].flatMap((i) => [
+      `transformer.encoder.layers.${i}.mlp.dense_4h_to_h.weight`, `transformer.encoder.layers.${i}.self_attention.dense.weight`,
+    ]));
+    const params = [
+      'transformer.layers.0.attention.dense.weight', 'transformer.layers.0.attention.query_key_value.weight',
+      'transformer.layers.1.mlp.dense_4h_to_h.weight#1', 'transformer.layers.0.mlp.dense_h_to_4h.weight',
+      'transformer.layers.0.attention.dense.lora_A.weight', 'transformer.word_embeddings.weight', 'transformer.final_layernorm.bias',
+    ].map((name) => ({ name, lrScale: 2 }) as unknown as TrainableParam);
+    expect(scaleSublayerOutputLr(v1, params, 5).map((p) => p.lrScale)).toEqual([10, 2, 10, 2, 2, 2, 2]);
   });
 
   it('derives alpha / initStd for ChatGLM-6B, refuses a pre-LN residual, and reads the scale from config.json', () => {
@@ -60,8 +64,9 @@ describe('the balanced residual', () => {
     const reread = await loadCheckpoint(memorySource(checkpointFiles(balanced, initialTensors(balanced, 0.05, 3))));
     expect(sublayerOutputLrScaleOf(reread.config)).toBeCloseTo(scale, 10);
     const before = new Map(initialTensors(plain, 0.05, 3).map((t) => [t.name, t.data]));
+    const outputs = sublayerOutputNames(balanced);
     for (const { name, data } of initialTensors(balanced, 0.05, 3)) {
-      const ratio = isSublayerOutput(name) && name.endsWith('.weight') ? scale : 1;
+      const ratio = outputs.has(name) && name.endsWith('.weight') ? scale : 1;
       if (name.endsWith('.weight') && !name.includes('layernorm')) expect(std(data) / std(before.get(name)!), name).toBeCloseTo(ratio, 4);
     }
   });
@@ -82,9 +87,10 @@ describe('the balanced residual', () => {
     };
     const plain = await moved(TINY_GLM_CONFIG);
     const scaled = await moved({ ...TINY_GLM_CONFIG, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: s });
+    const outputNames = sublayerOutputNames(parseGlmConfig(TINY_GLM_CONFIG));
     let outputs = 0;
     for (const [name, delta] of plain) {
-      const ratio = isSublayerOutput(name) ? s : 1;
+      const ratio = outputNames.has(name) ? s : 1;
       if (ratio !== 1) outputs++;
       const other = scaled.get(name)!;
       const big = delta.reduce((n, d) => Math.max(n, Math.abs(d)), 0);

@@ -41,7 +41,7 @@ import type { TrainSequence } from '../../model/positions.ts';
 import type { HistoryPoint } from '../checkpoint.ts';
 import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
-import { isSublayerOutput, sublayerOutputLrScaleOf } from '../residual-balance.ts';
+import { sublayerOutputLrScaleOf, sublayerOutputNames } from '../residual-balance.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, demoSpecialIds, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
@@ -193,12 +193,13 @@ function normalSamples(count: number, seed: number, std: number): Float32Array {
  */
 export function initialTensors(config: GlmConfig, std: number, seed: number): HostTensor[] {
   const outputScale = sublayerOutputLrScaleOf(config);
+  const outputs = sublayerOutputNames(config);
   return [...expectedTensorShapes(config)].map(([name, shape], index) => {
     const count = shape.reduce((a, b) => a * b, 1);
     let data: Float32Array;
     if (name.endsWith('layernorm.weight')) data = new Float32Array(count).fill(1);
     else if (name.endsWith('.bias')) data = new Float32Array(count);
-    else data = normalSamples(count, seed * 1000 + index, std * (isSublayerOutput(name) ? outputScale : 1));
+    else data = normalSamples(count, seed * 1000 + index, std * (outputs.has(name) ? outputScale : 1));
     return { name, shape, data };
   });
 }
