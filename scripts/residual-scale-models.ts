@@ -11,8 +11,8 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
+import { checkpointFiles } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
-import { writeSafetensors } from '../src/io/safetensors.ts';
 import { parseGlmConfig } from '../src/model/config.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
@@ -53,7 +53,6 @@ for (const scale of arg('scales', '1,7.48,30,150').split(',').map(Number)) {
   const dir = `${out}-s${scale}`;
   mkdirSync(dir, { recursive: true });
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(dir, name));
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config.raw, null, 2) + '\n');
-  writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors(initialTensors(config, shape.initStd, 1)));
+  for (const [name, content] of Object.entries(checkpointFiles(config, initialTensors(config, shape.initStd, 1)))) writeFileSync(path.join(dir, name), content);
   console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${scale}`);
 }
