@@ -28,6 +28,7 @@ const tokenizerDir = arg('tokenizer', 'public/models/chatuie-demo');
 const tokenizer = await loadCheckpointTokenizer(directorySource(tokenizerDir));
 const specialIds = demoSpecialIds(tokenizer, tokenizerDir);
 const maxTokens = Number(arg('max-tokens', '64'));
+mkdirSync(path.dirname(out), { recursive: true });
 for (const split of ['train', 'dev'] as const) {
   const lines: string[] = [];
   for (const dataset of DEMO_DATASETS) {

@@ -85,10 +85,17 @@ function rotate(config: GlmConfig, head: Float64Array, table: Float32Array, row:
 }
 
 /**
- * Final hidden states [N, C] of a training layout (every row; padding rows are computed but unused).
- * `dropout` multiplies each layer's attention and MLP output projections before their residual adds.
+ * Sees each residual add `skip · alpha + output` ([N, C] each, before the add): `site` is the
+ * attention or the MLP sublayer of `layer`. For diagnostics (bench/residual-share.bench.ts).
  */
-export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout, dropout: DropoutMasks | null = null): Float64Array {
+export type ResidualObserver = (add: { layer: number; site: 'attention' | 'mlp'; skip: Float64Array; alpha: number; output: Float64Array }) => void;
+
+/**
+ * Final hidden states [N, C] of a training layout (every row; padding rows are computed but unused).
+ * `dropout` multiplies each layer's attention and MLP output projections before their residual adds;
+ * `observe` is shown every residual add.
+ */
+export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout, dropout: DropoutMasks | null = null, observe: ResidualObserver | null = null): Float64Array {
   const names = modelTensorNames(config);
   const { hiddenSize: C, numHeads: H, kvGroups: G, headDim: D, ffnHiddenSize: F } = config;
   const B = layout.seqs.length;
@@ -142,6 +149,7 @@ export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: Tra
     const alpha = config.residualAlpha;
     const mid = new Float64Array(N * C);
     const resid1 = config.residualFromNormOutput ? ln1 : x;
+    observe?.({ layer: layerIndex, site: 'attention', skip: resid1, alpha, output: dense });
     for (let i = 0; i < mid.length; i++) mid[i] = resid1[i]! * alpha + dense[i]!;
     const ln2 = normRows(config, mid, N, params(n.postNormWeight), optional(n.postNormBias));
     const up = linearRows(ln2, N, params(n.mlpUpWeight), optional(n.mlpUpBias), C);
@@ -159,6 +167,7 @@ export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: Tra
     const down = linearRows(act, N, params(n.mlpDownWeight), optional(n.mlpDownBias), F);
     applyMask(down, dropout?.(layerIndex, 'down', down.length) ?? null);
     const resid2 = config.residualFromNormOutput ? ln2 : mid;
+    observe?.({ layer: layerIndex, site: 'mlp', skip: resid2, alpha, output: down });
     const out = new Float64Array(N * C);
     for (let i = 0; i < out.length; i++) out[i] = resid2[i]! * alpha + down[i]!;
     x = out;

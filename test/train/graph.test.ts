@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { adamwRef } from '../../src/reference/adamw.ts';
 import { dropoutSiteSeed } from '../../src/gpu/kernels/dropout.ts';
 import { dropoutMaskRef } from '../../src/reference/dropout.ts';
+import { layerNormRef, rmsNormRef } from '../../src/reference/norm.ts';
+import { modelTensorNames } from '../../src/model/names.ts';
 import { glmHiddenRef, glmLossRef, type DropoutMasks, type ParamLookup } from '../../src/reference/glm.ts';
 import { trainingStep, type TrainSequence } from '../../src/model/positions.ts';
 import { TrainingGraph } from '../../src/train/graph.ts';
@@ -32,6 +34,29 @@ describe('CPU reference of the whole GLM', () => {
       const hidden = glmHiddenRef(fixture.config, lookupOf(fixture.tensors), layout);
       const expected = [...fixture.steps[0]!.hidden, ...fixture.steps[1]!.hidden, ...fixture.steps[2]!.hidden];
       expectClose(hidden, expected, PARITY_TOL, 'hidden');
+    });
+
+    it(`shows every residual add, and the last one is what the final norm reads (${label})`, () => {
+      const fixture = read();
+      const { config } = fixture;
+      const layout = trainingStep(config.family, [{ prompt: fixture.steps[0]!.ids, answer: [fixture.steps[1]!.ids[0]!] }]);
+      const params = lookupOf(fixture.tensors);
+      const adds: { layer: number; site: string; sum: Float64Array }[] = [];
+      const hidden = glmHiddenRef(config, params, layout, null, ({ layer, site, skip, alpha, output }) => {
+        expect(skip.length).toBe(layout.rows * config.hiddenSize);
+        expect(output.length).toBe(skip.length);
+        adds.push({ layer, site, sum: skip.map((v, i) => v * alpha + output[i]!) });
+      });
+      expect(adds.map(({ layer, site }) => `${layer} ${site}`)).toEqual(
+        Array.from({ length: config.numLayers }, (_, l) => [`${l} attention`, `${l} mlp`]).flat());
+      const last = Float32Array.from(adds.at(-1)!.sum);
+      const names = modelTensorNames(config);
+      const weight = Float32Array.from(params(names.finalNormWeight));
+      const C = config.hiddenSize;
+      const normed = config.norm === 'layernorm'
+        ? layerNormRef(last, weight, Float32Array.from(params(names.finalNormBias!)), layout.rows, C, config.normEps)
+        : rmsNormRef(last, weight, layout.rows, C, config.normEps);
+      expectClose(hidden, normed, { atol: 1e-6, rtol: 0 }, 'final norm of the last add');
     });
   }
 });
