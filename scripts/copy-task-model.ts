@@ -4,10 +4,12 @@
 // synthetic copy task", reports these runs.
 //   node --import ./bin/register.mjs scripts/copy-task-model.ts --out runs/induct/v64 [--hidden 64]
 //     [--layers 2] [--heads 4] [--ffn 128] [--alphabet 64] [--min 8] [--max 16] [--train 40000]
-//     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual]
+//     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual | --output-scale A[:M]]
 //   → OUT/ (config.json, model.safetensors, tokenizer files), OUT-train.jsonl, OUT-dev.jsonl
 //   then: npx chatuie train sft --model OUT --data OUT-train.jsonl --dev OUT-dev.jsonl --out OUT-run
 //     --steps 2000 --lr 3e-3 --batch 16 --eval-every 100
+// --output-scale: the sublayer output scales by hand (train/residual-balance.ts; A:M the attention's
+// and the MLP's), where --balanced-residual derives alpha / 0.05 for both.
 // --alphabet N draws runs from the first N ordinary token ids above 300 (0: every ordinary id).
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,8 @@ import { directorySource } from '../src/io/node-source.ts';
 import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task.ts';
 import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { initialTensors } from '../src/train/demo/pipeline.ts';
+import { parseGlmConfig } from '../src/model/config.ts';
+import { parseSublayerScales, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputScaleJson } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +36,11 @@ const shape = {
   ffnHiddenSize: Number(arg('ffn', '128')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: 0.05,
   balancedResidual: process.argv.includes('--balanced-residual'),
 };
-const config = demoGlmConfig(shape, specialIds);
+const scaleArg = arg('output-scale', '');
+const config = scaleArg === ''
+  ? demoGlmConfig(shape, specialIds)
+  : parseGlmConfig({ ...demoGlmConfig(shape, specialIds).raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: sublayerOutputScaleJson(parseSublayerScales(scaleArg)) });
+if (scaleArg !== '' && shape.balancedResidual) throw new Error('--output-scale and --balanced-residual: give one');
 const seed = Number(arg('seed', '1'));
 mkdirSync(out, { recursive: true });
 for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(out, name));
@@ -46,4 +54,4 @@ for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000'))
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);
 }
-console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual ? ', balanced residual' : ''}`);
+console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}`);

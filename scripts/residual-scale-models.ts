@@ -1,7 +1,7 @@
 // Fresh demo-shaped GLMs that differ only in their sublayer output scale s (train/residual-balance.ts:
 // the output projections' init and learning rate × s; 1 is the format as it is, alpha / initStd the
-// balanced residual), and GLM gMASK language-modelling data from the training texts in the
-// pipeline's framing, for `chatuie train sft`: docs/demo-model.md, "What the balance costs on real text".
+// balanced residual; A:M scales the attention output by A and the MLP's by M), and GLM gMASK
+// language-modelling data from the training texts in the pipeline's framing, for `chatuie train sft`: docs/demo-model.md, "What the balance costs on real text".
 //   node --import ./bin/register.mjs scripts/residual-scale-models.ts --out runs/scale [--scales 1,7.48,30,150]
 //     [--hidden 96] [--layers 3] [--heads 4] [--ffn 256] [--init-std 0.05] [--max-tokens 64] [--data ../shared/data]
 //     [--tokenizer public/models/chatuie-demo]
@@ -16,7 +16,7 @@ import { directorySource } from '../src/io/node-source.ts';
 import { parseGlmConfig } from '../src/model/config.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
-import { SUBLAYER_OUTPUT_LR_SCALE_KEY } from '../src/train/residual-balance.ts';
+import { isUnscaled, parseSublayerScales, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputScaleJson } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,12 +48,13 @@ const shape = {
   hiddenSize: Number(arg('hidden', '96')), numLayers: Number(arg('layers', '3')), numHeads: Number(arg('heads', '4')),
   ffnHiddenSize: Number(arg('ffn', '256')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: Number(arg('init-std', '0.05')),
 };
-for (const scale of arg('scales', '1,7.48,30,150').split(',').map(Number)) {
+for (const text of arg('scales', '1,7.48,30,150').split(',')) {
+  const scales = parseSublayerScales(text);
   const plain = demoGlmConfig(shape, specialIds);
-  const config = scale === 1 ? plain : parseGlmConfig({ ...plain.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: scale });
-  const dir = `${out}-s${scale}`;
+  const config = isUnscaled(scales) ? plain : parseGlmConfig({ ...plain.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: sublayerOutputScaleJson(scales) });
+  const dir = `${out}-s${text}`;
   mkdirSync(dir, { recursive: true });
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(dir, name));
   for (const [name, content] of Object.entries(checkpointFiles(config, initialTensors(config, shape.initStd, 1)))) writeFileSync(path.join(dir, name), content);
-  console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${scale}`);
+  console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${text}`);
 }

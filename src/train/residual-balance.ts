@@ -17,18 +17,46 @@
 // decay stays lr · weightDecay · W). s = alpha / σ gives the sublayers the share of the residual
 // stream they have in a pre-LN model at init. The scale travels in config.json
 // (SUBLAYER_OUTPUT_LR_SCALE_KEY), so every later fine-tune of the model trains it the same way.
+// The attention and the MLP may take different scales: measured at init
+// (bench/residual-share.bench.ts), alpha / σ makes the attention write about as much as the skip
+// path and the MLP several times more.
 
 import type { GlmConfig } from '../model/config.ts';
 import { modelTensorNames } from '../model/names.ts';
 import type { TrainableParam } from './optimizer.ts';
 
-/** config.json key: the learning-rate scale of the sublayer output projections (absent: 1). */
+/**
+ * config.json key: the learning-rate scale of the sublayer output projections (absent: 1). A number
+ * scales both sublayers; `{"attention": a, "mlp": m}` scales each its own.
+ */
 export const SUBLAYER_OUTPUT_LR_SCALE_KEY = 'chatuie_sublayer_output_lr_scale';
 
-/** The tensors that write a sublayer's output into the residual stream: each layer's attention dense and MLP dense_4h_to_h, weights and biases. */
+/** The two sublayers of a block, by what writes their output into the residual stream. */
+export type ResidualSite = 'attention' | 'mlp';
+
+/** A scale per sublayer: the attention output projection's and the MLP's. */
+export type SublayerOutputScales = Readonly<Record<ResidualSite, number>>;
+
+export const UNSCALED: SublayerOutputScales = { attention: 1, mlp: 1 };
+
+/** Whether the scales change nothing. */
+export function isUnscaled(scales: SublayerOutputScales): boolean {
+  return scales.attention === 1 && scales.mlp === 1;
+}
+
+/** The tensors that write a sublayer's output into the residual stream, with their sublayer: each layer's attention dense and MLP dense_4h_to_h, weights and biases. */
+export function sublayerOutputSites(config: GlmConfig): ReadonlyMap<string, ResidualSite> {
+  const sites = new Map<string, ResidualSite>();
+  for (const layer of modelTensorNames(config).layers) {
+    for (const name of [layer.denseWeight, layer.denseBias]) if (name !== null) sites.set(name, 'attention');
+    for (const name of [layer.mlpDownWeight, layer.mlpDownBias]) if (name !== null) sites.set(name, 'mlp');
+  }
+  return sites;
+}
+
+/** The names of sublayerOutputSites. */
 export function sublayerOutputNames(config: GlmConfig): ReadonlySet<string> {
-  const names = modelTensorNames(config).layers.flatMap((layer) => [layer.denseWeight, layer.denseBias, layer.mlpDownWeight, layer.mlpDownBias]);
-  return new Set(names.filter((name): name is string => name !== null));
+  return new Set(sublayerOutputSites(config).keys());
 }
 
 /** The balanced residual's scale for a model whose matrices are initialized with std `initStd`: alpha / initStd. */
@@ -40,22 +68,47 @@ export function balancedOutputScale(config: GlmConfig, initStd: number): number 
   return config.residualAlpha / initStd;
 }
 
-/** The model's sublayer output learning-rate scale, from its config.json (1 when absent). */
-export function sublayerOutputLrScaleOf(config: GlmConfig): number {
+/** The value config.json stores for `scales`: one number when both are the same. */
+export function sublayerOutputScaleJson(scales: SublayerOutputScales): number | { attention: number; mlp: number } {
+  return scales.attention === scales.mlp ? scales.attention : { attention: scales.attention, mlp: scales.mlp };
+}
+
+function positiveScale(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+/** The model's sublayer output learning-rate scales, from its config.json (1 when absent). */
+export function sublayerOutputLrScaleOf(config: GlmConfig): SublayerOutputScales {
   const value = config.raw[SUBLAYER_OUTPUT_LR_SCALE_KEY];
-  if (value === undefined) return 1;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new Error(`config.json: ${SUBLAYER_OUTPUT_LR_SCALE_KEY} must be a number > 0, got ${JSON.stringify(value)}`);
+  if (value === undefined) return UNSCALED;
+  if (positiveScale(value)) return { attention: value, mlp: value };
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const entries = value as Record<string, unknown>;
+    const keys = Object.keys(entries).sort();
+    if (keys.join() === 'attention,mlp' && positiveScale(entries['attention']) && positiveScale(entries['mlp'])) {
+      return { attention: entries['attention'], mlp: entries['mlp'] };
+    }
   }
-  return value;
+  throw new Error(`config.json: ${SUBLAYER_OUTPUT_LR_SCALE_KEY} must be a number > 0 or {"attention": number > 0, "mlp": number > 0}, got ${JSON.stringify(value)}`);
 }
 
 /**
- * The parameters with the sublayer output projections' Adam steps scaled by `scale`; the others as
- * given. A parameter split into blocks is named NAME#i (GlmModel.namedParameters); each block counts as NAME.
+ * The parameters with the sublayer output projections' Adam steps scaled by their sublayer's
+ * scale; the others as given. A parameter split into blocks is named NAME#i
+ * (GlmModel.namedParameters); each block counts as NAME.
  */
-export function scaleSublayerOutputLr<P extends TrainableParam>(config: GlmConfig, params: readonly P[], scale: number): P[] {
-  if (scale === 1) return [...params];
-  const outputs = sublayerOutputNames(config);
-  return params.map((p) => (outputs.has(p.name.replace(/#\d+$/, '')) ? { ...p, lrScale: (p.lrScale ?? 1) * scale } : p));
+export function scaleSublayerOutputLr<P extends TrainableParam>(config: GlmConfig, params: readonly P[], scales: SublayerOutputScales): P[] {
+  if (isUnscaled(scales)) return [...params];
+  const sites = sublayerOutputSites(config);
+  return params.map((p) => {
+    const site = sites.get(p.name.replace(/#\d+$/, ''));
+    return site === undefined || scales[site] === 1 ? p : { ...p, lrScale: (p.lrScale ?? 1) * scales[site] };
+  });
+}
+
+/** Scales written as on the dev scripts' command lines: `S` (both sublayers) or `A:M` (attention, MLP). */
+export function parseSublayerScales(text: string): SublayerOutputScales {
+  const parts = text.split(':').map((part) => (part.trim() === '' ? NaN : Number(part)));
+  if (parts.length > 2 || !parts.every(positiveScale)) throw new Error(`sublayer output scale "${text}": expected S or A:M, numbers > 0`);
+  return { attention: parts[0]!, mlp: parts[1] ?? parts[0]! };
 }

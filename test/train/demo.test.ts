@@ -104,7 +104,9 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(card).toContain('### Learning curves');
     expect(card).toMatch(/\| step \| conll04 entity F1 \| wnut17 entity F1 \| resume-ner entity F1 \| conll04 relation F1 \|/);
     expect(card).toContain('"chatuie_prompt_style": "compact"');
-    const scale = sublayerOutputLrScaleOf(final.config);
+    const scales = sublayerOutputLrScaleOf(final.config);
+    expect(scales.mlp).toBe(scales.attention);
+    const scale = scales.attention;
     expect(scale).toBeCloseTo(Math.sqrt(56) / preset.model.initStd, 6);
     expect(card).toContain(`| balanced residual | the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${scale.toFixed(1)}×`);
     // The model folder carries the run's record and report: what --warm-start continues from.

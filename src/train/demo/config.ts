@@ -32,6 +32,7 @@
 //   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19; stopped at step 357)
 //   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
 //   small-balanced  a fresh small model with the balanced residual (train/residual-balance.ts), 500 SFT steps
+//   small-balanced-2  small-balanced at cool peaks, a token of pretraining, 2200 SFT steps, copy runs of 8-16
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -93,7 +94,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'small-balanced-2' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -332,6 +333,22 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     sftConstrainedLoss: true,
     sftConstrainedShare: 0.5,
     sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 32 },
+  },
+  // small-balanced for a whole CPU session: the cool peaks the balanced model needs (the docs' LM
+  // table), pretraining cut to a warm-up of the embeddings (its tokens cost twice SFT's here, and the
+  // IE answers are where copying pays), 2,200 SFT steps, the copy runs shortened to 8-16 tokens.
+  'small-balanced-2': {
+    ...SMALL,
+    name: 'small-balanced-2',
+    model: { ...SMALL.model, balancedResidual: true },
+    pretrain: { ...SMALL.pretrain, steps: 40, lr: 1e-3 },
+    sft: { ...SMALL.sft, steps: 2200, lr: 1.5e-3, groupByLength: 16, checkpointEvery: 50, evalEvery: 100 },
+    devF1: { ...SMALL.devF1, every: 600 },
+    seed: 22,
+    sftRepeats: { conll04: 3 },
+    sftConstrainedLoss: true,
+    sftConstrainedShare: 0.5,
+    sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 16 },
   },
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the

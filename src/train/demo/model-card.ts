@@ -4,7 +4,7 @@
 
 import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
-import { SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf } from '../residual-balance.ts';
+import { isUnscaled, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf } from '../residual-balance.ts';
 import { DEMO_DATASETS } from './config.ts';
 import type { EvalReport, PipelineState } from './pipeline.ts';
 
@@ -55,9 +55,13 @@ function curveTable(history: readonly HistoryPoint[]): string {
  */
 /** The card's row for a model trained with the balanced residual (train/residual-balance.ts); none otherwise. */
 function balanceRow(config: GlmConfig): string {
-  const scale = sublayerOutputLrScaleOf(config);
-  if (scale === 1) return '';
-  return `| balanced residual | the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${scale.toFixed(1)}× the init and train at ${scale.toFixed(1)}× the learning rate (alpha / init std), so that they weigh in the post-LN residual as in a pre-LN model; config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
+  const scales = sublayerOutputLrScaleOf(config);
+  if (isUnscaled(scales)) return '';
+  const [a, m] = [scales.attention.toFixed(1), scales.mlp.toFixed(1)];
+  const which = a === m
+    ? `the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${a}× the init and train at ${a}× the learning rate`
+    : `the attention output projection (\`dense\`) starts at ${a}× the init and trains at ${a}× the learning rate, the MLP's (\`dense_4h_to_h\`) at ${m}×`;
+  return `| balanced residual | ${which}, so that the sublayers weigh in the post-LN residual as in a pre-LN model; config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
 }
 
 export function runLineage(state: PipelineState): PipelineState[] {

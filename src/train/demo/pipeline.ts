@@ -41,7 +41,7 @@ import type { TrainSequence } from '../../model/positions.ts';
 import type { HistoryPoint } from '../checkpoint.ts';
 import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
-import { sublayerOutputLrScaleOf, sublayerOutputNames } from '../residual-balance.ts';
+import { sublayerOutputLrScaleOf, sublayerOutputSites } from '../residual-balance.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, demoSpecialIds, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
@@ -189,17 +189,20 @@ function normalSamples(count: number, seed: number, std: number): Float32Array {
 /**
  * Fresh weights: matrices ~ N(0, std²), biases 0, LayerNorm weights 1 (the model is trained from
  * scratch); the sublayer output projections ~ N(0, (s·std)²) with s the config's sublayer output
- * learning-rate scale (train/residual-balance.ts; 1 unless the config asks for the balanced residual).
+ * learning-rate scale of its sublayer (train/residual-balance.ts; 1 unless the config asks for the balanced residual).
  */
 export function initialTensors(config: GlmConfig, std: number, seed: number): HostTensor[] {
-  const outputScale = sublayerOutputLrScaleOf(config);
-  const outputs = sublayerOutputNames(config);
+  const outputScales = sublayerOutputLrScaleOf(config);
+  const sites = sublayerOutputSites(config);
   return [...expectedTensorShapes(config)].map(([name, shape], index) => {
     const count = shape.reduce((a, b) => a * b, 1);
     let data: Float32Array;
     if (name.endsWith('layernorm.weight')) data = new Float32Array(count).fill(1);
     else if (name.endsWith('.bias')) data = new Float32Array(count);
-    else data = normalSamples(count, seed * 1000 + index, std * (outputs.has(name) ? outputScale : 1));
+    else {
+      const site = sites.get(name);
+      data = normalSamples(count, seed * 1000 + index, std * (site === undefined ? 1 : outputScales[site]));
+    }
     return { name, shape, data };
   });
 }
