@@ -34,13 +34,13 @@ const specialIds = demoSpecialIds(tokenizer, tokenizerDir);
 const shape = {
   hiddenSize: Number(arg('hidden', '64')), numLayers: Number(arg('layers', '2')), numHeads: Number(arg('heads', '4')),
   ffnHiddenSize: Number(arg('ffn', '128')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: 0.05,
-  balancedResidual: process.argv.includes('--balanced-residual'),
+  ...(process.argv.includes('--balanced-residual') ? { balancedResidual: 1 } : {}),
 };
 const scaleArg = arg('output-scale', '');
 const config = scaleArg === ''
   ? demoGlmConfig(shape, specialIds)
   : parseGlmConfig({ ...demoGlmConfig(shape, specialIds).raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: sublayerOutputScaleJson(parseSublayerScales(scaleArg)) });
-if (scaleArg !== '' && shape.balancedResidual) throw new Error('--output-scale and --balanced-residual: give one');
+if (scaleArg !== '' && shape.balancedResidual !== undefined) throw new Error('--output-scale and --balanced-residual: give one');
 const seed = Number(arg('seed', '1'));
 mkdirSync(out, { recursive: true });
 for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(out, name));
@@ -54,4 +54,4 @@ for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000'))
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);
 }
-console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}`);
+console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual !== undefined ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}`);

@@ -59,13 +59,17 @@ export function sublayerOutputNames(config: GlmConfig): ReadonlySet<string> {
   return new Set(sublayerOutputSites(config).keys());
 }
 
-/** The balanced residual's scale for a model whose matrices are initialized with std `initStd`: alpha / initStd. */
-export function balancedOutputScale(config: GlmConfig, initStd: number): number {
+/**
+ * The balanced residual's scale for a model whose matrices are initialized with std `initStd`:
+ * `fraction` · alpha / initStd (fraction 1: the full balance).
+ */
+export function balancedOutputScale(config: GlmConfig, initStd: number, fraction = 1): number {
   if (!config.residualFromNormOutput) {
     throw new Error('the balanced residual is for a residual from the normalized input (ChatGLM-6B); a pre-LN residual is balanced already');
   }
   if (!(Number.isFinite(initStd) && initStd > 0)) throw new Error(`balanced residual: init std ${initStd} must be a number > 0`);
-  return config.residualAlpha / initStd;
+  if (!(Number.isFinite(fraction) && fraction > 0)) throw new Error(`balanced residual: fraction ${fraction} must be a number > 0`);
+  return (fraction * config.residualAlpha) / initStd;
 }
 
 /** The value config.json stores for `scales`: one number when both are the same. */

@@ -25,7 +25,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     // Shipped in f16, as the device preset is: the eval stage scores the rounded weights. With the
     // balanced residual, as the GPU presets are: its scale goes from init to config.json to the card.
     const base = demoPreset('extra-small');
-    const preset: DemoPreset = { ...base, model: { ...base.model, balancedResidual: true }, weightsDtype: 'F16' };
+    const preset: DemoPreset = { ...base, model: { ...base.model, balancedResidual: 0.4 }, weightsDtype: 'F16' };
     const firstLog: string[] = [];
     const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => firstLog.push(l) });
     expect(first.completed).toEqual(['tokenizer', 'pretrain']);
@@ -107,7 +107,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const scales = sublayerOutputLrScaleOf(final.config);
     expect(scales.mlp).toBe(scales.attention);
     const scale = scales.attention;
-    expect(scale).toBeCloseTo(Math.sqrt(56) / preset.model.initStd, 6);
+    expect(scale).toBeCloseTo((0.4 * Math.sqrt(56)) / preset.model.initStd, 6);
     expect(card).toContain(`| balanced residual | the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${scale.toFixed(1)}×`);
     // The model folder carries the run's record and report: what --warm-start continues from.
     const modelDir = path.join(outDir, 'model');

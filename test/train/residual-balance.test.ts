@@ -54,6 +54,8 @@ describe('the balanced residual', () => {
     expect(balancedOutputScale(v1, 0.05)).toBeCloseTo(GLM_V1_RESIDUAL_ALPHA / 0.05, 10);
     expect(() => balancedOutputScale(parseGlmConfig(TINY_GLM2_CONFIG), 0.05)).toThrow(/pre-LN/);
     expect(() => balancedOutputScale(v1, 0)).toThrow(/init std/);
+    expect(balancedOutputScale(v1, 0.05, 0.4)).toBeCloseTo((0.4 * GLM_V1_RESIDUAL_ALPHA) / 0.05, 10);
+    expect(() => balancedOutputScale(v1, 0.05, 0)).toThrow(/fraction/);
     expect(sublayerOutputLrScaleOf(v1)).toEqual({ attention: 1, mlp: 1 });
     expect(sublayerOutputLrScaleOf(parseGlmConfig({ ...TINY_GLM_CONFIG, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: 12.5 }))).toEqual({ attention: 12.5, mlp: 12.5 });
     const each = { attention: 150, mlp: 20 };
@@ -70,7 +72,7 @@ describe('the balanced residual', () => {
 
   it('a demo model asked for it carries the scale in config.json (written and read back) and starts its output projections that much larger', async () => {
     const plain = demoGlmConfig(SHAPE, SPECIALS);
-    const balanced = demoGlmConfig({ ...SHAPE, balancedResidual: true }, SPECIALS);
+    const balanced = demoGlmConfig({ ...SHAPE, balancedResidual: 1 }, SPECIALS);
     expect(plain.raw[SUBLAYER_OUTPUT_LR_SCALE_KEY]).toBeUndefined();
     const scale = GLM_V1_RESIDUAL_ALPHA / 0.05;
     expect(sublayerOutputLrScaleOf(balanced).attention).toBeCloseTo(scale, 10);
