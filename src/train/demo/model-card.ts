@@ -61,7 +61,7 @@ function balanceRow(config: GlmConfig): string {
   const which = a === m
     ? `the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${a}× the init and train at ${a}× the learning rate`
     : `the attention output projection (\`dense\`) starts at ${a}× the init and trains at ${a}× the learning rate, the MLP's (\`dense_4h_to_h\`) at ${m}×`;
-  return `| balanced residual | ${which}, so that the sublayers weigh in the post-LN residual as in a pre-LN model; config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
+  return `| balanced residual | ${which}, so that the sublayers weigh more in the post-LN residual from the start (docs/demo-model.md, "Why copying did not form"); config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
 }
 
 export function runLineage(state: PipelineState): PipelineState[] {
