@@ -19,7 +19,9 @@
 // (SUBLAYER_OUTPUT_LR_SCALE_KEY), so every later fine-tune of the model trains it the same way.
 // The attention and the MLP may take different scales: measured at init
 // (bench/residual-share.bench.ts), alpha / σ makes the attention write about as much as the skip
-// path and the MLP several times more.
+// path and the MLP several times more. On the IE task that full scale collapsed the answers to
+// their unigram distribution, while 0.4 of it (the demo presets' fraction) trained the task and still
+// started the copy (docs/demo-model.md, "The full balance collapses the IE task").
 
 import type { GlmConfig } from '../model/config.ts';
 import { modelTensorNames } from '../model/names.ts';
@@ -52,11 +54,6 @@ export function sublayerOutputSites(config: GlmConfig): ReadonlyMap<string, Resi
     for (const name of [layer.mlpDownWeight, layer.mlpDownBias]) if (name !== null) sites.set(name, 'mlp');
   }
   return sites;
-}
-
-/** The names of sublayerOutputSites. */
-export function sublayerOutputNames(config: GlmConfig): ReadonlySet<string> {
-  return new Set(sublayerOutputSites(config).keys());
 }
 
 /**

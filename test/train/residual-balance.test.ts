@@ -10,7 +10,7 @@ import { demoGlmConfig } from '../../src/train/demo/config.ts';
 import { initialTensors } from '../../src/train/demo/pipeline.ts';
 import type { TrainableParam } from '../../src/train/optimizer.ts';
 import {
-  balancedOutputScale, scaleSublayerOutputLr, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf, sublayerOutputNames,
+  balancedOutputScale, scaleSublayerOutputLr, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf,
   parseSublayerScales, sublayerOutputScaleJson, sublayerOutputSites,
 } from '../../src/train/residual-balance.ts';
 import { defaultSftOptions, SftTrainer } from '../../src/train/sft.ts';
@@ -28,12 +28,12 @@ function std(values: Float32Array): number {
 describe('the balanced residual', () => {
   it('scales the projections that write into the residual stream, in both families, and nothing else', () => {
     const v1 = parseGlmConfig(TINY_GLM_CONFIG);
-    expect([...sublayerOutputNames(v1)].sort()).toEqual([0, 1].flatMap((i) => [
+    expect([...sublayerOutputSites(v1).keys()].sort()).toEqual([0, 1].flatMap((i) => [
       `transformer.layers.${i}.attention.dense.bias`, `transformer.layers.${i}.attention.dense.weight`,
       `transformer.layers.${i}.mlp.dense_4h_to_h.bias`, `transformer.layers.${i}.mlp.dense_4h_to_h.weight`,
     ]));
     // ChatGLM2/3 without add_bias_linear: the weights only.
-    expect([...sublayerOutputNames(parseGlmConfig(TINY_GLM2_CONFIG))].sort()).toEqual([0, 1].flatMap((i) => [
+    expect([...sublayerOutputSites(parseGlmConfig(TINY_GLM2_CONFIG)).keys()].sort()).toEqual([0, 1].flatMap((i) => [
       `transformer.encoder.layers.${i}.mlp.dense_4h_to_h.weight`, `transformer.encoder.layers.${i}.self_attention.dense.weight`,
     ]));
     const params = [
@@ -80,7 +80,7 @@ describe('the balanced residual', () => {
     const reread = await loadCheckpoint(memorySource(checkpointFiles(balanced, initialTensors(balanced, 0.05, 3))));
     expect(sublayerOutputLrScaleOf(reread.config)).toEqual(sublayerOutputLrScaleOf(balanced));
     const before = new Map(initialTensors(plain, 0.05, 3).map((t) => [t.name, t.data]));
-    const outputs = sublayerOutputNames(balanced);
+    const outputs = sublayerOutputSites(balanced);
     for (const { name, data } of initialTensors(balanced, 0.05, 3)) {
       const ratio = outputs.has(name) && name.endsWith('.weight') ? scale : 1;
       if (name.endsWith('.weight') && !name.includes('layernorm')) expect(std(data) / std(before.get(name)!), name).toBeCloseTo(ratio, 4);
