@@ -48,11 +48,6 @@ function curveTable(history: readonly HistoryPoint[]): string {
   return lines.join('\n');
 }
 
-/**
- * The runs a model comes from, first to last: a warm-started run's record carries the run it
- * continued (which may itself be a continuation), so this walks that chain back to the run
- * that trained the tokenizer and pretraining.
- */
 /** The card's row for a model trained with the balanced residual (train/residual-balance.ts); none otherwise. */
 function balanceRow(config: GlmConfig): string {
   const scales = sublayerOutputLrScaleOf(config);
@@ -64,6 +59,11 @@ function balanceRow(config: GlmConfig): string {
   return `| balanced residual | ${which}, so that the sublayers weigh more in the post-LN residual from the start (docs/demo-model.md, "Why copying did not form"); config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
 }
 
+/**
+ * The runs a model comes from, first to last: a warm-started run's record carries the run it
+ * continued (which may itself be a continuation), so this walks that chain back to the run
+ * that trained the tokenizer and pretraining.
+ */
 export function runLineage(state: PipelineState): PipelineState[] {
   const runs: PipelineState[] = [];
   for (let run: PipelineState | undefined = state; run; run = run.warmStart?.previous) runs.unshift(run);
