@@ -19,8 +19,7 @@ import { directorySource } from '../src/io/node-source.ts';
 import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task.ts';
 import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { initialTensors } from '../src/train/demo/pipeline.ts';
-import { parseGlmConfig } from '../src/model/config.ts';
-import { parseSublayerScales, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputScaleJson } from '../src/train/residual-balance.ts';
+import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,10 +36,9 @@ const shape = {
   ...(process.argv.includes('--balanced-residual') ? { balancedResidual: 1 } : {}),
 };
 const scaleArg = arg('output-scale', '');
-const config = scaleArg === ''
-  ? demoGlmConfig(shape, specialIds)
-  : parseGlmConfig({ ...demoGlmConfig(shape, specialIds).raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: sublayerOutputScaleJson(parseSublayerScales(scaleArg)) });
 if (scaleArg !== '' && shape.balancedResidual !== undefined) throw new Error('--output-scale and --balanced-residual: give one');
+const plain = demoGlmConfig(shape, specialIds);
+const config = scaleArg === '' ? plain : withSublayerOutputScales(plain, parseSublayerScales(scaleArg));
 const seed = Number(arg('seed', '1'));
 mkdirSync(out, { recursive: true });
 for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(out, name));

@@ -13,10 +13,9 @@ import path from 'node:path';
 import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
 import { checkpointFiles } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
-import { parseGlmConfig } from '../src/model/config.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
-import { isUnscaled, parseSublayerScales, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputScaleJson } from '../src/train/residual-balance.ts';
+import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,10 +47,9 @@ const shape = {
   hiddenSize: Number(arg('hidden', '96')), numLayers: Number(arg('layers', '3')), numHeads: Number(arg('heads', '4')),
   ffnHiddenSize: Number(arg('ffn', '256')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: Number(arg('init-std', '0.05')),
 };
+const plain = demoGlmConfig(shape, specialIds);
 for (const text of arg('scales', '1,7.48,30,150').split(',')) {
-  const scales = parseSublayerScales(text);
-  const plain = demoGlmConfig(shape, specialIds);
-  const config = isUnscaled(scales) ? plain : parseGlmConfig({ ...plain.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: sublayerOutputScaleJson(scales) });
+  const config = withSublayerOutputScales(plain, parseSublayerScales(text));
   const dir = `${out}-s${text}`;
   mkdirSync(dir, { recursive: true });
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(dir, name));

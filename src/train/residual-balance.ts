@@ -23,7 +23,7 @@
 // their unigram distribution, while 0.4 of it (the demo presets' fraction) trained the task and still
 // started the copy (docs/demo-model.md, "The full balance collapses the IE task").
 
-import type { GlmConfig } from '../model/config.ts';
+import { parseGlmConfig, type GlmConfig } from '../model/config.ts';
 import { modelTensorNames } from '../model/names.ts';
 import type { TrainableParam } from './optimizer.ts';
 
@@ -72,6 +72,12 @@ export function balancedOutputScale(config: GlmConfig, initStd: number, fraction
 /** The value config.json stores for `scales`: one number when both are the same. */
 export function sublayerOutputScaleJson(scales: SublayerOutputScales): number | { attention: number; mlp: number } {
   return scales.attention === scales.mlp ? scales.attention : { attention: scales.attention, mlp: scales.mlp };
+}
+
+/** `config` with `scales` written into its config.json key; unscaled: `config` as it is (no key). */
+export function withSublayerOutputScales(config: GlmConfig, scales: SublayerOutputScales): GlmConfig {
+  if (isUnscaled(scales)) return config;
+  return parseGlmConfig({ ...config.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: sublayerOutputScaleJson(scales) });
 }
 
 function positiveScale(value: unknown): value is number {

@@ -11,7 +11,7 @@ import { initialTensors } from '../../src/train/demo/pipeline.ts';
 import type { TrainableParam } from '../../src/train/optimizer.ts';
 import {
   balancedOutputScale, scaleSublayerOutputLr, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf,
-  parseSublayerScales, sublayerOutputScaleJson, sublayerOutputSites,
+  parseSublayerScales, sublayerOutputScaleJson, sublayerOutputSites, withSublayerOutputScales,
 } from '../../src/train/residual-balance.ts';
 import { defaultSftOptions, SftTrainer } from '../../src/train/sft.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -63,6 +63,11 @@ describe('the balanced residual', () => {
     expect(sublayerOutputScaleJson(each)).toEqual(each);
     expect(sublayerOutputScaleJson({ attention: 4, mlp: 4 })).toBe(4);
     expect(parseSublayerScales('150:20')).toEqual(each);
+    expect(withSublayerOutputScales(v1, { attention: 1, mlp: 1 })).toBe(v1);
+    const written = withSublayerOutputScales(v1, each);
+    expect(written.raw[SUBLAYER_OUTPUT_LR_SCALE_KEY]).toEqual(each);
+    expect(sublayerOutputLrScaleOf(written)).toEqual(each);
+    expect({ ...written.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: undefined }).toEqual({ ...v1.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: undefined });
     expect(parseSublayerScales('7.5')).toEqual({ attention: 7.5, mlp: 7.5 });
     for (const bad of ['', '0', '150:', ':20', '1:2:3', 'x', '-1:2']) expect(() => parseSublayerScales(bad), bad).toThrow(/expected S or A:M/);
     for (const bad of [0, -3, 'big', null, [150, 20], { attention: 150 }, { attention: 150, mlp: 0 }, { attention: 150, mlp: 20, ffn: 2 }]) {

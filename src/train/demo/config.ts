@@ -45,7 +45,7 @@
 import { parseGlmConfig, type GlmConfig } from '../../model/config.ts';
 import { PROMPT_STYLE_CONFIG_KEY } from '../../ie/prompt.ts';
 import type { Tokenizer } from '../../io/tokenizer.ts';
-import { balancedOutputScale, SUBLAYER_OUTPUT_LR_SCALE_KEY } from '../residual-balance.ts';
+import { balancedOutputScale, withSublayerOutputScales } from '../residual-balance.ts';
 
 /** The datasets of ../shared/data the pipeline trains and evaluates on. */
 export const DEMO_DATASETS = ['conll04', 'wnut17', 'resume-ner'] as const;
@@ -428,7 +428,8 @@ export function demoGlmConfig(shape: DemoModelShape, specialIds: DemoSpecialIds)
     [PROMPT_STYLE_CONFIG_KEY]: 'compact',
   });
   if (shape.balancedResidual === undefined) return config;
-  return parseGlmConfig({ ...config.raw, [SUBLAYER_OUTPUT_LR_SCALE_KEY]: balancedOutputScale(config, shape.initStd, shape.balancedResidual) });
+  const scale = balancedOutputScale(config, shape.initStd, shape.balancedResidual);
+  return withSublayerOutputScales(config, { attention: scale, mlp: scale });
 }
 
 /** Parameters of a preset's model (tied embeddings): V·C + L·(4C² + 2CF + 9C + F) + 2C. */
