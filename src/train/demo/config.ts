@@ -33,7 +33,7 @@
 //   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
 //   small-balanced  a fresh small model with the balanced residual (train/residual-balance.ts), 500 SFT steps
 //   small-balanced-2  small-balanced at cool peaks, a token of pretraining, 2200 SFT steps, copy runs of 8-16 (stopped at step 569: its answers collapsed)
-//   small-balanced-3  small-balanced-2 at 0.4 of the balance (s = 60, which trained the IE task in 500-step runs), 1,400 SFT steps, a fifth copy runs
+//   small-balanced-3  small-balanced-2 at 0.4 of the balance (s = 60), 1,400 SFT steps, a fifth copy runs (ran to the end: stable, no copy, behind the shipped model; not shipped)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
