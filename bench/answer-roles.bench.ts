@@ -4,7 +4,9 @@
 // the plain (unconstrained) distribution per role, on the first dev examples of a demo dataset,
 // under the schema of its train split. Prints a table; never fails on a number.
 //   node --import ./bin/register.mjs bench/answer-roles.bench.ts [--model public/models/chatuie-demo]
-//     [--data ../shared/data/conll04] [--limit 100] [--copy 50]
+//     [--data ../shared/data/conll04] [--limit 100] [--copy 50] [--context own|other]
+// `--context other` prompts each answer with the next example's text instead of its own: what a
+// role still scores then comes from the answers' own statistics, not from reading the input.
 // Byte-level BPE tokens are decoded one at a time to place them in the answer text, so use an
 // English dataset (a token may end inside a multi-byte character in Chinese); misaligned examples
 // are counted and skipped. A second table scores the synthetic copy task (train/copy-task.ts) on
@@ -32,6 +34,8 @@ const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '100'));
 const copyRuns = Number(arg('copy', '50'));
+const context = arg('context', 'own');
+if (context !== 'own' && context !== 'other') throw new Error(`--context ${context}: give own or other`);
 
 const schema = schemaFromDataset(readSplit(path.dirname(dataDir), path.basename(dataDir), 'train'));
 const task = inferTaskKind(schema);
@@ -64,8 +68,9 @@ function scoreToken(row: Float32Array, id: number): { nll: number; top1: boolean
 }
 
 let misaligned = 0;
-for (const example of examples) {
-  const prompt = promptIdsFor({ tokenizer, family: 'glm', schema, task, style }, example.text);
+for (const [i, example] of examples.entries()) {
+  const text = context === 'own' ? example.text : examples[(i + 1) % examples.length]!.text;
+  const prompt = promptIdsFor({ tokenizer, family: 'glm', schema, task, style }, text);
   const answerText = serializeAnswer(example, schema, task);
   const answer = buildAnswerIds(tokenizer, 'glm', answerText);
   const pieces = answer.map((id) => tokenizer.decode([id]));
@@ -99,7 +104,7 @@ for (const { prompt, answer } of syntheticCopySequences(tokenizer, model.config.
   }
 }
 model.destroy();
-console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir} (${misaligned} misaligned, skipped); teacher-forced gold answers, plain distribution\n`);
+console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir} (${misaligned} misaligned, skipped); teacher-forced gold answers, plain distribution${context === 'other' ? '; each prompted with the next example\'s text' : ''}\n`);
 console.log('| answer token role | tokens | mean NLL (nats) | top-1 % |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [role, s] of stats) console.log(`| ${role} | ${s.tokens} | ${(s.nll / s.tokens).toFixed(2)} | ${(100 * s.top1 / s.tokens).toFixed(1)} |`);
