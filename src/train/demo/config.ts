@@ -255,6 +255,23 @@ function constrainedLossRun(name: DemoPreset['name'], continues: DemoPreset['nam
   return share === undefined ? run : { ...run, sftConstrainedShare: share };
 }
 
+// small-balanced for a whole CPU session: the cool peaks the balanced model needs (the docs' LM
+// table), pretraining cut to a warm-up of the embeddings (its tokens cost twice SFT's here, and the
+// IE answers are where copying pays), 2,200 SFT steps, the copy runs shortened to 8-16 tokens.
+const SMALL_BALANCED_2: DemoPreset = {
+  ...SMALL,
+  name: 'small-balanced-2',
+  model: { ...SMALL.model, balancedResidual: 1 },
+  pretrain: { ...SMALL.pretrain, steps: 40, lr: 1e-3 },
+  sft: { ...SMALL.sft, steps: 2200, lr: 1.5e-3, groupByLength: 16, checkpointEvery: 50, evalEvery: 100 },
+  devF1: { ...SMALL.devF1, every: 600 },
+  seed: 22,
+  sftRepeats: { conll04: 3 },
+  sftConstrainedLoss: true,
+  sftConstrainedShare: 0.5,
+  sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 16 },
+};
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -338,37 +355,18 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     sftConstrainedShare: 0.5,
     sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 32 },
   },
-  // small-balanced for a whole CPU session: the cool peaks the balanced model needs (the docs' LM
-  // table), pretraining cut to a warm-up of the embeddings (its tokens cost twice SFT's here, and the
-  // IE answers are where copying pays), 2,200 SFT steps, the copy runs shortened to 8-16 tokens.
-  'small-balanced-2': {
-    ...SMALL,
-    name: 'small-balanced-2',
-    model: { ...SMALL.model, balancedResidual: 1 },
-    pretrain: { ...SMALL.pretrain, steps: 40, lr: 1e-3 },
-    sft: { ...SMALL.sft, steps: 2200, lr: 1.5e-3, groupByLength: 16, checkpointEvery: 50, evalEvery: 100 },
-    devF1: { ...SMALL.devF1, every: 600 },
-    seed: 22,
-    sftRepeats: { conll04: 3 },
-    sftConstrainedLoss: true,
-    sftConstrainedShare: 0.5,
-    sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 16 },
-  },
+  'small-balanced-2': SMALL_BALANCED_2,
   // small-balanced-2 at 0.4 of the balance (s = 60 for this shape): the full balance collapsed the
   // IE task to the answers' unigram distribution, and 0.4 of it learned the task faster than the
   // format in 150- and 500-step runs and started to copy the toy (docs/demo-model.md). 1,400 SFT
   // steps fit a session here with its evaluation; a fifth of the sequences copy runs, seed 23.
   'small-balanced-3': {
-    ...SMALL,
+    ...SMALL_BALANCED_2,
     name: 'small-balanced-3',
     model: { ...SMALL.model, balancedResidual: 0.4 },
-    pretrain: { ...SMALL.pretrain, steps: 40, lr: 1e-3 },
-    sft: { ...SMALL.sft, steps: 1400, lr: 1.5e-3, groupByLength: 16, checkpointEvery: 50, evalEvery: 100 },
-    devF1: { ...SMALL.devF1, every: 700 },
+    sft: { ...SMALL_BALANCED_2.sft, steps: 1400 },
+    devF1: { ...SMALL_BALANCED_2.devF1, every: 700 },
     seed: 23,
-    sftRepeats: { conll04: 3 },
-    sftConstrainedLoss: true,
-    sftConstrainedShare: 0.5,
     sftSyntheticCopy: { share: 0.2, minTokens: 8, maxTokens: 16 },
   },
   demo: DEMO,
