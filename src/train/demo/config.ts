@@ -255,20 +255,32 @@ function constrainedLossRun(name: DemoPreset['name'], continues: DemoPreset['nam
   return share === undefined ? run : { ...run, sftConstrainedShare: share };
 }
 
+// A fresh small model with the balanced residual (train/residual-balance.ts): SMALL's shape and
+// pretraining, then the shipped chain's last SFT recipe (mixed loss at 0.5, conll04 three times per
+// epoch, length grouping) with a quarter of the sequences the synthetic copy task, seed 21.
+const SMALL_BALANCED: DemoPreset = {
+  ...SMALL,
+  name: 'small-balanced',
+  model: { ...SMALL.model, balancedResidual: 1 },
+  sft: { ...SMALL.sft, steps: 500, groupByLength: 16 },
+  devF1: { ...SMALL.devF1, every: 250 },
+  seed: 21,
+  sftRepeats: { conll04: 3 },
+  sftConstrainedLoss: true,
+  sftConstrainedShare: 0.5,
+  sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 32 },
+};
+
 // small-balanced for a whole CPU session: the cool peaks the balanced model needs (the docs' LM
 // table), pretraining cut to a warm-up of the embeddings (its tokens cost twice SFT's here, and the
 // IE answers are where copying pays), 2,200 SFT steps, the copy runs shortened to 8-16 tokens.
 const SMALL_BALANCED_2: DemoPreset = {
-  ...SMALL,
+  ...SMALL_BALANCED,
   name: 'small-balanced-2',
-  model: { ...SMALL.model, balancedResidual: 1 },
   pretrain: { ...SMALL.pretrain, steps: 40, lr: 1e-3 },
   sft: { ...SMALL.sft, steps: 2200, lr: 1.5e-3, groupByLength: 16, checkpointEvery: 50, evalEvery: 100 },
   devF1: { ...SMALL.devF1, every: 600 },
   seed: 22,
-  sftRepeats: { conll04: 3 },
-  sftConstrainedLoss: true,
-  sftConstrainedShare: 0.5,
   sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 16 },
 };
 
@@ -340,21 +352,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // The copy task alone: 300 steps of 16 for a finished small-continued-12 model at peak 2e-3 (seed
   // 20), the IE examples for the dev loss only; stopped at step 212 (docs/demo-model.md).
   'small-continued-18': { ...continuedSmall('small-continued-18', 'small-continued-12', { steps: 300, batchSize: 16, lr: 2e-3 }, 300, 20), sftSyntheticCopy: { share: 1, minTokens: 8, maxTokens: 32 } },
-  // A fresh small model with the balanced residual (train/residual-balance.ts): SMALL's shape and
-  // pretraining, then the shipped chain's last SFT recipe (mixed loss at 0.5, conll04 three times per
-  // epoch, length grouping) with a quarter of the sequences the synthetic copy task, seed 21.
-  'small-balanced': {
-    ...SMALL,
-    name: 'small-balanced',
-    model: { ...SMALL.model, balancedResidual: 1 },
-    sft: { ...SMALL.sft, steps: 500, groupByLength: 16 },
-    devF1: { ...SMALL.devF1, every: 250 },
-    seed: 21,
-    sftRepeats: { conll04: 3 },
-    sftConstrainedLoss: true,
-    sftConstrainedShare: 0.5,
-    sftSyntheticCopy: { share: 0.25, minTokens: 8, maxTokens: 32 },
-  },
+  'small-balanced': SMALL_BALANCED,
   'small-balanced-2': SMALL_BALANCED_2,
   // small-balanced-2 at 0.4 of the balance (s = 60 for this shape): the full balance collapsed the
   // IE task to the answers' unigram distribution, and 0.4 of it learned the task faster than the
