@@ -4,12 +4,13 @@
 // synthetic copy task", reports these runs.
 //   node --import ./bin/register.mjs scripts/copy-task-model.ts --out runs/induct/v64 [--hidden 64]
 //     [--layers 2] [--heads 4] [--ffn 128] [--alphabet 64] [--min 8] [--max 16] [--train 40000]
-//     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual | --output-scale A[:M]]
+//     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual | --output-scale A[:M]] [--mimetic QK:VO]
 //   → OUT/ (config.json, model.safetensors, tokenizer files), OUT-train.jsonl, OUT-dev.jsonl
 //   then: npx chatuie train sft --model OUT --data OUT-train.jsonl --dev OUT-dev.jsonl --out OUT-run
 //     --steps 2000 --lr 3e-3 --batch 16 --eval-every 100
 // --output-scale: the sublayer output scales by hand (train/residual-balance.ts; A:M the attention's
 // and the MLP's), where --balanced-residual derives alpha / 0.05 for both.
+// --mimetic QK:VO: the attention's mimetic init (train/mimetic-init.ts), e.g. 1:1.
 // --alphabet N draws runs from the first N ordinary token ids above 300 (0: every ordinary id).
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import { directorySource } from '../src/io/node-source.ts';
 import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task.ts';
 import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { initialTensors } from '../src/train/demo/pipeline.ts';
+import { mimeticAttention } from '../src/train/mimetic-init.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -42,7 +44,11 @@ const config = scaleArg === '' ? plain : withSublayerOutputScales(plain, parseSu
 const seed = Number(arg('seed', '1'));
 mkdirSync(out, { recursive: true });
 for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(out, name));
-for (const [name, content] of Object.entries(checkpointFiles(config, initialTensors(config, shape.initStd, seed)))) writeFileSync(path.join(out, name), content);
+const mimeticArg = arg('mimetic', '');
+const [qk, vo] = mimeticArg.split(':').map(Number);
+const fresh = initialTensors(config, shape.initStd, seed);
+const tensors = mimeticArg === '' ? fresh : mimeticAttention(config, fresh, { qk: qk!, vo: vo ?? qk! });
+for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) writeFileSync(path.join(out, name), content);
 const alphabetSize = Number(arg('alphabet', '64'));
 const alphabet = alphabetSize > 0 ? ordinaryTokenIds(tokenizer, config.vocabSize).filter((id) => id >= 300).slice(0, alphabetSize) : undefined;
 const runs = { minTokens: Number(arg('min', '8')), maxTokens: Number(arg('max', '16')), ...(alphabet ? { alphabet } : {}) };
@@ -52,4 +58,4 @@ for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000'))
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);
 }
-console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual !== undefined ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}`);
+console.log(`${out}: fresh model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual !== undefined ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}${mimeticArg === '' ? '' : `, mimetic attention ${mimeticArg}`}`);

@@ -4,10 +4,12 @@
 // language-modelling data from the training texts in the pipeline's framing, for `chatuie train sft`: docs/demo-model.md, "What the balance costs on real text".
 //   node --import ./bin/register.mjs scripts/residual-scale-models.ts --out runs/scale [--scales 1,7.48,30,150]
 //     [--hidden 96] [--layers 3] [--heads 4] [--ffn 256] [--init-std 0.05] [--max-tokens 64] [--data ../shared/data]
-//     [--tokenizer public/models/chatuie-demo]
+//     [--tokenizer public/models/chatuie-demo] [--mimetic QK:VO]
 //   → OUT-lm-train.jsonl, OUT-lm-dev.jsonl (16 dev texts per dataset), OUT-s{S}/ per scale; then e.g.
 //   npx chatuie train sft --model OUT-s150 --data OUT-lm-train.jsonl --dev OUT-lm-dev.jsonl --out OUT-s150-run
 //     --steps 80 --lr 3e-3 --batch 16 --eval-every 20
+// --mimetic QK:VO gives every model the attention's mimetic init (train/mimetic-init.ts); its folders
+// are then OUT-s{S}-m{QK:VO}.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
@@ -15,6 +17,7 @@ import { checkpointFiles } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
+import { mimeticAttention } from '../src/train/mimetic-init.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -48,11 +51,15 @@ const shape = {
   ffnHiddenSize: Number(arg('ffn', '256')), vocabSize: tokenizer.vocabSize, maxSequenceLength: 512, initStd: Number(arg('init-std', '0.05')),
 };
 const plain = demoGlmConfig(shape, specialIds);
+const mimeticArg = arg('mimetic', '');
+const [qk, vo] = mimeticArg.split(':').map(Number);
 for (const text of arg('scales', '1,7.48,30,150').split(',')) {
   const config = withSublayerOutputScales(plain, parseSublayerScales(text));
-  const dir = `${out}-s${text}`;
+  const dir = `${out}-s${text}${mimeticArg === '' ? '' : `-m${mimeticArg}`}`;
   mkdirSync(dir, { recursive: true });
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(dir, name));
-  for (const [name, content] of Object.entries(checkpointFiles(config, initialTensors(config, shape.initStd, 1)))) writeFileSync(path.join(dir, name), content);
-  console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${text}`);
+  const fresh = initialTensors(config, shape.initStd, 1);
+  const tensors = mimeticArg === '' ? fresh : mimeticAttention(config, fresh, { qk: qk!, vo: vo ?? qk! });
+  for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) writeFileSync(path.join(dir, name), content);
+  console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${text}${mimeticArg === '' ? '' : `, mimetic attention ${mimeticArg}`}`);
 }
