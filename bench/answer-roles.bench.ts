@@ -25,6 +25,7 @@ import { schemaFromDataset } from '../src/ie/schema.ts';
 import path from 'node:path';
 import { readSplit } from '../src/train/demo/pipeline.ts';
 import { syntheticCopySequences } from '../src/train/copy-task.ts';
+import { characterRoles } from './answer-characters.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,17 +50,6 @@ const style = promptStyleOf(model.config.raw);
 type Role = 'structure' | 'type key' | 'mention: first token' | 'mention: continuation' | 'closing quote (boundary)' | 'end token';
 const stats = new Map<Role, { tokens: number; nll: number; top1: number }>();
 
-/** Each character's role in the answer text: quoted strings followed by ':' are keys, the others mentions. */
-function characterRoles(answer: string): string[] {
-  const roles = new Array<string>(answer.length + 1).fill('structure');
-  for (const match of answer.matchAll(/"((?:[^"\\]|\\.)*)"(\s*:)?/g)) {
-    const start = match.index + 1;
-    const end = start + match[1]!.length;
-    for (let c = start; c < end; c++) roles[c] = match[2] ? 'key' : c === start ? 'first' : 'continuation';
-    if (!match[2]) roles[end] = 'close';
-  }
-  return roles;
-}
 
 /** The NLL of `id` under a logits row, and whether it is the row's argmax. */
 function scoreToken(row: Float32Array, id: number): { nll: number; top1: boolean } {

@@ -24,6 +24,24 @@ export const GLM_SPECIAL_TOKENS = ['<pad>', '<unk>', '[MASK]', '[gMASK]', '[sMAS
 export const SPLIT_PATTERN =
   "'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+/**
+ * The same split with words isolated: a word never takes the character before it (a space, a
+ * quote), and white space is a pre-token of its own. A word is then one token sequence wherever it
+ * stands: " Grande" in a text and "Grande" after a quote in a JSON answer are the same tokens,
+ * where SPLIT_PATTERN makes them "ĠGr and e" and "G r and e". A model can copy a mention from its
+ * input token by token only if the two agree (docs/demo-model.md, "A mention's first word is not
+ * the input's tokens"). Costs about one token per space.
+ */
+export const WORDS_SPLIT_PATTERN =
+  "'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|\\p{L}+|\\p{N}{1,3}|[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+";
+
+/** The pre-tokenizer splits the trainer can write: GLM-4's, or with words isolated. */
+export type BpeSplit = 'glm4' | 'words';
+
+export function splitPatternOf(split: BpeSplit): string {
+  return split === 'words' ? WORDS_SPLIT_PATTERN : SPLIT_PATTERN;
+}
+
 export interface BpeTrainOptions {
   /** Final vocabulary size V, special tokens included (≥ 256 + specials). */
   vocabSize: number;
@@ -31,6 +49,8 @@ export interface BpeTrainOptions {
   minFrequency?: number;
   /** Longest sequence the model takes, written to tokenizer_config.json as model_max_length. */
   modelMaxLength?: number;
+  /** The pre-tokenizer split (default glm4: SPLIT_PATTERN). */
+  split?: BpeSplit;
 }
 
 export interface TrainedBpe {
@@ -56,8 +76,8 @@ export function byteLevelAlphabet(): string[] {
 }
 
 /** Splits a text into pre-tokens exactly as the tokenizer.json's Split pre-tokenizer does. */
-export function preTokenize(text: string): string[] {
-  return text.match(new RegExp(SPLIT_PATTERN, 'gu')) ?? [];
+export function preTokenize(text: string, pattern: string = SPLIT_PATTERN): string[] {
+  return text.match(new RegExp(pattern, 'gu')) ?? [];
 }
 
 /** A max-heap of (count, pairKey): larger count first, then smaller key. */
@@ -176,11 +196,12 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: BpeTrainOpti
   if (options.vocabSize > PAIR_BASE) throw new Error(`BPE: vocabSize ${options.vocabSize} exceeds ${PAIR_BASE}`);
   const minFrequency = options.minFrequency ?? 2;
   const targetMerges = options.vocabSize - 256 - specialCount;
+  const pattern = splitPatternOf(options.split ?? 'glm4');
 
   // 1. The word table: each distinct pre-token once, with its frequency.
   const frequencyOf = new Map<string, number>();
   for (const text of texts) {
-    for (const word of preTokenize(text)) frequencyOf.set(word, (frequencyOf.get(word) ?? 0) + 1);
+    for (const word of preTokenize(text, pattern)) frequencyOf.set(word, (frequencyOf.get(word) ?? 0) + 1);
   }
   const encoder = new TextEncoder();
   const wordTexts = [...frequencyOf.keys()].sort(); // sorted: the same table whatever the text order
@@ -259,7 +280,7 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: BpeTrainOpti
   // 3. Vocabulary: bytes, merges, special tokens.
   const vocab: Record<string, number> = {};
   symbolText.forEach((text, id) => (vocab[text] = id));
-  const { json: tokenizerJson, specialIds } = byteLevelBpeTokenizerJson(vocab, merges, GLM_SPECIAL_TOKENS, SPLIT_PATTERN);
+  const { json: tokenizerJson, specialIds } = byteLevelBpeTokenizerJson(vocab, merges, GLM_SPECIAL_TOKENS, pattern);
   const tokenizerConfig: Record<string, unknown> = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     bos_token: '<sop>',

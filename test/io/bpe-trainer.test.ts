@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GLM_SPECIAL_TOKENS, preTokenize, trainByteLevelBpe } from '../../src/io/bpe-trainer.ts';
+import { GLM_SPECIAL_TOKENS, preTokenize, trainByteLevelBpe, WORDS_SPLIT_PATTERN } from '../../src/io/bpe-trainer.ts';
 import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
 import { answerEndId, buildPromptIds } from '../../src/ie/prompt.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
@@ -71,6 +71,30 @@ describe('trainByteLevelBpe', () => {
     const text = "Ada's  book, 2024!\n中文 text";
     expect(preTokenize(text).join('')).toBe(text);
     expect(preTokenize(text)).toContain(' book');
+  });
+
+  it('with the words split, writes a word as the same tokens in a text and in a JSON answer, and still round-trips', () => {
+    const words = trainByteLevelBpe(corpus, { vocabSize: 1200, split: 'words' });
+    const wordsTokenizer = loadHfTokenizer(words.tokenizerJson, words.tokenizerConfig);
+    expect(JSON.stringify(words.tokenizerJson)).toContain(JSON.stringify(WORDS_SPLIT_PATTERN));
+    const text = 'Ada Lovelace met Charles Babbage in London .';
+    const answer = '{"person": ["Ada Lovelace", "Charles Babbage"], "location": ["London"]}';
+    const textIds = wordsTokenizer.encode(text);
+    const answerIds = wordsTokenizer.encode(answer);
+    const occurs = (ids: number[], run: number[]): boolean => ids.some((_, i) => run.every((id, j) => ids[i + j] === id));
+    for (const mention of ['Ada Lovelace', 'Charles Babbage', 'London']) {
+      const ids = wordsTokenizer.encode(mention);
+      expect(occurs(textIds, ids)).toBe(true);
+      expect(occurs(answerIds, ids)).toBe(true);
+    }
+    // The GLM-4 split (the default) writes "Charles" after a quote as other tokens than after a space.
+    const glm4Charles = tokenizer.encode(' Charles Babbage');
+    expect(occurs(tokenizer.encode(text), glm4Charles)).toBe(true);
+    expect(occurs(tokenizer.encode(answer), glm4Charles)).toBe(false);
+    for (const sample of [answer, corpus[3]!, corpus[corpus.length - 2]!, "  two  spaces, a\ttab\nit's 😀"]) {
+      expect(wordsTokenizer.decode(wordsTokenizer.encode(sample))).toBe(sample);
+    }
+    expect(preTokenize("Ada's  book", WORDS_SPLIT_PATTERN)).toEqual(['Ada', "'s", '  ', 'book']);
   });
 
   it('stops early when the texts run out of pairs, and refuses a vocabulary below bytes + specials', () => {
