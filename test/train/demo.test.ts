@@ -15,6 +15,7 @@ import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/
 import { runLineage } from '../../src/train/demo/model-card.ts';
 import { CALIBRATION_STEPS, stepsForBudget } from '../../src/train/demo/budget.ts';
 import { sublayerOutputLrScaleOf } from '../../src/train/residual-balance.ts';
+import { WORDS_SPLIT_PATTERN } from '../../src/io/bpe-trainer.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 
@@ -25,7 +26,8 @@ describe('demo-model pipeline (extra-small preset)', () => {
     // Shipped in f16, as the device preset is: the eval stage scores the rounded weights. With the
     // balanced residual, as the GPU presets are: its scale goes from init to config.json to the card.
     const base = demoPreset('extra-small');
-    const preset: DemoPreset = { ...base, model: { ...base.model, balancedResidual: 0.4 }, weightsDtype: 'F16' };
+    // With words kept whole by the tokenizer and mimetic attention, as small-words is: both go to the card.
+    const preset: DemoPreset = { ...base, model: { ...base.model, balancedResidual: 0.4, mimetic: { qk: 1, vo: 0.5 } }, weightsDtype: 'F16', tokenizerSplit: 'words' };
     const firstLog: string[] = [];
     const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => firstLog.push(l) });
     expect(first.completed).toEqual(['tokenizer', 'pretrain']);
@@ -34,6 +36,9 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const tokenizer = loadHfTokenizer(readFileSync(path.join(outDir, 'tokenizer', 'tokenizer.json'), 'utf8'), readFileSync(path.join(outDir, 'tokenizer', 'tokenizer_config.json'), 'utf8'));
     expect(tokenizer.specialTokens.gmask).toBeDefined();
     expect(tokenizer.specialTokens.eop).toBe(tokenizer.specialTokens.eos);
+    expect(readFileSync(path.join(outDir, 'tokenizer', 'tokenizer.json'), 'utf8')).toContain(JSON.stringify(WORDS_SPLIT_PATTERN));
+    expect(firstLog.some((l) => l.startsWith('[tokenizer]') && l.includes('split words'))).toBe(true);
+    expect(firstLog.some((l) => l.startsWith('[pretrain]') && l.includes('mimetic attention init (qk 1, vo 0.5)'))).toBe(true);
     // The pretraining checkpoint is a normal ChatGLM-6B folder.
     const pretrained = await loadCheckpoint(directorySource(path.join(outDir, 'pretrain')));
     expect(pretrained.config.family).toBe('glm');
@@ -100,6 +105,8 @@ describe('demo-model pipeline (extra-small preset)', () => {
     }
     const card = readFileSync(path.join(outDir, 'model', 'README.md'), 'utf8');
     expect(card).toContain('ChatGLM-6B');
+    expect(card).toContain('| attention init | mimetic (qk 1, vo 0.5)');
+    expect(card).toContain('words kept whole');
     expect(card).toMatch(/\| conll04 \| test \|/);
     expect(card).toContain('### Learning curves');
     expect(card).toMatch(/\| step \| conll04 entity F1 \| wnut17 entity F1 \| resume-ner entity F1 \| conll04 relation F1 \|/);

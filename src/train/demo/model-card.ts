@@ -5,7 +5,7 @@
 import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { isUnscaled, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf } from '../residual-balance.ts';
-import { DEMO_DATASETS } from './config.ts';
+import { DEMO_DATASETS, type DemoPreset } from './config.ts';
 import type { EvalReport, PipelineState } from './pipeline.ts';
 
 export interface ModelCardInput {
@@ -57,6 +57,12 @@ function balanceRow(config: GlmConfig): string {
     ? `the sublayer output projections (attention \`dense\`, MLP \`dense_4h_to_h\`) start at ${a}× the init and train at ${a}× the learning rate`
     : `the attention output projection (\`dense\`) starts at ${a}× the init and trains at ${a}× the learning rate, the MLP's (\`dense_4h_to_h\`) at ${m}×`;
   return `| balanced residual | ${which}, so that the sublayers weigh more in the post-LN residual from the start (docs/demo-model.md, "Why copying did not form"); config.json's \`${SUBLAYER_OUTPUT_LR_SCALE_KEY}\` makes every fine-tune do the same |\n`;
+}
+
+function mimeticRow(preset: DemoPreset): string {
+  const mimetic = preset.model.mimetic;
+  if (mimetic === undefined) return '';
+  return `| attention init | mimetic (qk ${mimetic.qk}, vo ${mimetic.vo}): each head's key projection starts correlated with its query projection and its output projection with its value projection transposed, so a fresh head looks up tokens like its own and passes them on (docs/demo-model.md, "Mimetic attention") |\n`;
 }
 
 /**
@@ -172,11 +178,11 @@ JSON answers. It is a demonstration of the pipeline, not a competitive extractor
 | | |
 | --- | --- |
 | family | ChatGLM-6B (\`glm\`): prefix-LM attention mask, 2D rotary positions, DeepNorm post-LN residual (alpha = sqrt(56)), GeLU, tied embeddings |
-${balanceRow(config)}| hidden size C | ${config.hiddenSize} |
+${balanceRow(config)}${mimeticRow(pretrainPreset)}| hidden size C | ${config.hiddenSize} |
 | layers | ${config.numLayers} |
 | heads × head dim | ${config.numHeads} × ${config.headDim} |
 | MLP inner size | ${config.ffnHiddenSize} |
-| vocabulary | ${config.vocabSize} (byte-level BPE, ${state.tokenizer?.merges ?? '–'} merges, [MASK] [gMASK] [sMASK] <sop> <eop> <pad> <unk>) |
+| vocabulary | ${config.vocabSize} (byte-level BPE, ${state.tokenizer?.merges ?? '–'} merges${pretrainPreset.tokenizerSplit === 'words' ? ', words kept whole: a word is the same tokens in the text and in the answer' : ''}, [MASK] [gMASK] [sMASK] <sop> <eop> <pad> <unk>) |
 | max sequence length | ${config.maxSequenceLength} |
 | parameters | ${parameterCount.toLocaleString('en')} (${megabytes.toFixed(1)} MB in float32) |
 | weights | ${weights} |

@@ -42,6 +42,7 @@ import type { HistoryPoint } from '../checkpoint.ts';
 import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
 import { sublayerOutputLrScaleOf, sublayerOutputSites } from '../residual-balance.ts';
+import { mimeticAttention } from '../mimetic-init.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, demoSpecialIds, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
@@ -422,12 +423,12 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   else {
     const started = performance.now();
     const texts = pretrainDatasets.flatMap((dataset) => readSplit(dataDir, dataset, 'train').map((e) => e.text));
-    const bpe = trainByteLevelBpe(texts, { vocabSize: preset.model.vocabSize, modelMaxLength: preset.model.maxSequenceLength });
+    const bpe = trainByteLevelBpe(texts, { vocabSize: preset.model.vocabSize, modelMaxLength: preset.model.maxSequenceLength, ...(preset.tokenizerSplit ? { split: preset.tokenizerSplit } : {}) });
     const sink = directorySink(tokenizerDir);
     await sink.write('tokenizer.json', JSON.stringify(bpe.tokenizerJson));
     await sink.write('tokenizer_config.json', JSON.stringify(bpe.tokenizerConfig, null, 2) + '\n');
     state.tokenizer = { vocabSize: bpe.vocabSize, merges: bpe.merges, texts: texts.length, wallMs: performance.now() - started };
-    log(`[tokenizer] ${bpe.vocabSize} tokens (${bpe.merges} merges) from ${texts.length} texts in ${(state.tokenizer.wallMs / 1000).toFixed(1)}s`);
+    log(`[tokenizer] ${bpe.vocabSize} tokens (${bpe.merges} merges, split ${preset.tokenizerSplit ?? 'glm4'}) from ${texts.length} texts in ${(state.tokenizer.wallMs / 1000).toFixed(1)}s`);
     complete('tokenizer');
   }
   if (finishedAfter('tokenizer')) return state;
@@ -444,10 +445,12 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
     const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed + 1, index));
     log(`[pretrain] ${sequences.length} texts, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters, ` +
-      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`));
+      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`) +
+      (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : ''));
     const finished = await trainStage(options, state, 'pretrain', preset.pretrain, { train: sequences, dev },
       async () => {
-        const tensors = initialTensors(config, preset.model.initStd, preset.seed);
+        const fresh = initialTensors(config, preset.model.initStd, preset.seed);
+        const tensors = preset.model.mimetic ? mimeticAttention(config, fresh, preset.model.mimetic) : fresh;
         return loadCheckpoint(memorySource(checkpointFiles(config, tensors)));
       },
       (record) => (state.pretrain = record), state.pretrain?.wallMs ?? 0);
