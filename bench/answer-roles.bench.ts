@@ -50,7 +50,6 @@ const style = promptStyleOf(model.config.raw);
 type Role = 'structure' | 'type key' | 'mention: first token' | 'mention: continuation' | 'closing quote (boundary)' | 'end token';
 const stats = new Map<Role, { tokens: number; nll: number; top1: number }>();
 
-
 /** The NLL of `id` under a logits row, and whether it is the row's argmax. */
 function scoreToken(row: Float32Array, id: number): { nll: number; top1: boolean } {
   const { argmax, logsumexp } = logSoftmaxArgmaxRef(row, 1, row.length);

@@ -42,12 +42,13 @@ if (trainSplit === '') {
   described = `a byte-level BPE trained here (split ${trainSplit}, ${bpe.vocabSize} tokens) on ${texts.length} training texts`;
 }
 
+const encoder = new TextEncoder();
 // Each token's UTF-8 bytes (byte-level BPE writes byte b as the printable character alphabet[b]).
 const byteOf = new Map(byteLevelAlphabet().map((character, byte) => [character, byte]));
 function tokenBytes(id: number): number {
   const token = tokenizer.idToToken(id) ?? '';
   let count = 0;
-  for (const character of token) count += byteOf.has(character) ? 1 : new TextEncoder().encode(character).length;
+  for (const character of token) count += byteOf.has(character) ? 1 : encoder.encode(character).length;
   return count;
 }
 
@@ -60,7 +61,6 @@ function occursIn(ids: readonly number[], run: readonly number[]): boolean {
   return false;
 }
 
-const encoder = new TextEncoder();
 console.log(`${described}; dev splits of ${dataDir}${limit > 0 ? `, first ${limit} examples each` : ''}; compact prompts\n`);
 console.log('| dataset | examples | prompt tokens (mean) | answer tokens (mean) | mention tokens | of them in the prompt % | mentions written as a run of the prompt\'s tokens % |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
