@@ -35,6 +35,16 @@ function rms(data: Float32Array): number {
   return Math.sqrt(sum / Math.max(1, data.length));
 }
 
+/** Shares as the dev scripts' --mimetic takes them: `QK:VO`, or `S` for both. */
+export function parseMimeticOptions(text: string): MimeticOptions {
+  const parts = text.split(':').map((part) => (part.trim() === '' ? NaN : Number(part)));
+  if (parts.length > 2) throw new Error(`mimetic init "${text}": expected S or QK:VO`);
+  const options = { qk: parts[0]!, vo: parts[1] ?? parts[0]! };
+  checkShare('qk', options.qk);
+  checkShare('vo', options.vo);
+  return options;
+}
+
 /** The tensors with every layer's attention initialized mimetically; the inputs are not modified. */
 export function mimeticAttention(config: GlmConfig, tensors: readonly HostTensor[], options: MimeticOptions): HostTensor[] {
   checkShare('qk', options.qk);

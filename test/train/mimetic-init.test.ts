@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseGlmConfig } from '../../src/model/config.ts';
 import { demoGlmConfig } from '../../src/train/demo/config.ts';
 import { initialTensors } from '../../src/train/demo/pipeline.ts';
-import { mimeticAttention } from '../../src/train/mimetic-init.ts';
+import { mimeticAttention, parseMimeticOptions } from '../../src/train/mimetic-init.ts';
 import { withSublayerOutputScales } from '../../src/train/residual-balance.ts';
 import type { HostTensor } from '../../src/io/checkpoint.ts';
 import { TINY_GLM2_CONFIG } from '../helpers/tiny-model.ts';
@@ -96,5 +96,13 @@ describe('mimetic attention init', () => {
     expect(() => mimeticAttention(config, fresh, { qk: 1.5, vo: 0 })).toThrow(/qk 1.5/);
     expect(() => mimeticAttention(config, fresh, { qk: 0, vo: Number.NaN })).toThrow(/vo NaN/);
     expect(() => mimeticAttention(parseGlmConfig(TINY_GLM2_CONFIG), [], { qk: 1, vo: 1 })).toThrow(/ChatGLM-6B/);
+  });
+
+  it('reads the dev scripts\' QK:VO (or one share for both) and refuses the rest', () => {
+    expect(parseMimeticOptions('1:0.5')).toEqual({ qk: 1, vo: 0.5 });
+    expect(parseMimeticOptions('0.7')).toEqual({ qk: 0.7, vo: 0.7 });
+    expect(() => parseMimeticOptions('1:2')).toThrow(/vo 2/);
+    expect(() => parseMimeticOptions(':1')).toThrow(/qk NaN/);
+    expect(() => parseMimeticOptions('1:1:1')).toThrow(/QK:VO/);
   });
 });
