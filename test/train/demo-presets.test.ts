@@ -1,0 +1,44 @@
+// The preset table's own consistency: what --warm-start and the SFT stage would otherwise refuse
+// only after a run has spent its first stages.
+import { describe, expect, it } from 'vitest';
+import { DEMO_PRESETS, demoGlmConfig, type DemoPreset } from '../../src/train/demo/config.ts';
+import { balancedOutputScale } from '../../src/train/residual-balance.ts';
+
+const presets = Object.values(DEMO_PRESETS) as DemoPreset[];
+const specials = { pad: 0, mask: 1, gmask: 2, sop: 3, eop: 4 };
+
+describe('demo presets', () => {
+  it('are keyed by their own names', () => {
+    for (const [key, preset] of Object.entries(DEMO_PRESETS)) expect(preset.name).toBe(key);
+  });
+
+  it('continue only a preset that exists, with the same model shape (what --warm-start checks)', () => {
+    const continuing = presets.filter((p) => p.continues !== undefined);
+    expect(continuing.map((p) => p.name)).toContain('small-copy-2');
+    for (const preset of continuing) {
+      const previous = (DEMO_PRESETS as Record<string, DemoPreset | undefined>)[preset.continues!];
+      expect(previous, `${preset.name} continues ${preset.continues}`).toBeDefined();
+      expect(JSON.stringify(previous!.model), preset.name).toBe(JSON.stringify(preset.model));
+      expect(previous!.continues, `${preset.name} must not continue itself`).not.toBe(preset.name);
+    }
+  });
+
+  it('train the copy task alone only without the other SFT mixtures', () => {
+    for (const preset of presets.filter((p) => p.sftSyntheticCopy?.share === 1)) {
+      expect(preset.sftLanguageModelling, preset.name).toBeUndefined();
+      expect(preset.sftTaggedText, preset.name).toBeUndefined();
+    }
+  });
+
+  it('give small-copy the balance at s ≈ 20, a third of small-balanced-3\'s', () => {
+    const scaleOf = (name: 'small-copy' | 'small-balanced-3'): number => {
+      const preset = DEMO_PRESETS[name];
+      const config = demoGlmConfig(preset.model, specials);
+      return balancedOutputScale(config, preset.model.initStd, preset.model.balancedResidual);
+    };
+    expect(scaleOf('small-copy')).toBeCloseTo(20, 1);
+    expect(scaleOf('small-balanced-3')).toBeCloseTo(59.9, 1);
+    expect(DEMO_PRESETS['small-copy'].model.mimetic).toEqual({ qk: 1, vo: 1 });
+    expect(DEMO_PRESETS['small-copy'].tokenizerSplit).toBe('words');
+  });
+});
