@@ -14,7 +14,7 @@ describe('demo presets', () => {
 
   it('continue only a preset that exists, with the same model shape (what --warm-start checks)', () => {
     const continuing = presets.filter((p) => p.continues !== undefined);
-    expect(continuing.map((p) => p.name)).toContain('small-copy-2');
+    expect(continuing.map((p) => p.name)).toContain('small-continued-12');
     for (const preset of continuing) {
       const previous = (DEMO_PRESETS as Record<string, DemoPreset | undefined>)[preset.continues!];
       expect(previous, `${preset.name} continues ${preset.continues}`).toBeDefined();
