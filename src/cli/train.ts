@@ -63,8 +63,9 @@ async function readData(file: string, what: string, context: TextDataContext): P
   if (looksLikeTokenJsonl(text)) {
     const parsed = parseTokenJsonl(text, context.config.vocabSize);
     for (const problem of parsed.problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
-    if (context.constrainedLoss) throw new UsageError(`--constrained-loss: ${file} holds token ids, not annotated text, so there is no input to constrain the answers to`);
     sequences = parsed.sequences;
+    // Token ids carry no input text to constrain to (e.g. copy-task runs next to annotated data): the plain loss.
+    if (context.constrainedLoss) process.stderr.write(`${file}: token ids, no text to constrain the answers to: the plain loss on its ${sequences.length} sequences\n`);
   } else {
     const read = readDatasetFile(file, text);
     for (const problem of read.problems) process.stderr.write(`${file}:${problem.line}: ${problem.message} (skipped)\n`);
@@ -134,8 +135,12 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
   };
   let train: TrainSequence[] = [];
   for (const file of args.get('data')!) train.push(...(await readData(file, '--data', context)));
+  if (share !== null && !train.some((s) => s.answerMasks !== undefined)) {
+    throw new UsageError('--constrained-loss: every --data file holds token ids, not annotated text, so there is no input to constrain the answers to');
+  }
   if (share !== null && share < 1) {
-    train = keepAnswerMasksOnShare(train, share);
+    // The share is of the annotated sequences; token-id ones train on the plain loss whatever it is.
+    train = [...keepAnswerMasksOnShare(train.filter((s) => s.answerMasks !== undefined), share), ...train.filter((s) => s.answerMasks === undefined)];
     process.stderr.write(`mixed loss: the constrained loss on ${train.filter((s) => s.answerMasks !== undefined).length} of ${train.length} training sequences, the plain loss on the rest and on dev\n`);
   }
   const devFile = args.get('dev')?.[0];

@@ -68,11 +68,11 @@ describe('chatuie train sft', () => {
     expect(missing?.code).not.toBe(0);
     expect(missing?.stderr).toMatch(/holds no checkpoint/);
 
-    // The constrained loss needs the input text: token ids have none.
+    // The constrained loss needs the input text: token ids alone have none.
     const noText = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'masked'), '--constrained-loss', '0.5'])
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(noText?.code).not.toBe(0);
-    expect(noText?.stderr).toMatch(/--constrained-loss: .*train\.jsonl holds token ids, not annotated text/);
+    expect(noText?.stderr).toMatch(/--constrained-loss: every --data file holds token ids, not annotated text/);
     const badShare = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', path.join(work, 'masked'), '--constrained-loss', '1.5'])
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(badShare?.stderr).toMatch(/--constrained-loss: 1\.5 is not a share in \(0, 1\]/);
@@ -100,10 +100,15 @@ describe('chatuie train sft', () => {
     const data = path.join(work, 'conll04-sample.jsonl');
     writeFileSync(data, sentences.join('\n') + '\n');
     const out = path.join(work, 'run');
-    const { stdout, stderr } = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--out', out, '--steps', '2', '--batch', '2', '--lora-rank', '2', '--constrained-loss', '0.5']);
-    // The mixed loss: masks from the constraint on the 3 sentences, kept on one of them (share 0.5 of 3).
+    // Token-id sequences (copy runs, say) next to the text: they train on the plain loss.
+    const copyRuns = path.join(work, 'copy-runs.jsonl');
+    writeFileSync(copyRuns, '{"prompt": [7, 8, 9], "answer": [7, 8, 9]}\n{"prompt": [11, 12], "answer": [11, 12]}\n');
+    const { stdout, stderr } = await run(process.execPath, [BIN, 'train', 'sft', '--model', modelDir, '--data', data, '--data', copyRuns, '--out', out, '--steps', '2', '--batch', '2', '--lora-rank', '2', '--constrained-loss', '0.5']);
+    // The mixed loss: masks from the constraint on the 3 sentences, kept on one of them (share 0.5 of
+    // the 3 annotated sequences; the 2 token-id ones have none).
     expect(stderr).toMatch(/conll04-sample\.jsonl: constrained loss on \d+ of \d+ answer tokens/);
-    expect(stderr).toContain('mixed loss: the constrained loss on 1 of 3 training sequences, the plain loss on the rest and on dev');
+    expect(stderr).toContain('copy-runs.jsonl: token ids, no text to constrain the answers to: the plain loss on its 2 sequences');
+    expect(stderr).toContain('mixed loss: the constrained loss on 1 of 5 training sequences, the plain loss on the rest and on dev');
     const progress = progressLines(stdout);
     expect(progress.map((p) => p.step)).toEqual([1, 2]);
     expect(progress.every((p) => Number.isFinite(p.loss) && p.loss > 0)).toBe(true);
