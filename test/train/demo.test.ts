@@ -1,6 +1,6 @@
 // The demo-model pipeline end to end on the extra-small preset (SwiftShader): tokenizer →
 // pretraining (stopped there) → resumed run that skips it → SFT → eval report → model card.
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,8 @@ import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
 import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.ts';
 import { promptStyleOf } from '../../src/ie/prompt.ts';
 import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
-import { runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
+import { initialTensors, runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
+import { mimeticAttention } from '../../src/train/mimetic-init.ts';
 import { runLineage } from '../../src/train/demo/model-card.ts';
 import { CALIBRATION_STEPS, stepsForBudget } from '../../src/train/demo/budget.ts';
 import { sublayerOutputLrScaleOf } from '../../src/train/residual-balance.ts';
@@ -206,6 +207,30 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(copyState.sft!.sequences).toBe(copyRuns);
     expect(copyLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences/);
   }, 500_000);
+
+  it('skips pretraining at 0 steps: the stage writes the initial weights (mimetic ones here) and SFT starts from them', async () => {
+    const ctx = await testContext();
+    const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-nopretrain-'));
+    const base = demoPreset('extra-small');
+    const preset: DemoPreset = { ...base, model: { ...base.model, mimetic: { qk: 1, vo: 1 } }, pretrain: { ...base.pretrain, steps: 0 }, sft: { ...base.sft, steps: 1 } };
+    const log: string[] = [];
+    const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => log.push(l) });
+    expect(first.completed).toEqual(['tokenizer', 'pretrain']);
+    expect(first.pretrain).toEqual({ steps: 0, wallMs: 0, sequences: 0, history: [] });
+    expect(log.some((l) => l.startsWith('[pretrain] 0 steps: SFT starts from the initial weights') && l.includes('mimetic attention init (qk 1, vo 1)'))).toBe(true);
+    expect(log.some((l) => l.startsWith('[pretrain] step '))).toBe(false);
+    // The written weights are exactly the fresh model's, mimetic init included.
+    const written = await loadCheckpoint(directorySource(path.join(outDir, 'pretrain')));
+    const expected = mimeticAttention(written.config, initialTensors(written.config, preset.model.initStd, preset.seed), { qk: 1, vo: 1 });
+    expect(written.tensors.size).toBe(expected.length);
+    for (const tensor of expected) expect(written.tensors.get(tensor.name)!.data, tensor.name).toEqual(tensor.data);
+    expect(existsSync(path.join(outDir, 'pretrain', 'tokenizer.json'))).toBe(true);
+
+    const resumed = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: true, stopAfter: 'sft', log: () => {} });
+    expect(resumed.completed).toEqual(['tokenizer', 'pretrain', 'sft']);
+    expect(resumed.sft!.steps).toBe(1);
+    expect(Number.isFinite(resumed.sft!.history[0]!.loss)).toBe(true);
+  }, 300_000);
 
   it('plans a budgeted stage from a calibration on this device, records the plan, and keeps it on --resume', async () => {
     const ctx = await testContext();

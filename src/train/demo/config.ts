@@ -84,6 +84,7 @@ export interface DemoModelShape {
 }
 
 export interface DemoStageSteps {
+  /** Optimizer steps; 0 for pretraining skips it (the stage writes the initial weights, SFT starts from them). */
   steps: number;
   batchSize: number;
   accumulation: number;

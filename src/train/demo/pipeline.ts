@@ -438,9 +438,26 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   // gMASK texts (pretraining, and language modelling in SFT) are cut to this many tokens.
   const gmaskMaxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
 
+  // The fresh model: the preset's init, with the mimetic attention if it asks for it.
+  const initialDemoTensors = (): HostTensor[] => {
+    const fresh = initialTensors(config, preset.model.initStd, preset.seed);
+    return preset.model.mimetic ? mimeticAttention(config, fresh, preset.model.mimetic) : fresh;
+  };
+
   // (b) Pretraining: GLM gMASK language modelling on the training texts.
   if (done('pretrain')) log('[pretrain] done, skipped');
-  else {
+  else if (preset.pretrain.steps === 0) {
+    // No pretraining (a copy-first run: language modelling before the copy task stalled it): the
+    // stage's output is the initial weights, which SFT starts from.
+    const sink = directorySink(path.join(outDir, 'pretrain'));
+    for (const [name, content] of Object.entries(checkpointFiles(config, initialDemoTensors()))) await sink.write(name, content);
+    state.pretrain = { steps: 0, wallMs: 0, sequences: 0, history: [] };
+    log(`[pretrain] 0 steps: SFT starts from the initial weights, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters` +
+      (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : ''));
+    copyTokenizerFiles(tokenizerDir, path.join(outDir, 'pretrain'));
+    save();
+    complete('pretrain');
+  } else {
     const sequences = trainTexts().map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed, index));
     const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
     const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed + 1, index));
@@ -448,11 +465,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`) +
       (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : ''));
     const finished = await trainStage(options, state, 'pretrain', preset.pretrain, { train: sequences, dev },
-      async () => {
-        const fresh = initialTensors(config, preset.model.initStd, preset.seed);
-        const tensors = preset.model.mimetic ? mimeticAttention(config, fresh, preset.model.mimetic) : fresh;
-        return loadCheckpoint(memorySource(checkpointFiles(config, tensors)));
-      },
+      async () => loadCheckpoint(memorySource(checkpointFiles(config, initialDemoTensors()))),
       (record) => (state.pretrain = record), state.pretrain?.wallMs ?? 0);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'pretrain'));
     save();
