@@ -19,8 +19,8 @@ import { checkpointFiles } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task.ts';
 import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
-import { initialTensors } from '../src/train/demo/pipeline.ts';
-import { mimeticAttention, parseMimeticOptions } from '../src/train/mimetic-init.ts';
+import { initialModelTensors } from '../src/train/demo/pipeline.ts';
+import { parseMimeticOptions } from '../src/train/mimetic-init.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -45,9 +45,7 @@ const seed = Number(arg('seed', '1'));
 mkdirSync(out, { recursive: true });
 for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(out, name));
 const mimeticArg = arg('mimetic', '');
-const mimetic = mimeticArg === '' ? null : parseMimeticOptions(mimeticArg);
-const fresh = initialTensors(config, shape.initStd, seed);
-const tensors = mimetic === null ? fresh : mimeticAttention(config, fresh, mimetic);
+const tensors = initialModelTensors(config, shape.initStd, seed, mimeticArg === '' ? undefined : parseMimeticOptions(mimeticArg));
 for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) writeFileSync(path.join(out, name), content);
 const alphabetSize = Number(arg('alphabet', '64'));
 const alphabet = alphabetSize > 0 ? ordinaryTokenIds(tokenizer, config.vocabSize).filter((id) => id >= 300).slice(0, alphabetSize) : undefined;

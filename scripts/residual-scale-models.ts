@@ -16,8 +16,8 @@ import { loadCheckpointTokenizer } from '../src/ie/task-data.ts';
 import { checkpointFiles } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
-import { gmaskSequence, initialTensors, readSplit } from '../src/train/demo/pipeline.ts';
-import { mimeticAttention, parseMimeticOptions } from '../src/train/mimetic-init.ts';
+import { gmaskSequence, initialModelTensors, readSplit } from '../src/train/demo/pipeline.ts';
+import { parseMimeticOptions } from '../src/train/mimetic-init.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -52,14 +52,13 @@ const shape = {
 };
 const plain = demoGlmConfig(shape, specialIds);
 const mimeticArg = arg('mimetic', '');
-const mimetic = mimeticArg === '' ? null : parseMimeticOptions(mimeticArg);
+const mimetic = mimeticArg === '' ? undefined : parseMimeticOptions(mimeticArg);
 for (const text of arg('scales', '1,7.48,30,150').split(',')) {
   const config = withSublayerOutputScales(plain, parseSublayerScales(text));
   const dir = `${out}-s${text}${mimeticArg === '' ? '' : `-m${mimeticArg}`}`;
   mkdirSync(dir, { recursive: true });
   for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(tokenizerDir, name), path.join(dir, name));
-  const fresh = initialTensors(config, shape.initStd, 1);
-  const tensors = mimetic === null ? fresh : mimeticAttention(config, fresh, mimetic);
+  const tensors = initialModelTensors(config, shape.initStd, 1, mimetic);
   for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) writeFileSync(path.join(dir, name), content);
   console.log(`${dir}: C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, sublayer output scale ${text}${mimeticArg === '' ? '' : `, mimetic attention ${mimeticArg}`}`);
 }

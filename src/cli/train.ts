@@ -135,12 +135,14 @@ export async function trainCommand(argv: readonly string[], out: (text: string) 
   };
   let train: TrainSequence[] = [];
   for (const file of args.get('data')!) train.push(...(await readData(file, '--data', context)));
-  if (share !== null && !train.some((s) => s.answerMasks !== undefined)) {
+  // Under --constrained-loss the annotated sequences carry masks; token-id ones train on the plain loss whatever SHARE is.
+  const masked = train.filter((s) => s.answerMasks !== undefined);
+  if (share !== null && masked.length === 0) {
     throw new UsageError('--constrained-loss: every --data file holds token ids, not annotated text, so there is no input to constrain the answers to');
   }
   if (share !== null && share < 1) {
-    // The share is of the annotated sequences; token-id ones train on the plain loss whatever it is.
-    train = [...keepAnswerMasksOnShare(train.filter((s) => s.answerMasks !== undefined), share), ...train.filter((s) => s.answerMasks === undefined)];
+    // The share is of the annotated sequences.
+    train = [...keepAnswerMasksOnShare(masked, share), ...train.filter((s) => s.answerMasks === undefined)];
     process.stderr.write(`mixed loss: the constrained loss on ${train.filter((s) => s.answerMasks !== undefined).length} of ${train.length} training sequences, the plain loss on the rest and on dev\n`);
   }
   const devFile = args.get('dev')?.[0];

@@ -36,6 +36,7 @@
 //   small-balanced-3  small-balanced-2 at 0.4 of the balance (s = 60), 1,400 SFT steps, a fifth copy runs (ran to the end: stable, no copy, behind the shipped model; not shipped)
 //   small-words  small-balanced-3 with the tokenizer that keeps words whole (a mention is the same tokens in text and answer) and mimetic attention, 1,000 SFT steps (stopped at step 365: its answers collapsed)
 //   small-words-2  small-words without the balance (the format's residual), 60 pretraining steps at 3e-3, 800 SFT steps (seed 25)
+//   small-copy   words tokenizer, mimetic heads, s ≈ 20, 60 pretraining steps, then the copy task alone, 400 steps of 16 (seed 26; stopped at step 396: the copy stalled)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation

@@ -42,7 +42,7 @@ import type { HistoryPoint } from '../checkpoint.ts';
 import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
 import { sublayerOutputLrScaleOf, sublayerOutputSites } from '../residual-balance.ts';
-import { mimeticAttention } from '../mimetic-init.ts';
+import { mimeticAttention, type MimeticOptions } from '../mimetic-init.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, demoSpecialIds, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
@@ -206,6 +206,12 @@ export function initialTensors(config: GlmConfig, std: number, seed: number): Ho
     }
     return { name, shape, data };
   });
+}
+
+/** initialTensors with every layer's attention initialized mimetically when `mimetic` is given (train/mimetic-init.ts). */
+export function initialModelTensors(config: GlmConfig, std: number, seed: number, mimetic?: MimeticOptions): HostTensor[] {
+  const fresh = initialTensors(config, std, seed);
+  return mimetic ? mimeticAttention(config, fresh, mimetic) : fresh;
 }
 
 /**
@@ -439,10 +445,9 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   const gmaskMaxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
 
   // The fresh model: the preset's init, with the mimetic attention if it asks for it.
-  const initialDemoTensors = (): HostTensor[] => {
-    const fresh = initialTensors(config, preset.model.initStd, preset.seed);
-    return preset.model.mimetic ? mimeticAttention(config, fresh, preset.model.mimetic) : fresh;
-  };
+  const initialDemoTensors = (): HostTensor[] => initialModelTensors(config, preset.model.initStd, preset.seed, preset.model.mimetic);
+  const parameters = `${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters`;
+  const mimeticNote = preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : '';
 
   // (b) Pretraining: GLM gMASK language modelling on the training texts.
   if (done('pretrain')) log('[pretrain] done, skipped');
@@ -452,8 +457,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const sink = directorySink(path.join(outDir, 'pretrain'));
     for (const [name, content] of Object.entries(checkpointFiles(config, initialDemoTensors()))) await sink.write(name, content);
     state.pretrain = { steps: 0, wallMs: 0, sequences: 0, history: [] };
-    log(`[pretrain] 0 steps: SFT starts from the initial weights, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters` +
-      (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : ''));
+    log(`[pretrain] 0 steps: SFT starts from the initial weights, ${parameters}${mimeticNote}`);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'pretrain'));
     save();
     complete('pretrain');
@@ -461,9 +465,8 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const sequences = trainTexts().map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed, index));
     const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
     const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed + 1, index));
-    log(`[pretrain] ${sequences.length} texts, ${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters, ` +
-      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`) +
-      (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : ''));
+    log(`[pretrain] ${sequences.length} texts, ${parameters}, ` +
+      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`) + mimeticNote);
     const finished = await trainStage(options, state, 'pretrain', preset.pretrain, { train: sequences, dev },
       async () => loadCheckpoint(memorySource(checkpointFiles(config, initialDemoTensors()))),
       (record) => (state.pretrain = record), state.pretrain?.wallMs ?? 0);
