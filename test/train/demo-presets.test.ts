@@ -41,4 +41,17 @@ describe('demo presets', () => {
     expect(DEMO_PRESETS['small-copy'].model.mimetic).toEqual({ qk: 1, vo: 1 });
     expect(DEMO_PRESETS['small-copy'].tokenizerSplit).toBe('words');
   });
+
+  it('chain small-copy-2 (the copy task alone, no pretraining) into small-copy-ie (the IE task with copy runs)', () => {
+    const copy = DEMO_PRESETS['small-copy-2'];
+    const ie = DEMO_PRESETS['small-copy-ie'];
+    expect(copy.pretrain.steps).toBe(0);
+    expect(copy.sftSyntheticCopy?.share).toBe(1);
+    expect(copy.model).toEqual(DEMO_PRESETS['small-copy'].model);
+    expect(ie.continues).toBe('small-copy-2');
+    expect(ie.tokenizerSplit).toBe('words');
+    expect(ie.sftSyntheticCopy?.share).toBeGreaterThan(0);
+    expect(ie.sftSyntheticCopy?.share).toBeLessThan(1);
+    expect(ie.sftConstrainedLoss).toBe(true);
+  });
 });

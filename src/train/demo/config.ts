@@ -37,6 +37,8 @@
 //   small-words  small-balanced-3 with the tokenizer that keeps words whole (a mention is the same tokens in text and answer) and mimetic attention, 1,000 SFT steps (stopped at step 365: its answers collapsed)
 //   small-words-2  small-words without the balance (the format's residual), 60 pretraining steps at 3e-3, 800 SFT steps (seed 25)
 //   small-copy   words tokenizer, mimetic heads, s ≈ 20, 60 pretraining steps, then the copy task alone, 400 steps of 16 (seed 26; stopped at step 396: the copy stalled)
+//   small-copy-2 small-copy with no pretraining: the copy task alone on the fresh weights (seed 27)
+//   small-copy-ie  the IE task for a finished small-copy-2 model, 1,200 SFT steps, 30% copy runs (seed 28)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -107,7 +109,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -352,6 +354,33 @@ const SMALL_COPY: DemoPreset = {
   sftSyntheticCopy: { share: 1, minTokens: 8, maxTokens: 16 },
 };
 
+// small-copy without its pretraining (session 21): the copy task alone on the fresh weights, mimetic
+// heads and all, as the toy trained it (5.4 nats by step 400 at s = 20; 100% top-1 on the first
+// answer token), seed 27. The first half of the copy-first chain; small-copy-ie is the second.
+const SMALL_COPY_2: DemoPreset = {
+  ...SMALL_COPY,
+  name: 'small-copy-2',
+  pretrain: { ...SMALL_COPY.pretrain, steps: 0 },
+  seed: 27,
+};
+
+// The copy-first chain's second half (session 21): the IE task for a finished small-copy-2 model,
+// small-balanced-3's SFT recipe (peak 1.5e-3, length grouping, conll04 three times per epoch, the
+// mixed constrained loss at 0.5) for 1,200 steps, with 30% of the sequences copy runs of 8–16 tokens:
+// in session 20's 300-step runs the copy survived the IE task with a fifth of copy runs and was gone
+// without them. Seed 28.
+const SMALL_COPY_IE: DemoPreset = {
+  ...SMALL_BALANCED_3,
+  name: 'small-copy-ie',
+  continues: 'small-copy-2',
+  model: SMALL_COPY_2.model,
+  tokenizerSplit: SMALL_COPY_2.tokenizerSplit,
+  sft: { ...SMALL_BALANCED_3.sft, steps: 1200 },
+  devF1: { ...SMALL_BALANCED_3.devF1, every: 600 },
+  seed: 28,
+  sftSyntheticCopy: { share: 0.3, minTokens: 8, maxTokens: 16 },
+};
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -440,6 +469,8 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
     seed: 25,
   },
   'small-copy': SMALL_COPY,
+  'small-copy-2': SMALL_COPY_2,
+  'small-copy-ie': SMALL_COPY_IE,
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and
