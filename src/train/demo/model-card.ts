@@ -107,6 +107,42 @@ function devF1Table(runs: readonly PipelineState[]): string {
   return lines.join('\n');
 }
 
+/**
+ * What one SFT run trained, for the card's training table: its data and mixtures, or the copy task
+ * alone (share 1), where the IE examples serve the dev loss only and their settings do not apply.
+ * `first`: the lineage's first run (from pretraining), not a continuation of the model above.
+ */
+export function sftStageDescription(preset: DemoPreset, first: boolean): string {
+  const sft = preset.sft;
+  const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
+  const dropout = sft.hiddenDropout ? `, hidden dropout ${sft.hiddenDropout} on the attention and MLP outputs` : '';
+  const copy = preset.sftSyntheticCopy;
+  const continued = 'from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order';
+  if (copy?.share === 1) {
+    return `${first ? '' : `${continued}: `}the copy task alone (runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back verbatim; the IE examples for the dev loss only)${grouped}${dropout}`;
+  }
+  const what = first ? 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema' : `more SFT on the same data, ${continued}`;
+  const repeats = Object.entries(preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
+  const share = preset.sftConstrainedShare;
+  const constrained = preset.sftConstrainedLoss && share !== undefined
+    ? `, the mixed loss (the constrained loss — each answer token's softmax over the tokens constrained decoding allows there — on ${Math.round(share * 100)}% of the training sequences, the plain loss on the rest and on dev)`
+    : preset.sftConstrainedLoss
+    ? ', the constrained loss (each answer token\'s softmax over the tokens constrained decoding allows there: its train and dev losses are lower than, and not comparable with, the plain loss above)'
+    : '';
+  const replaced = preset.sftMentionReplacement;
+  const replacement = replaced === undefined ? ''
+    : `, mention replacement (each entity text of an example replaced by another training mention of its type with probability ${replaced}, drawn anew for every copy)`;
+  const lm = preset.sftLanguageModelling;
+  const languageModelling = lm === undefined ? ''
+    : `, GLM gMASK language modelling on the training texts${lm.casie ? ' and CASIE\'s' : ''} as ${Math.round(lm.share * 100)}% of the training sequences`;
+  const taggedShare = preset.sftTaggedText?.share;
+  const tagged = taggedShare === undefined ? ''
+    : `, the tagged-text task (the text written back with each entity bracketed with its type) as ${Math.round(taggedShare * 100)}% of the training sequences`;
+  const copyTask = copy === undefined ? ''
+    : `, the copy task (runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back verbatim) as ${Math.round(copy.share * 100)}% of the training sequences`;
+  return `${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged}${copyTask}`;
+}
+
 export function writeModelCard({ state, report, config, parameterCount }: ModelCardInput): string {
   const { preset } = state;
   const datasets = [...DEMO_DATASETS, ...(preset.pretrainOnCasie ? ['casie'] : [])];
@@ -132,32 +168,8 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
   const runs = runLineage(state);
   const first = runs[0]!;
   const sftRows = runs.map((run, i) => {
-    const what = i === 0
-      ? 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema'
-      : 'more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order';
     const sft = run.preset.sft;
-    const grouped = sft.groupByLength ? `, batches grouped by length over ${sft.groupByLength} steps` : '';
-    const dropout = sft.hiddenDropout ? `, hidden dropout ${sft.hiddenDropout} on the attention and MLP outputs` : '';
-    const repeats = Object.entries(run.preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
-    const share = run.preset.sftConstrainedShare;
-    const constrained = run.preset.sftConstrainedLoss && share !== undefined
-      ? `, the mixed loss (the constrained loss — each answer token's softmax over the tokens constrained decoding allows there — on ${Math.round(share * 100)}% of the training sequences, the plain loss on the rest and on dev)`
-      : run.preset.sftConstrainedLoss
-      ? ', the constrained loss (each answer token\'s softmax over the tokens constrained decoding allows there: its train and dev losses are lower than, and not comparable with, the plain loss above)'
-      : '';
-    const replaced = run.preset.sftMentionReplacement;
-    const replacement = replaced === undefined ? ''
-      : `, mention replacement (each entity text of an example replaced by another training mention of its type with probability ${replaced}, drawn anew for every copy)`;
-    const lm = run.preset.sftLanguageModelling;
-    const languageModelling = lm === undefined ? ''
-      : `, GLM gMASK language modelling on the training texts${lm.casie ? ' and CASIE\'s' : ''} as ${Math.round(lm.share * 100)}% of the training sequences`;
-    const taggedShare = run.preset.sftTaggedText?.share;
-    const tagged = taggedShare === undefined ? ''
-      : `, the tagged-text task (the text written back with each entity bracketed with its type) as ${Math.round(taggedShare * 100)}% of the training sequences`;
-    const copy = run.preset.sftSyntheticCopy;
-    const copyTask = copy === undefined ? ''
-      : `, the copy task (runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back verbatim) as ${Math.round(copy.share * 100)}% of the training sequences`;
-    return `| sft | ${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged}${copyTask} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
+    return `| sft | ${sftStageDescription(run.preset, i === 0)} (run of preset "${run.preset.name}") | ${run.sft?.steps ?? '–'} | ${sft.batchSize * sft.accumulation} | ${sft.lr} | ${run.sft?.sequences ?? '–'} | ${minutes(run.sft?.wallMs)} |\n`;
   }).join('');
   const offsets = stepOffsets(runs);
   const runStarts = runs.length > 1
