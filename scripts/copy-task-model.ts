@@ -5,6 +5,7 @@
 //   node --import ./bin/register.mjs scripts/copy-task-model.ts --out runs/induct/v64 [--hidden 64]
 //     [--layers 2] [--heads 4] [--ffn 128] [--alphabet 64] [--min 8] [--max 16] [--train 40000]
 //     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual | --output-scale A[:M]] [--mimetic QK:VO]
+//     [--span M]
 //   → OUT/ (config.json, model.safetensors, tokenizer files), OUT-train.jsonl, OUT-dev.jsonl
 //   then: npx chatuie train sft --model OUT --data OUT-train.jsonl --dev OUT-dev.jsonl --out OUT-run
 //     --steps 2000 --lr 3e-3 --batch 16 --eval-every 100
@@ -21,6 +22,8 @@ import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task
 import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { initialModelTensors } from '../src/train/demo/pipeline.ts';
 import { parseMimeticOptions } from '../src/train/mimetic-init.ts';
+import { mulberry32 } from '../src/model/random.ts';
+import type { TrainSequence } from '../src/model/positions.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -50,8 +53,21 @@ for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) 
 const alphabetSize = Number(arg('alphabet', '64'));
 const alphabet = alphabetSize > 0 ? ordinaryTokenIds(tokenizer, config.vocabSize).filter((id) => id >= 300).slice(0, alphabetSize) : undefined;
 const runs = { minTokens: Number(arg('min', '8')), maxTokens: Number(arg('max', '16')), ...(alphabet ? { alphabet } : {}) };
+// --span M: each answer is M tokens of its run from a seeded offset of at least 1, not the whole run
+// (a probe of span copying: after the answer's first token, the next ones are the run's next tokens).
+const span = Number(arg('span', '0'));
+function spanOf(sequences: TrainSequence[], spanSeed: number): TrainSequence[] {
+  if (span === 0) return sequences;
+  const words = mulberry32(spanSeed + 7919);
+  return sequences.map(({ prompt, answer }) => {
+    const run = answer.slice(0, -1);
+    if (run.length < span + 1) throw new Error(`--span ${span}: runs need at least ${span + 1} tokens (--min)`);
+    const offset = 1 + (words() % (run.length - span));
+    return { prompt, answer: [...run.slice(offset, offset + span), answer[answer.length - 1]!] };
+  });
+}
 for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000')), seed], ['dev', Number(arg('dev', '64')), seed + 1000]] as const) {
-  const sequences = syntheticCopySequences(tokenizer, config.vocabSize, { count, seed: splitSeed, ...runs });
+  const sequences = spanOf(syntheticCopySequences(tokenizer, config.vocabSize, { count, seed: splitSeed, ...runs }), splitSeed);
   const file = `${out.replace(/\/$/, '')}-${split}.jsonl`;
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);
