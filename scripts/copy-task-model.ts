@@ -22,8 +22,6 @@ import { ordinaryTokenIds, syntheticCopySequences } from '../src/train/copy-task
 import { demoGlmConfig, demoSpecialIds } from '../src/train/demo/config.ts';
 import { initialModelTensors } from '../src/train/demo/pipeline.ts';
 import { parseMimeticOptions } from '../src/train/mimetic-init.ts';
-import { mulberry32 } from '../src/model/random.ts';
-import type { TrainSequence } from '../src/model/positions.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -52,22 +50,11 @@ const tensors = initialModelTensors(config, shape.initStd, seed, mimeticArg === 
 for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) writeFileSync(path.join(out, name), content);
 const alphabetSize = Number(arg('alphabet', '64'));
 const alphabet = alphabetSize > 0 ? ordinaryTokenIds(tokenizer, config.vocabSize).filter((id) => id >= 300).slice(0, alphabetSize) : undefined;
-const runs = { minTokens: Number(arg('min', '8')), maxTokens: Number(arg('max', '16')), ...(alphabet ? { alphabet } : {}) };
-// --span M: each answer is M tokens of its run from a seeded offset of at least 1, not the whole run
-// (a probe of span copying: after the answer's first token, the next ones are the run's next tokens).
+// --span M: each answer is M tokens of its run from a seeded offset of at least 1 (SyntheticCopyOptions.span).
 const span = Number(arg('span', '0'));
-function spanOf(sequences: TrainSequence[], spanSeed: number): TrainSequence[] {
-  if (span === 0) return sequences;
-  const words = mulberry32(spanSeed + 7919);
-  return sequences.map(({ prompt, answer }) => {
-    const run = answer.slice(0, -1);
-    if (run.length < span + 1) throw new Error(`--span ${span}: runs need at least ${span + 1} tokens (--min)`);
-    const offset = 1 + (words() % (run.length - span));
-    return { prompt, answer: [...run.slice(offset, offset + span), answer[answer.length - 1]!] };
-  });
-}
+const runs = { minTokens: Number(arg('min', '8')), maxTokens: Number(arg('max', '16')), ...(alphabet ? { alphabet } : {}), ...(span > 0 ? { span } : {}) };
 for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000')), seed], ['dev', Number(arg('dev', '64')), seed + 1000]] as const) {
-  const sequences = spanOf(syntheticCopySequences(tokenizer, config.vocabSize, { count, seed: splitSeed, ...runs }), splitSeed);
+  const sequences = syntheticCopySequences(tokenizer, config.vocabSize, { count, seed: splitSeed, ...runs });
   const file = `${out.replace(/\/$/, '')}-${split}.jsonl`;
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);

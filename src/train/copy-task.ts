@@ -19,6 +19,14 @@ export interface SyntheticCopyOptions {
   seed: number;
   /** The ids runs are drawn from (default: ordinaryTokenIds), e.g. a small alphabet for a toy run. */
   alphabet?: readonly number[];
+  /**
+   * Span answers: each answer is this many tokens of its run from an offset of at least 1 (drawn
+   * from a seeded stream of its own, so the runs are those without it), not the whole run. After
+   * the answer's first token the next ones are the run's next tokens, as in a mention mid-text:
+   * they take an induction head, where the whole run can be copied by position. Needs
+   * minTokens > span. Absent: the whole run.
+   */
+  span?: number;
 }
 
 /** The ids a copy run draws from: every id below vocabSize that is not one of the tokenizer's special tokens. */
@@ -33,6 +41,10 @@ export function syntheticCopySequences(tokenizer: Tokenizer, vocabSize: number, 
   if (!(Number.isInteger(minTokens) && minTokens >= 1 && Number.isInteger(maxTokens) && maxTokens >= minTokens)) {
     throw new Error(`copy task: token range [${minTokens}, ${maxTokens}] must be whole numbers with 1 ≤ min ≤ max`);
   }
+  const { span } = options;
+  if (span !== undefined && !(Number.isInteger(span) && span >= 1 && minTokens > span)) {
+    throw new Error(`copy task: a span of ${span} tokens needs a whole number ≥ 1 below minTokens (${minTokens}), for an offset of at least 1`);
+  }
   const { gmask, sop, eop } = tokenizer.specialTokens;
   if (gmask === undefined || sop === undefined || eop === undefined) throw new Error('copy task: the tokenizer lacks [gMASK], <sop> or <eop>');
   const ordinary = ordinaryTokenIds(tokenizer, vocabSize);
@@ -46,11 +58,14 @@ export function syntheticCopySequences(tokenizer: Tokenizer, vocabSize: number, 
   // Seeded: the same sequences on every machine and every resume.
   const words = mulberry32(Math.imul(seed, 0x9e3779b1) >>> 0 || 1);
   const random = (): number => words() / 4294967296;
+  const offsets = mulberry32(seed + 7919);
   const sequences: TrainSequence[] = [];
   for (let i = 0; i < count; i++) {
     const length = minTokens + Math.floor(random() * (maxTokens - minTokens + 1));
     const run = Array.from({ length }, () => ids[Math.floor(random() * ids.length)]!);
-    sequences.push({ prompt: [...run, gmask, sop], answer: [...run, eop] });
+    const offset = span === undefined ? 0 : 1 + (offsets() % (length - span));
+    const copied = span === undefined ? run : run.slice(offset, offset + span);
+    sequences.push({ prompt: [...run, gmask, sop], answer: [...copied, eop] });
   }
   return sequences;
 }

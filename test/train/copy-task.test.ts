@@ -56,6 +56,28 @@ describe('synthetic copy task', () => {
     expect(syntheticCopySequences(tokenizer, 48, { ...options, seed: 4 })).not.toEqual(syntheticCopySequences(tokenizer, 48, options));
   });
 
+  it('writes span answers: span tokens of the same runs from an offset of at least 1', () => {
+    const options = { count: 300, minTokens: 6, maxTokens: 9, seed: 5 };
+    const whole = syntheticCopySequences(tokenizer, 48, options);
+    const spans = syntheticCopySequences(tokenizer, 48, { ...options, span: 3 });
+    const offsets = new Set<number>();
+    spans.forEach(({ prompt, answer }, i) => {
+      // The runs (prompts) are those without span answers.
+      expect(prompt).toEqual(whole[i]!.prompt);
+      const run = prompt.slice(0, -2);
+      expect(answer).toHaveLength(4);
+      expect(answer[3]).toBe(47);
+      const copied = answer.slice(0, 3);
+      const offset = [...Array(run.length - 2).keys()].find((o) => o >= 1 && run.slice(o, o + 3).join() === copied.join());
+      expect(offset, `answer ${copied.join()} in run ${run.join()}`).toBeDefined();
+      offsets.add(offset!);
+    });
+    // Every offset from 1 to the longest run's last start turns up.
+    expect([...offsets].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(() => syntheticCopySequences(tokenizer, 48, { ...options, span: 6 })).toThrow(/a span of 6 tokens needs a whole number ≥ 1 below minTokens \(6\)/);
+    expect(() => syntheticCopySequences(tokenizer, 48, { ...options, span: 0 })).toThrow(/a span of 0 tokens/);
+  });
+
   it('names a bad range or a tokenizer without GLM framing tokens', () => {
     expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 0, maxTokens: 4, seed: 1 })).toThrow(/token range \[0, 4\]/);
     expect(() => syntheticCopySequences(tokenizer, 48, { count: 1, minTokens: 5, maxTokens: 4, seed: 1 })).toThrow(/token range \[5, 4\]/);
