@@ -1,9 +1,11 @@
 // The synthetic copy task: a run of uniformly random ordinary tokens as the prompt, the same run
 // as the answer, framed as GLM frames the IE task (prompt = r [gMASK] <sop>, answer = r <eop>).
 // Random tokens leave the model no language statistics to fall back on: it can only lower the
-// loss by attending to the prompt and copying the token that followed the one it just wrote
-// (an induction head). That is what an IE answer's mention needs after its first token, and what
-// the IE task alone, on a few thousand examples, does not teach a small model. The demo pipeline
+// loss by attending to the prompt. The whole run can be copied by position (answer token k reads
+// prompt token k), which the models of docs/demo-model.md learned; span answers (`span`) start
+// mid-run and need what a mention needs after its first token: copying the token that followed
+// the one it just wrote (an induction head), which the IE task alone, on a few thousand examples,
+// does not teach a small model. The demo pipeline
 // mixes it into SFT (DemoPreset.sftSyntheticCopy); extraction never asks for it.
 
 import type { Tokenizer } from '../io/tokenizer.ts';
