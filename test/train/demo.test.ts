@@ -195,14 +195,15 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
 
-    // The copy task alone (share 1): one pass of steps × batch copy runs, the IE examples for the dev loss only.
-    const copyOnly: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued', seed: 4, sftSyntheticCopy: { share: 1, minTokens: 2, maxTokens: 5 } };
+    // The copy task alone (share 1): one pass of steps × batch copy runs, the IE examples for the dev loss only;
+    // here with span answers (2 tokens of each run from a random offset).
+    const copyOnly: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued', seed: 4, sftSyntheticCopy: { share: 1, minTokens: 3, maxTokens: 5, span: 2 } };
     await expect(runDemoPipeline({ ctx, preset: { ...copyOnly, sftTaggedText: { share: 0.25 } }, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: () => {} }))
       .rejects.toThrow(/sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling or sftTaggedText/);
     const copyLog: string[] = [];
     const copyState = await runDemoPipeline({ ctx, preset: copyOnly, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: (l) => copyLog.push(l) });
     const copyRuns = copyOnly.sft.steps * copyOnly.sft.batchSize * copyOnly.sft.accumulation;
-    expect(copyLog).toContain(`[sft] copy task: ${copyRuns} runs of 2–5 random tokens written back, 100% of the SFT training set`);
+    expect(copyLog).toContain(`[sft] copy task: ${copyRuns} runs of 3–5 random tokens, 2 of them from a random offset written back, 100% of the SFT training set`);
     expect(copyLog.filter((l) => / examples not trained \(the copy task alone\) /.test(l))).toHaveLength(3);
     expect(copyState.sft!.sequences).toBe(copyRuns);
     expect(copyLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences/);

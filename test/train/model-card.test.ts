@@ -12,6 +12,13 @@ describe('model card: an SFT run\'s description', () => {
     expect(continued).not.toMatch(/IE answers|mixed loss|times per epoch/);
   });
 
+  it('says when the copy runs are span answers, alone or mixed in', () => {
+    const alone = { ...DEMO_PRESETS['small-copy-2'], sftSyntheticCopy: { share: 1, minTokens: 16, maxTokens: 24, span: 8 } };
+    expect(sftStageDescription(alone, true)).toBe('the copy task alone (runs of 16–24 random tokens, 8 of them from a random offset written back (the answer starts mid-run); the IE examples for the dev loss only)');
+    const mixed = { ...DEMO_PRESETS['small-copy-ie'], sftSyntheticCopy: { share: 0.3, minTokens: 16, maxTokens: 24, span: 8 } };
+    expect(sftStageDescription(mixed, false)).toMatch(/the copy task \(runs of 16–24 random tokens, 8 of them from a random offset written back \(the answer starts mid-run\)\) as 30% of the training sequences$/);
+  });
+
   it('lists an IE run\'s data, repeats, mixed loss and copy share', () => {
     const text = sftStageDescription(DEMO_PRESETS['small-copy-ie'], false);
     expect(text).toMatch(/^more SFT on the same data, from the model above/);

@@ -198,9 +198,11 @@ export interface DemoPreset {
    * the input's next tokens, which the IE task alone does not teach a small model to copy; random
    * tokens can only be predicted by copying. Share 1: the copy task alone, one pass of the stage's
    * steps × batch sequences; the IE examples then serve the dev loss and dev F1 only. Absent: SFT
-   * trains the IE answers only.
+   * trains the IE answers only. `span`: each answer is that many tokens of its run from an offset of
+   * at least 1 (SyntheticCopyOptions.span), which takes an induction head where the whole run can be
+   * copied by position; absent: the whole run.
    */
-  sftSyntheticCopy?: { share: number; minTokens: number; maxTokens: number };
+  sftSyntheticCopy?: { share: number; minTokens: number; maxTokens: number; span?: number };
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */

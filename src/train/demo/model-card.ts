@@ -107,6 +107,12 @@ function devF1Table(runs: readonly PipelineState[]): string {
   return lines.join('\n');
 }
 
+/** The copy task's runs in words: the whole run written back, or a span of it from a random offset. */
+function copyRuns(copy: NonNullable<DemoPreset['sftSyntheticCopy']>): string {
+  const runs = `runs of ${copy.minTokens}–${copy.maxTokens} random tokens`;
+  return copy.span === undefined ? `${runs} written back verbatim` : `${runs}, ${copy.span} of them from a random offset written back (the answer starts mid-run)`;
+}
+
 /**
  * What one SFT run trained, for the card's training table: its data and mixtures, or the copy task
  * alone (share 1), where the IE examples serve the dev loss only and their settings do not apply.
@@ -119,7 +125,7 @@ export function sftStageDescription(preset: DemoPreset, first: boolean): string 
   const copy = preset.sftSyntheticCopy;
   const continued = 'from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order';
   if (copy?.share === 1) {
-    return `${first ? '' : `${continued}: `}the copy task alone (runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back verbatim; the IE examples for the dev loss only)${grouped}${dropout}`;
+    return `${first ? '' : `${continued}: `}the copy task alone (${copyRuns(copy)}; the IE examples for the dev loss only)${grouped}${dropout}`;
   }
   const what = first ? 'IE answers, conll04 + wnut17 + resume-ner together, each under its own schema' : `more SFT on the same data, ${continued}`;
   const repeats = Object.entries(preset.sftRepeats ?? {}).map(([dataset, times]) => `, ${dataset} examples ${times} times per epoch`).join('');
@@ -139,7 +145,7 @@ export function sftStageDescription(preset: DemoPreset, first: boolean): string 
   const tagged = taggedShare === undefined ? ''
     : `, the tagged-text task (the text written back with each entity bracketed with its type) as ${Math.round(taggedShare * 100)}% of the training sequences`;
   const copyTask = copy === undefined ? ''
-    : `, the copy task (runs of ${copy.minTokens}–${copy.maxTokens} random tokens written back verbatim) as ${Math.round(copy.share * 100)}% of the training sequences`;
+    : `, the copy task (${copyRuns(copy)}) as ${Math.round(copy.share * 100)}% of the training sequences`;
   return `${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged}${copyTask}`;
 }
 

@@ -547,12 +547,12 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       log(`[sft] tagged text: ${sequences.length.toLocaleString('en')} of ${taggedPool.length.toLocaleString('en')} training examples with their entities bracketed, ${Math.round(tagged.share * 100)}% of the SFT training set`);
     }
     if (copyTask) {
-      const { share, minTokens, maxTokens } = copyTask;
+      const { share, minTokens, maxTokens, span } = copyTask;
       if (!(share > 0 && share <= 1)) throw new Error(`preset "${preset.name}": sftSyntheticCopy.share ${share} must be in (0, 1]`);
       // Alone: one pass of the stage's sequences. Mixed: `share` of the whole training set.
       const count = copyOnly ? preset.sft.steps * preset.sft.batchSize * preset.sft.accumulation : Math.round((train.length * share) / (1 - share));
-      train.push(...syntheticCopySequences(tokenizer, config.vocabSize, { count, minTokens, maxTokens, seed: preset.seed }));
-      log(`[sft] copy task: ${count.toLocaleString('en')} runs of ${minTokens}–${maxTokens} random tokens written back, ${Math.round(share * 100)}% of the SFT training set`);
+      train.push(...syntheticCopySequences(tokenizer, config.vocabSize, { count, minTokens, maxTokens, seed: preset.seed, ...(span === undefined ? {} : { span }) }));
+      log(`[sft] copy task: ${count.toLocaleString('en')} runs of ${minTokens}–${maxTokens} random tokens${span === undefined ? ' written back' : `, ${span} of them from a random offset written back`}, ${Math.round(share * 100)}% of the SFT training set`);
     }
     log(`[sft] dev loss on ${dev.length} sequences, ${dev.filter((sequence) => sequence.answerMasks !== undefined).length} of them with the constrained loss`);
     if (preset.sftConstrainedShare !== undefined) {
