@@ -39,9 +39,10 @@ for (const { prompt } of runs) {
     ? layerNormRef(x, data(layer.inputNormWeight)!, data(layer.inputNormBias)!, n, C, config.normEps)
     : rmsNormRef(x, data(layer.inputNormWeight)!, n, C, config.normEps);
   const qkv = linearRef(ln, data(layer.qkvWeight)!, data(layer.qkvBias), n, C, width);
-  const glm = config.rope.kind === '2d';
-  const pairs = glm ? D / 2 : config.rope.rotaryDim / 2;
-  const table = ropeTable(glm ? { kind: '2d', headDim: D, base: config.rope.base } : { kind: 'partial', headDim: D, rotaryDim: config.rope.rotaryDim, base: config.rope.base },
+  const rope = config.rope;
+  const glm = rope.kind === '2d';
+  const pairs = rope.kind === '2d' ? D / 2 : rope.rotaryDim / 2;
+  const table = ropeTable(rope.kind === '2d' ? { kind: '2d', headDim: D, base: rope.base } : { kind: 'partial', headDim: D, rotaryDim: rope.rotaryDim, base: rope.base },
     step.positions, glm ? step.blockPositions : null);
   const dims = { batch: 1, rows: n, numHeads: H, kvGroups: G, headDim: D, capacity: n };
   const q = new Float32Array(H * n * D);

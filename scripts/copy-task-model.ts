@@ -5,7 +5,7 @@
 //   node --import ./bin/register.mjs scripts/copy-task-model.ts --out runs/induct/v64 [--hidden 64]
 //     [--layers 2] [--heads 4] [--ffn 128] [--alphabet 64] [--min 8] [--max 16] [--train 40000]
 //     [--dev 64] [--seed 1] [--tokenizer public/models/chatuie-demo] [--balanced-residual | --output-scale A[:M]] [--mimetic QK:VO]
-//     [--span M] [--family chatglm2] [--previous-token-head SHARPNESS]
+//     [--span M] [--family chatglm2] [--previous-token-head SHARPNESS] [--induction-circuit MATCH:WRITE:COPY]
 //   → OUT/ (config.json, model.safetensors, tokenizer files), OUT-train.jsonl, OUT-dev.jsonl
 //   then: npx chatuie train sft --model OUT --data OUT-train.jsonl --dev OUT-dev.jsonl --out OUT-run
 //     --steps 2000 --lr 3e-3 --batch 16 --eval-every 100
@@ -14,6 +14,8 @@
 // --mimetic QK:VO: the attention's mimetic init (train/mimetic-init.ts), e.g. 1:1.
 // --previous-token-head S: the first layer's head 0 starts as a previous-token head, S logits sharp
 // (train/previous-token-head.ts), after the mimetic init if both are given.
+// --induction-circuit M:W:C: the hand-built induction circuit (train/induction-init.ts) with those
+// options (e.g. 4:8:3, its defaults), after the mimetic init if both are given.
 // --family chatglm2: the same shape as ChatGLM2's pre-LN block (RMSNorm, causal attention, SwiGLU,
 // partial rotary; no 2D positions), a diagnostic next to ChatGLM-6B's post-LN one (not a demo family).
 // --alphabet N draws runs from the first N ordinary token ids above 300 (0: every ordinary id).
@@ -28,6 +30,7 @@ import { demoGlmConfig, demoSpecialIds, type DemoSpecialIds } from '../src/train
 import { initialModelTensors } from '../src/train/demo/pipeline.ts';
 import { parseMimeticOptions } from '../src/train/mimetic-init.ts';
 import { previousTokenHead } from '../src/train/previous-token-head.ts';
+import { inductionCircuit } from '../src/train/induction-init.ts';
 import { parseSublayerScales, withSublayerOutputScales } from '../src/train/residual-balance.ts';
 
 function arg(name: string, fallback: string): string {
@@ -67,7 +70,11 @@ for (const name of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(pat
 const mimeticArg = arg('mimetic', '');
 const initial = initialModelTensors(config, shape.initStd, seed, mimeticArg === '' ? undefined : parseMimeticOptions(mimeticArg));
 const previousArg = arg('previous-token-head', '');
-const tensors = previousArg === '' ? initial : previousTokenHead(config, initial, { sharpness: Number(previousArg) });
+const inductionArg = arg('induction-circuit', '');
+if (previousArg !== '' && inductionArg !== '') throw new Error('--induction-circuit builds its own previous-token head: give one of the two');
+const [match, write, copy] = inductionArg.split(':').map(Number);
+const tensors = inductionArg !== '' ? inductionCircuit(config, initial, { match: match!, write: write!, copy: copy! })
+  : previousArg === '' ? initial : previousTokenHead(config, initial, { sharpness: Number(previousArg) });
 for (const [name, content] of Object.entries(checkpointFiles(config, tensors))) writeFileSync(path.join(out, name), content);
 const alphabetSize = Number(arg('alphabet', '64'));
 const alphabet = alphabetSize > 0 ? ordinaryTokenIds(tokenizer, config.vocabSize).filter((id) => id >= 300).slice(0, alphabetSize) : undefined;
@@ -80,4 +87,4 @@ for (const [split, count, splitSeed] of [['train', Number(arg('train', '40000'))
   writeFileSync(file, sequences.map(({ prompt, answer }) => JSON.stringify({ prompt, answer })).join('\n') + '\n');
   console.log(`${file}: ${count} runs of ${runs.minTokens}–${runs.maxTokens} tokens from ${alphabet ? `${alphabet.length} ids` : 'every ordinary id'}`);
 }
-console.log(`${out}: fresh ${family === 'chatglm2' ? 'ChatGLM2 (pre-LN) ' : ''}model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual !== undefined ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}${mimeticArg === '' ? '' : `, mimetic attention ${mimeticArg}`}${previousArg === '' ? '' : `, a previous-token head (${previousArg} logits)`}`);
+console.log(`${out}: fresh ${family === 'chatglm2' ? 'ChatGLM2 (pre-LN) ' : ''}model C=${shape.hiddenSize}, ${shape.numLayers} layers, ${shape.numHeads} heads, F=${shape.ffnHiddenSize}, V=${config.vocabSize}${shape.balancedResidual !== undefined ? ', balanced residual' : ''}${scaleArg === '' ? '' : `, sublayer output scale ${scaleArg}`}${mimeticArg === '' ? '' : `, mimetic attention ${mimeticArg}`}${previousArg === '' ? '' : `, a previous-token head (${previousArg} logits)`}${inductionArg === '' ? '' : `, the induction circuit (match:write:copy ${inductionArg})`}`);

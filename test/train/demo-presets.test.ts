@@ -54,4 +54,21 @@ describe('demo presets', () => {
     expect(ie.sftSyntheticCopy?.share).toBeLessThan(1);
     expect(ie.sftConstrainedLoss).toBe(true);
   });
+
+  it('give small-induct small-copy-ie\'s IE recipe from scratch, with the circuit instead of the copy-first stage', () => {
+    const induct = DEMO_PRESETS['small-induct'];
+    const ie = DEMO_PRESETS['small-copy-ie'];
+    expect(induct.continues).toBeUndefined();
+    expect(induct.pretrain.steps).toBe(0);
+    expect(induct.model.inductionCircuit).toEqual({ match: 4, write: 8, copy: 3 });
+    expect(induct.model.mimetic).toBeUndefined();
+    expect(induct.model.balancedResidual).toBe(ie.model.balancedResidual);
+    expect(induct.tokenizerSplit).toBe('words');
+    // The IE recipe is small-copy-ie's; only the copy runs differ: span answers, shorter than the shortest run.
+    expect(induct.sft).toEqual(ie.sft);
+    for (const key of ['sftRepeats', 'sftConstrainedLoss', 'sftConstrainedShare', 'devF1', 'eval'] as const) expect(induct[key]).toEqual(ie[key]);
+    const copy = induct.sftSyntheticCopy!;
+    expect(copy.share).toBe(ie.sftSyntheticCopy!.share);
+    expect(copy.span).toBeLessThan(copy.minTokens);
+  });
 });

@@ -12,6 +12,7 @@ import { loadCheckpointTokenizer, promptFamilyOf } from '../../src/ie/task-data.
 import { promptStyleOf } from '../../src/ie/prompt.ts';
 import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
 import { initialTensors, runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
+import { inductionCircuit } from '../../src/train/induction-init.ts';
 import { mimeticAttention } from '../../src/train/mimetic-init.ts';
 import { runLineage } from '../../src/train/demo/model-card.ts';
 import { CALIBRATION_STEPS, stepsForBudget } from '../../src/train/demo/budget.ts';
@@ -209,28 +210,33 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(copyLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences/);
   }, 500_000);
 
-  it('skips pretraining at 0 steps: the stage writes the initial weights (mimetic ones here) and SFT starts from them', async () => {
+  it('skips pretraining at 0 steps: the stage writes the initial weights (mimetic ones with the induction circuit here) and SFT starts from them', async () => {
     const ctx = await testContext();
     const outDir = mkdtempSync(path.join(tmpdir(), 'chatuie-demo-nopretrain-'));
     const base = demoPreset('extra-small');
-    const preset: DemoPreset = { ...base, model: { ...base.model, mimetic: { qk: 1, vo: 1 } }, pretrain: { ...base.pretrain, steps: 0 }, sft: { ...base.sft, steps: 1 } };
+    const circuit = { match: 4, write: 8, copy: 3 };
+    const preset: DemoPreset = { ...base, model: { ...base.model, numLayers: 2, mimetic: { qk: 1, vo: 1 }, inductionCircuit: circuit }, pretrain: { ...base.pretrain, steps: 0 }, sft: { ...base.sft, steps: 1 } };
     const log: string[] = [];
     const first = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: false, stopAfter: 'pretrain', log: (l) => log.push(l) });
     expect(first.completed).toEqual(['tokenizer', 'pretrain']);
     expect(first.pretrain).toEqual({ steps: 0, wallMs: 0, sequences: 0, history: [] });
-    expect(log.some((l) => l.startsWith('[pretrain] 0 steps: SFT starts from the initial weights') && l.includes('mimetic attention init (qk 1, vo 1)'))).toBe(true);
+    expect(log.some((l) => l.startsWith('[pretrain] 0 steps: SFT starts from the initial weights') && l.includes('mimetic attention init (qk 1, vo 1), the induction circuit built in (match 4, write 8, copy 3)'))).toBe(true);
     expect(log.some((l) => l.startsWith('[pretrain] step '))).toBe(false);
-    // The written weights are exactly the fresh model's, mimetic init included.
+    // The written weights are exactly the fresh model's, mimetic init and circuit included.
     const written = await loadCheckpoint(directorySource(path.join(outDir, 'pretrain')));
-    const expected = mimeticAttention(written.config, initialTensors(written.config, preset.model.initStd, preset.seed), { qk: 1, vo: 1 });
+    const expected = inductionCircuit(written.config, mimeticAttention(written.config, initialTensors(written.config, preset.model.initStd, preset.seed), { qk: 1, vo: 1 }), circuit);
     expect(written.tensors.size).toBe(expected.length);
     for (const tensor of expected) expect(written.tensors.get(tensor.name)!.data, tensor.name).toEqual(tensor.data);
     expect(existsSync(path.join(outDir, 'pretrain', 'tokenizer.json'))).toBe(true);
 
-    const resumed = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: true, stopAfter: 'sft', log: () => {} });
-    expect(resumed.completed).toEqual(['tokenizer', 'pretrain', 'sft']);
+    const resumed = await runDemoPipeline({ ctx, preset, dataDir: DATA_DIR, outDir, resume: true, log: () => {} });
+    expect(resumed.completed).toEqual(['tokenizer', 'pretrain', 'sft', 'eval', 'card']);
     expect(resumed.sft!.steps).toBe(1);
     expect(Number.isFinite(resumed.sft!.history[0]!.loss)).toBe(true);
+    // The card names both inits.
+    const card = readFileSync(path.join(outDir, 'model', 'README.md'), 'utf8');
+    expect(card).toContain('| attention init | mimetic (qk 1, vo 1)');
+    expect(card).toContain('| induction circuit | built in at init (match 4, write 8, copy 3): layer 0\'s head 0 attends to the previous prompt position');
   }, 300_000);
 
   it('plans a budgeted stage from a calibration on this device, records the plan, and keeps it on --resume', async () => {

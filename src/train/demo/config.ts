@@ -39,6 +39,7 @@
 //   small-copy   words tokenizer, mimetic heads, s ≈ 20, 60 pretraining steps, then the copy task alone, 400 steps of 16 (seed 26; stopped at step 396: the copy stalled)
 //   small-copy-2 small-copy with no pretraining: the copy task alone on the fresh weights (seed 27; copies the first answer token 100%)
 //   small-copy-ie  the IE task for a finished small-copy-2 model, 1,200 SFT steps, 30% copy runs (seed 28; ran to the end: kept the copy, behind the shipped model; not shipped)
+//   small-induct  small-copy-ie's IE recipe from scratch on a fresh model with the induction circuit built in (train/induction-init.ts), 30% span-copy runs (seed 30)
 //   demo         the intended real-GPU run: C=256, 4 layers, vocabulary 8000 (≈4.7M parameters, ≈19 MB in f32)
 //   demo-device  the demo model in one command of the device tool (10 minutes at most, 15 of device time
 //                in all): pretraining and SFT each get a wall-clock budget (budget.ts), evaluation
@@ -84,6 +85,13 @@ export interface DemoModelShape {
    * each in [0, 1]. Absent: plain random heads.
    */
   mimetic?: { qk: number; vo: number };
+  /**
+   * The hand-built induction circuit (train/induction-init.ts) in layers 0 and 1, with its options
+   * (the layer-1 match scale, layer 0's write into S, layer 1's copy in units of alpha); the later
+   * layers and every other sublayer output start at zero. Built after the mimetic init if both are
+   * given. Absent: the layers start as the other options make them.
+   */
+  inductionCircuit?: { match: number; write: number; copy: number };
 }
 
 export interface DemoStageSteps {
@@ -109,7 +117,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'small-induct' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -384,6 +392,25 @@ const SMALL_COPY_IE: DemoPreset = {
   sftSyntheticCopy: { share: 0.3, minTokens: 8, maxTokens: 16 },
 };
 
+// The induction circuit by construction (session 22): small-copy-ie's IE recipe (small-balanced-3's SFT
+// at s = 20, length grouping, conll04 three times per epoch, the mixed constrained loss at 0.5; 1,200
+// steps) from scratch on a fresh model whose layers 0 and 1 are a hand-built induction circuit
+// (train/induction-init.ts: from the first step, it writes the prompt's next token after a token of
+// the prompt), the other sublayer outputs at zero, no pretraining. 30% of the sequences are copy runs
+// of 8–16 tokens with 4-token span answers, which only the circuit predicts, so the IE task does not
+// wear it away unused. Seed 30. docs/demo-model.md, "An induction circuit by construction".
+const SMALL_INDUCT: DemoPreset = {
+  ...SMALL_BALANCED_3,
+  name: 'small-induct',
+  model: { ...SMALL.model, balancedResidual: COPY_FIRST_BALANCE, inductionCircuit: { match: 4, write: 8, copy: 3 } },
+  tokenizerSplit: 'words',
+  pretrain: { ...SMALL_BALANCED_3.pretrain, steps: 0 },
+  sft: { ...SMALL_BALANCED_3.sft, steps: 1200 },
+  devF1: { ...SMALL_BALANCED_3.devF1, every: 600 },
+  seed: 30,
+  sftSyntheticCopy: { share: 0.3, minTokens: 8, maxTokens: 16, span: 4 },
+};
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -474,6 +501,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-copy': SMALL_COPY,
   'small-copy-2': SMALL_COPY_2,
   'small-copy-ie': SMALL_COPY_IE,
+  'small-induct': SMALL_INDUCT,
   demo: DEMO,
   // One command of the device tool is 10 minutes, and a session has 15 of device time with the
   // machine's start: unpacking and tokenizer seconds, pretraining 2.5 min, SFT 3.5, then dev F1 and

@@ -65,6 +65,12 @@ function mimeticRow(preset: DemoPreset): string {
   return `| attention init | mimetic (qk ${mimetic.qk}, vo ${mimetic.vo}): each head's key projection starts correlated with its query projection and its output projection with its value projection transposed, so a fresh head looks up tokens like its own and passes them on (docs/demo-model.md, "Mimetic attention") |\n`;
 }
 
+function inductionRow(preset: DemoPreset): string {
+  const circuit = preset.model.inductionCircuit;
+  if (circuit === undefined) return '';
+  return `| induction circuit | built in at init (match ${circuit.match}, write ${circuit.write}, copy ${circuit.copy}): layer 0's head 0 attends to the previous prompt position and writes its token into the stream's last head-width of dims, every layer-1 head attends where that token equals the one just written and copies the token there, so the model writes the prompt's next token from the first step; the other sublayer outputs start at zero (docs/demo-model.md, "An induction circuit by construction") |\n`;
+}
+
 /**
  * The runs a model comes from, first to last: a warm-started run's record carries the run it
  * continued (which may itself be a continuation), so this walks that chain back to the run
@@ -196,7 +202,7 @@ JSON answers. It is a demonstration of the pipeline, not a competitive extractor
 | | |
 | --- | --- |
 | family | ChatGLM-6B (\`glm\`): prefix-LM attention mask, 2D rotary positions, DeepNorm post-LN residual (alpha = sqrt(56)), GeLU, tied embeddings |
-${balanceRow(config)}${mimeticRow(pretrainPreset)}| hidden size C | ${config.hiddenSize} |
+${balanceRow(config)}${mimeticRow(pretrainPreset)}${inductionRow(pretrainPreset)}| hidden size C | ${config.hiddenSize} |
 | layers | ${config.numLayers} |
 | heads × head dim | ${config.numHeads} × ${config.headDim} |
 | MLP inner size | ${config.ffnHiddenSize} |

@@ -43,6 +43,7 @@ import { TRAINER_STATE_FILE } from '../checkpoint.ts';
 import { defaultSftOptions, epochOrder, SftTrainer, type SftProgress } from '../sft.ts';
 import { sublayerOutputLrScaleOf, sublayerOutputSites } from '../residual-balance.ts';
 import { mimeticAttention, type MimeticOptions } from '../mimetic-init.ts';
+import { inductionCircuit, type InductionCircuitOptions } from '../induction-init.ts';
 import { DEMO_DATASETS, demoGlmConfig, demoParameterCount, demoSpecialIds, type DemoDataset, type DemoPreset, type DemoStageSteps } from './config.ts';
 import { writeModelCard } from './model-card.ts';
 import { calibrateSecondsPerStep, CALIBRATION_STEPS, stepsForBudget, type StagePlan } from './budget.ts';
@@ -208,10 +209,14 @@ export function initialTensors(config: GlmConfig, std: number, seed: number): Ho
   });
 }
 
-/** initialTensors with every layer's attention initialized mimetically when `mimetic` is given (train/mimetic-init.ts). */
-export function initialModelTensors(config: GlmConfig, std: number, seed: number, mimetic?: MimeticOptions): HostTensor[] {
+/**
+ * initialTensors with every layer's attention initialized mimetically when `mimetic` is given
+ * (train/mimetic-init.ts), then the induction circuit built in when `induction` is (train/induction-init.ts).
+ */
+export function initialModelTensors(config: GlmConfig, std: number, seed: number, mimetic?: MimeticOptions, induction?: InductionCircuitOptions): HostTensor[] {
   const fresh = initialTensors(config, std, seed);
-  return mimetic ? mimeticAttention(config, fresh, mimetic) : fresh;
+  const mimetic_ = mimetic ? mimeticAttention(config, fresh, mimetic) : fresh;
+  return induction ? inductionCircuit(config, mimetic_, induction) : mimetic_;
 }
 
 /**
@@ -445,9 +450,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   const gmaskMaxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
 
   // The fresh model: the preset's init, with the mimetic attention if it asks for it.
-  const initialDemoTensors = (): HostTensor[] => initialModelTensors(config, preset.model.initStd, preset.seed, preset.model.mimetic);
+  const initialDemoTensors = (): HostTensor[] => initialModelTensors(config, preset.model.initStd, preset.seed, preset.model.mimetic, preset.model.inductionCircuit);
   const parameters = `${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters`;
-  const mimeticNote = preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : '';
+  const induction = preset.model.inductionCircuit;
+  const mimeticNote = (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : '') +
+    (induction ? `, the induction circuit built in (match ${induction.match}, write ${induction.write}, copy ${induction.copy})` : '');
 
   // (b) Pretraining: GLM gMASK language modelling on the training texts.
   if (done('pretrain')) log('[pretrain] done, skipped');
