@@ -215,8 +215,8 @@ export function initialTensors(config: GlmConfig, std: number, seed: number): Ho
  */
 export function initialModelTensors(config: GlmConfig, std: number, seed: number, mimetic?: MimeticOptions, induction?: InductionCircuitOptions): HostTensor[] {
   const fresh = initialTensors(config, std, seed);
-  const mimetic_ = mimetic ? mimeticAttention(config, fresh, mimetic) : fresh;
-  return induction ? inductionCircuit(config, mimetic_, induction) : mimetic_;
+  const withMimetic = mimetic ? mimeticAttention(config, fresh, mimetic) : fresh;
+  return induction ? inductionCircuit(config, withMimetic, induction) : withMimetic;
 }
 
 /**
