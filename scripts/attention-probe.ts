@@ -10,7 +10,8 @@ import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { modelTensorNames } from '../src/model/names.ts';
 import { promptStep } from '../src/model/positions.ts';
-import { ropeTable } from '../src/model/rope.ts';
+import { ropeLayout } from '../src/model/forward.ts';
+import { ropePairs, ropeTable } from '../src/model/rope.ts';
 import { rotaryQkvRef } from '../src/reference/attention.ts';
 import { linearRef } from '../src/reference/matmul.ts';
 import { layerNormRef, rmsNormRef } from '../src/reference/norm.ts';
@@ -39,11 +40,10 @@ for (const { prompt } of runs) {
     ? layerNormRef(x, data(layer.inputNormWeight)!, data(layer.inputNormBias)!, n, C, config.normEps)
     : rmsNormRef(x, data(layer.inputNormWeight)!, n, C, config.normEps);
   const qkv = linearRef(ln, data(layer.qkvWeight)!, data(layer.qkvBias), n, C, width);
-  const rope = config.rope;
-  const glm = rope.kind === '2d';
-  const pairs = rope.kind === '2d' ? D / 2 : rope.rotaryDim / 2;
-  const table = ropeTable(rope.kind === '2d' ? { kind: '2d', headDim: D, base: rope.base } : { kind: 'partial', headDim: D, rotaryDim: rope.rotaryDim, base: rope.base },
-    step.positions, glm ? step.blockPositions : null);
+  const glm = config.family === 'glm';
+  const rope = ropeLayout(config);
+  const pairs = ropePairs(rope);
+  const table = ropeTable(rope, step.positions, glm ? step.blockPositions : null);
   const dims = { batch: 1, rows: n, numHeads: H, kvGroups: G, headDim: D, capacity: n };
   const q = new Float32Array(H * n * D);
   const k = new Float32Array(G * n * D);

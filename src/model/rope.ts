@@ -12,6 +12,11 @@ export function ropePairs(layout: RopeLayout): number {
   return layout.kind === '2d' ? layout.headDim / 2 : layout.rotaryDim / 2;
 }
 
+/** 2D (ChatGLM-6B): the frequency of pair f (< D/4) within either half of a head, base^(-2f / (D/2)). */
+export function rotaryFrequency2d(headDim: number, base: number, f: number): number {
+  return 1 / Math.pow(base, (2 * f) / (headDim / 2));
+}
+
 /**
  * cos/sin table [rows, P, 2] for rows with the given positions.
  * 2D (ChatGLM-6B): pair p < D/4 rotates by positions[r], pair p ≥ D/4 by blockPositions[r];
@@ -30,7 +35,7 @@ export function ropeTable(layout: RopeLayout, positions: ArrayLike<number>, bloc
         const quarter = layout.headDim / 4;
         const half = Math.floor(pair / quarter);
         const f = pair % quarter;
-        const invFreq = 1 / Math.pow(layout.base, (2 * f) / (layout.headDim / 2));
+        const invFreq = rotaryFrequency2d(layout.headDim, layout.base, f);
         const position = half === 0 ? positions[r]! : (blockPositions ? blockPositions[r]! : 0);
         // PyTorch computes the angle in float32 before cos/sin; round it the same way.
         angle = Math.fround(position * Math.fround(invFreq));

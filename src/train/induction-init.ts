@@ -26,6 +26,7 @@
 import type { GlmConfig } from '../model/config.ts';
 import { modelTensorNames } from '../model/names.ts';
 import type { HostTensor } from '../io/checkpoint.ts';
+import { rotaryFrequency2d } from '../model/rope.ts';
 import { previousTokenHead } from './previous-token-head.ts';
 
 export interface InductionCircuitOptions {
@@ -92,7 +93,7 @@ export function inductionCircuit(config: GlmConfig, tensors: readonly HostTensor
   const quarter = D / 4;
   const slow = (dim: number): boolean => {
     const f = (dim % (D / 2)) % quarter;
-    return reach / Math.pow(config.rope.base, (2 * f) / (D / 2)) <= 1;
+    return reach * rotaryFrequency2d(D, config.rope.base, f) <= 1;
   };
   const l1 = names.layers[1]!;
   const qkv1 = get(l1.qkvWeight);

@@ -21,6 +21,7 @@
 import type { GlmConfig } from '../model/config.ts';
 import { modelTensorNames } from '../model/names.ts';
 import type { HostTensor } from '../io/checkpoint.ts';
+import { rotaryFrequency2d } from '../model/rope.ts';
 
 /** Which head becomes a previous-token head, and how sharply it picks the previous position. */
 export interface PreviousTokenHeadOptions {
@@ -30,14 +31,9 @@ export interface PreviousTokenHeadOptions {
   readonly sharpness?: number;
 }
 
-/** Rotary frequency of pair f on the position half of a ChatGLM-6B head (rope.ts). */
-function frequency(config: GlmConfig, f: number): number {
-  return 1 / Math.pow(config.rope.base, (2 * f) / (config.headDim / 2));
-}
-
 /** Σ_f w_f cos(x·θ_f): the head's score at offset x from the previous position, per unit scale. */
 function profile(config: GlmConfig, weights: readonly number[], x: number): number {
-  return weights.reduce((sum, w, f) => sum + w * Math.cos(x * frequency(config, f)), 0);
+  return weights.reduce((sum, w, f) => sum + w * Math.cos(x * rotaryFrequency2d(config.headDim, config.rope.base, f)), 0);
 }
 
 /** The margin of a weight profile: its score at the previous position less the best other offset. */
@@ -51,15 +47,15 @@ function margin(config: GlmConfig, weights: readonly number[]): number {
 /** Per-pair squared amplitudes |b_f|² of the head's query (= key) bias on the position half. */
 export function previousTokenAmplitudes(config: GlmConfig, sharpness: number): number[] {
   const pairs = config.headDim / 4;
-  let best: { weights: number[]; relative: number } | null = null;
+  let best: { weights: number[]; margin: number; relative: number } | null = null;
   for (let k = 1; k <= pairs; k++) {
     const weights = Array.from({ length: pairs }, (_, f) => (f < k ? Math.pow(0.7, f) : 0));
-    const relative = margin(config, weights) / weights.reduce((a, b) => a + b, 0);
-    if (best === null || relative > best.relative) best = { weights, relative };
+    const m = margin(config, weights);
+    const relative = m / weights.reduce((a, b) => a + b, 0);
+    if (best === null || relative > best.relative) best = { weights, margin: m, relative };
   }
-  const weights = best!.weights;
-  const scale = (sharpness * Math.sqrt(config.headDim)) / margin(config, weights);
-  return weights.map((w) => w * scale);
+  const scale = (sharpness * Math.sqrt(config.headDim)) / best!.margin;
+  return best!.weights.map((w) => w * scale);
 }
 
 /** The tensors with the first layer's `head` made a previous-token head; the inputs are not modified. */
@@ -87,7 +83,7 @@ export function previousTokenHead(config: GlmConfig, tensors: readonly HostTenso
   const quarter = D / 4;
   previousTokenAmplitudes(config, sharpness).forEach((squared, f) => {
     const a = Math.sqrt(squared);
-    const theta = frequency(config, f);
+    const theta = rotaryFrequency2d(D, config.rope.base, f);
     b[qBase + f] = a;
     b[kBase + f] = a * Math.cos(theta);
     b[kBase + f + quarter] = a * Math.sin(theta);

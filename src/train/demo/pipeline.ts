@@ -449,11 +449,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
   // gMASK texts (pretraining, and language modelling in SFT) are cut to this many tokens.
   const gmaskMaxTokens = Math.min(preset.pretrainMaxTokens, config.maxSequenceLength - 3);
 
-  // The fresh model: the preset's init, with the mimetic attention if it asks for it.
+  // The fresh model: the preset's init, with the mimetic attention and the induction circuit if it asks for them.
   const initialDemoTensors = (): HostTensor[] => initialModelTensors(config, preset.model.initStd, preset.seed, preset.model.mimetic, preset.model.inductionCircuit);
   const parameters = `${demoParameterCount({ ...preset.model, vocabSize: config.vocabSize }).toLocaleString('en')} parameters`;
   const induction = preset.model.inductionCircuit;
-  const mimeticNote = (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : '') +
+  const initNote = (preset.model.mimetic ? `, mimetic attention init (qk ${preset.model.mimetic.qk}, vo ${preset.model.mimetic.vo})` : '') +
     (induction ? `, the induction circuit built in (match ${induction.match}, write ${induction.write}, copy ${induction.copy})` : '');
 
   // (b) Pretraining: GLM gMASK language modelling on the training texts.
@@ -464,7 +464,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const sink = directorySink(path.join(outDir, 'pretrain'));
     for (const [name, content] of Object.entries(checkpointFiles(config, initialDemoTensors()))) await sink.write(name, content);
     state.pretrain = { steps: 0, wallMs: 0, sequences: 0, history: [] };
-    log(`[pretrain] 0 steps: SFT starts from the initial weights, ${parameters}${mimeticNote}`);
+    log(`[pretrain] 0 steps: SFT starts from the initial weights, ${parameters}${initNote}`);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'pretrain'));
     save();
     complete('pretrain');
@@ -473,7 +473,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     const devTexts = pretrainDatasets.flatMap((dataset) => limit(readSplit(dataDir, dataset, 'dev'), preset.devLossPerDataset, preset.pickShortest).map((e) => e.text));
     const dev = devTexts.map((text, index) => gmaskSequence(tokenizer.encode(text).slice(0, gmaskMaxTokens), tokenizer, preset.seed + 1, index));
     log(`[pretrain] ${sequences.length} texts, ${parameters}, ` +
-      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`) + mimeticNote);
+      (preset.pretrain.minutes !== undefined ? `at most ${preset.pretrain.steps} steps in ${preset.pretrain.minutes} minutes` : `${preset.pretrain.steps} steps`) + initNote);
     const finished = await trainStage(options, state, 'pretrain', preset.pretrain, { train: sequences, dev },
       async () => loadCheckpoint(memorySource(checkpointFiles(config, initialDemoTensors()))),
       (record) => (state.pretrain = record), state.pretrain?.wallMs ?? 0);
