@@ -5,8 +5,12 @@
 // under the schema of its train split. Prints a table; never fails on a number.
 //   node --import ./bin/register.mjs bench/answer-roles.bench.ts [--model public/models/chatuie-demo]
 //     [--data ../shared/data/conll04] [--limit 100] [--copy 50] [--context own|other]
+//     [--distribution plain|constrained]
 // `--context other` prompts each answer with the next example's text instead of its own: what a
 // role still scores then comes from the answers' own statistics, not from reading the input.
+// `--distribution constrained` scores each token under the softmax over the tokens the decoding
+// constraint allows there (src/ie/loss-masks.ts), what greedy constrained decoding picks from: a
+// mention's first token then competes with the input's other words only (own context only).
 // Byte-level BPE tokens are decoded one at a time to place them in the answer text, so use an
 // English dataset (a token may end inside a multi-byte character in Chinese); misaligned examples
 // are counted and skipped. A second table scores the synthetic copy task (train/copy-task.ts) on
@@ -20,6 +24,8 @@ import { answerLogits } from '../src/model/logits.ts';
 import { logSoftmaxArgmaxRef } from '../src/reference/logits.ts';
 import { loadCheckpointTokenizer, promptIdsFor } from '../src/ie/task-data.ts';
 import { buildAnswerIds, promptStyleOf } from '../src/ie/prompt.ts';
+import { buildConstraintVocabulary } from '../src/ie/constraint.ts';
+import { answerLossMasks } from '../src/ie/loss-masks.ts';
 import { inferTaskKind, serializeAnswer } from '../src/ie/answer.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import path from 'node:path';
@@ -37,6 +43,9 @@ const limit = Number(arg('limit', '100'));
 const copyRuns = Number(arg('copy', '50'));
 const context = arg('context', 'own');
 if (context !== 'own' && context !== 'other') throw new Error(`--context ${context}: give own or other`);
+const distribution = arg('distribution', 'plain');
+if (distribution !== 'plain' && distribution !== 'constrained') throw new Error(`--distribution ${distribution}: give plain or constrained`);
+if (distribution === 'constrained' && context !== 'own') throw new Error('--distribution constrained needs --context own (the constraint allows the spans of the text prompted)');
 
 const schema = schemaFromDataset(readSplit(path.dirname(dataDir), path.basename(dataDir), 'train'));
 const task = inferTaskKind(schema);
@@ -50,11 +59,14 @@ const style = promptStyleOf(model.config.raw);
 type Role = 'structure' | 'type key' | 'mention: first token' | 'mention: continuation' | 'closing quote (boundary)' | 'end token';
 const stats = new Map<Role, { tokens: number; nll: number; top1: number }>();
 
-/** The NLL of `id` under a logits row, and whether it is the row's argmax. */
-function scoreToken(row: Float32Array, id: number): { nll: number; top1: boolean } {
-  const { argmax, logsumexp } = logSoftmaxArgmaxRef(row, 1, row.length);
-  return { nll: logsumexp[0]! - row[id]!, top1: argmax[0] === id };
+/** The NLL of `id` under a logits row (over the tokens of `allowed` only, when given), and whether it is the row's argmax. */
+function scoreToken(row: Float32Array, id: number, allowed?: Uint32Array): { nll: number; top1: boolean } {
+  const masked = allowed ? row.map((v, t) => (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1 ? v : -Infinity)) : row;
+  const { argmax, logsumexp } = logSoftmaxArgmaxRef(masked, 1, masked.length);
+  return { nll: logsumexp[0]! - masked[id]!, top1: argmax[0] === id };
 }
+const constraintVocab = distribution === 'constrained' ? buildConstraintVocabulary(tokenizer, 'glm', model.config.vocabSize) : null;
+let unconstrained = 0;
 
 let misaligned = 0;
 for (const [i, example] of examples.entries()) {
@@ -66,6 +78,9 @@ for (const [i, example] of examples.entries()) {
   if (!pieces.join('').startsWith(answerText)) { misaligned++; continue; }
   const roles = characterRoles(answerText);
   const rows = await answerLogits(model, prompt, answer);
+  // The constraint's masks along the gold answer; a gold token it refuses ends them (those positions are skipped).
+  const masks = constraintVocab ? answerLossMasks(constraintVocab, schema, text, task, answer) : null;
+  const words = Math.ceil(model.config.vocabSize / 32);
   let at = 0;
   answer.forEach((id, k) => {
     const covered = new Set(roles.slice(at, Math.max(at + pieces[k]!.length, at + 1)));
@@ -75,8 +90,9 @@ for (const [i, example] of examples.entries()) {
       : covered.has('close') ? 'closing quote (boundary)'
       : covered.has('continuation') ? 'mention: continuation'
       : covered.has('key') ? 'type key' : 'structure';
+    if (masks && k >= masks.constrained) { unconstrained++; return; }
     const s = stats.get(role) ?? { tokens: 0, nll: 0, top1: 0 };
-    const { nll, top1 } = scoreToken(rows[k]!, id);
+    const { nll, top1 } = scoreToken(rows[k]!, id, masks ? masks.masks.subarray(k * words, (k + 1) * words) : undefined);
     s.tokens++;
     s.nll += nll;
     s.top1 += top1 ? 1 : 0;
@@ -93,7 +109,9 @@ for (const { prompt, answer } of syntheticCopySequences(tokenizer, model.config.
   }
 }
 model.destroy();
-console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir} (${misaligned} misaligned, skipped); teacher-forced gold answers, plain distribution${context === 'other' ? '; each prompted with the next example\'s text' : ''}\n`);
+console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir} (${misaligned} misaligned, skipped); teacher-forced gold answers, ` +
+  (distribution === 'plain' ? 'plain distribution' : `constrained distribution (${unconstrained} answer tokens past a gold token the constraint refuses, skipped)`) +
+  `${context === 'other' ? '; each prompted with the next example\'s text' : ''}\n`);
 console.log('| answer token role | tokens | mean NLL (nats) | top-1 % |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [role, s] of stats) console.log(`| ${role} | ${s.tokens} | ${(s.nll / s.tokens).toFixed(2)} | ${(100 * s.top1 / s.tokens).toFixed(1)} |`);

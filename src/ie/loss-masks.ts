@@ -52,6 +52,7 @@ export function keepAnswerMasksOnShare(sequences: readonly TrainSequence[], shar
   if (!(share > 0 && share <= 1)) throw new Error(`constrained-loss share ${share}: must be in (0, 1]`);
   return sequences.map((sequence, i) => {
     if (Math.floor((i + 1) * share) > Math.floor(i * share) || sequence.answerMasks === undefined) return sequence;
-    return { prompt: sequence.prompt, answer: sequence.answer };
+    const { answerMasks: _, ...rest } = sequence; // everything else (prompt tags) stays
+    return rest;
   });
 }

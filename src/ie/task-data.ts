@@ -49,13 +49,20 @@ export interface IeTaskEncoder {
   style?: PromptStyle;
 }
 
-export function promptIdsFor(encoder: IeTaskEncoder, text: string): number[] {
+/** The prompt text the encoder builds for `text` (promptIdsFor's ids are its tokens in the family's framing). */
+export function promptTextFor(encoder: IeTaskEncoder, text: string): string {
   const options = encoder.style ? { task: encoder.task, style: encoder.style } : { task: encoder.task };
-  return buildPromptIds(encoder.tokenizer, encoder.family, buildPromptText(encoder.schema, text, options));
+  return buildPromptText(encoder.schema, text, options);
+}
+
+export function promptIdsFor(encoder: IeTaskEncoder, text: string): number[] {
+  return buildPromptIds(encoder.tokenizer, encoder.family, promptTextFor(encoder, text));
 }
 
 export interface EncodedDataset {
   sequences: TrainSequence[];
+  /** Index in the encoded examples of each sequence (the too-long ones have none). */
+  exampleIndex: number[];
   /** Examples left out because prompt + answer exceed `maxLength` tokens. */
   tooLong: number;
   /** With constrained-loss masks: answer positions in all, and those the constraint masks (the rest allow every token). */
@@ -76,13 +83,18 @@ export function encodeTrainingExamples(
 ): EncodedDataset {
   const encoder: IeTaskEncoder = { tokenizer, family, schema, task, style };
   const sequences: TrainSequence[] = [];
+  const exampleIndex: number[] = [];
   let tooLong = 0;
   const masked = { total: 0, constrained: 0 };
-  for (const example of examples) {
+  for (const [index, example] of examples.entries()) {
     const prompt = promptIdsFor(encoder, example.text);
     const answer = buildAnswerIds(tokenizer, family, serializeAnswer(example, schema, task));
-    if (prompt.length + answer.length > maxLength) tooLong++;
-    else if (!lossMasks) sequences.push({ prompt, answer });
+    if (prompt.length + answer.length > maxLength) {
+      tooLong++;
+      continue;
+    }
+    exampleIndex.push(index);
+    if (!lossMasks) sequences.push({ prompt, answer });
     else {
       const { masks, constrained } = answerLossMasks(lossMasks, schema, example.text, task, answer);
       masked.total += answer.length;
@@ -90,7 +102,7 @@ export function encodeTrainingExamples(
       sequences.push({ prompt, answer, answerMasks: masks });
     }
   }
-  return lossMasks ? { sequences, tooLong, maskedPositions: masked } : { sequences, tooLong };
+  return lossMasks ? { sequences, exampleIndex, tooLong, maskedPositions: masked } : { sequences, exampleIndex, tooLong };
 }
 
 /** The SFT data of a run, train and dev, with the constrained loss on `constrainedShare` of the training sequences. */

@@ -100,22 +100,41 @@ export interface TrainSequence {
    * the constrained loss (src/ie/loss-masks.ts), whose softmax runs over those tokens only.
    */
   answerMasks?: Uint32Array;
+  /** Optional loss rows on the prompt (the prompt-tag task, src/ie/prompt-tags.ts). */
+  promptTags?: PromptTags;
+}
+
+/**
+ * Loss rows on prompt positions: the final hidden state of prompt position rows[i] predicts
+ * targets[i] (instead of nothing: prompt rows carry no loss otherwise), its softmax over the tokens
+ * of `allowed` (one u32 bitmask row of W words, as answerMasks), its loss weighted by `weight`
+ * relative to an answer token's. Every row lies before the prompt's last token, whose row predicts
+ * the answer's first token.
+ */
+export interface PromptTags {
+  rows: readonly number[];
+  targets: readonly number[];
+  allowed: Uint32Array;
+  weight: number;
 }
 
 export interface TrainingLayout extends StepLayout {
-  /** [B·rows] next-token target of each row (0 where unused). */
+  /** [B·rows] target of each row: the next token, or a prompt tag's target (0 where unused). */
   targets: Uint32Array;
-  /** [B·rows] 1 where the row's target is an answer token (the loss counts it), else 0. */
-  answerMask: Float32Array;
+  /** [B·rows] the weight of each row's loss: 1 on answer rows, a prompt tag's weight on its row, else 0. */
+  lossWeight: Float32Array;
+  /** Answer tokens in the batch (rows whose target is an answer token). */
   answerTokens: number;
-  /** [answerTokens] the rows whose target is an answer token, ascending (where answerMask is 1). */
-  answerRows: Uint32Array;
+  /** [lossRows] the rows that carry a loss (where lossWeight is not 0), ascending. */
+  lossRows: Uint32Array;
+  /** [lossRows] 1 where the loss row is a prompt tag's, 0 where it is an answer token's. */
+  tagRow: Uint8Array;
   /**
-   * u32 [answerTokens, maskWords] allowed-token bitmasks in answerRows order, when any sequence
-   * carries answerMasks (the others' rows allow every token); null otherwise.
+   * u32 [lossRows, maskWords] allowed-token bitmasks in lossRows order, when any sequence carries
+   * answerMasks or promptTags (rows without one allow every token); null otherwise.
    */
-  answerMasks: Uint32Array | null;
-  /** Words per row of answerMasks (0 when null). */
+  lossMasks: Uint32Array | null;
+  /** Words per row of lossMasks (0 when null). */
   maskWords: number;
 }
 
@@ -133,7 +152,8 @@ export function trainingStep(family: GlmFamily, sequences: readonly TrainSequenc
   const positions = new Uint32Array(B * rows);
   const blockPositions = new Uint32Array(B * rows);
   const targets = new Uint32Array(B * rows);
-  const answerMask = new Float32Array(B * rows);
+  const lossWeight = new Float32Array(B * rows);
+  const tagged = new Uint8Array(B * rows);
   let answerTokens = 0;
   const seqs = sequences.map((sequence, b) => {
     const n = sequence.prompt.length;
@@ -148,35 +168,61 @@ export function trainingStep(family: GlmFamily, sequences: readonly TrainSequenc
       if (t + 1 < tokens.length) {
         targets[b * rows + t] = tokens[t + 1]!;
         if (t + 1 >= n) {
-          answerMask[b * rows + t] = 1;
+          lossWeight[b * rows + t] = 1;
           answerTokens++;
         }
       }
     });
+    const tags = sequence.promptTags;
+    if (tags) {
+      checkPromptTags(tags, n, b);
+      tags.rows.forEach((t, i) => {
+        targets[b * rows + t] = tags.targets[i]!;
+        lossWeight[b * rows + t] = tags.weight;
+        tagged[b * rows + t] = 1;
+      });
+    }
     return { pastLen: 0, stepLen: tokens.length, prefixLen: prompt.seqs[b]!.prefixLen };
   });
-  const answerRows = new Uint32Array(answerTokens);
-  let next = 0;
-  answerMask.forEach((mask, r) => { if (mask !== 0) answerRows[next++] = r; });
-  const { masks: answerMasks, words: maskWords } = gatherAnswerMasks(sequences, answerTokens);
-  return { rows, ids, positions, blockPositions, seqs, targets, answerMask, answerTokens, answerRows, answerMasks, maskWords };
+  const lossRows: number[] = [];
+  lossWeight.forEach((w, r) => { if (w !== 0) lossRows.push(r); });
+  const tagRow = Uint8Array.from(lossRows, (r) => tagged[r]!);
+  const { masks: lossMasks, words: maskWords } = gatherLossMasks(sequences, lossRows.length);
+  return { rows, ids, positions, blockPositions, seqs, targets, lossWeight, answerTokens, lossRows: Uint32Array.from(lossRows), tagRow, lossMasks, maskWords };
 }
 
-/** The sequences' answer bitmasks concatenated in answer-row order (batch-major, then position). */
-function gatherAnswerMasks(sequences: readonly TrainSequence[], answerTokens: number): { masks: Uint32Array | null; words: number } {
+function checkPromptTags(tags: PromptTags, promptLength: number, b: number): void {
+  if (tags.targets.length !== tags.rows.length) throw new Error(`training sequence ${b}: ${tags.rows.length} prompt tag rows but ${tags.targets.length} targets`);
+  if (!(tags.weight > 0 && Number.isFinite(tags.weight))) throw new Error(`training sequence ${b}: prompt tag weight ${tags.weight} must be a positive number`);
+  tags.rows.forEach((t, i) => {
+    if (!(Number.isInteger(t) && t >= 0 && t < promptLength - 1)) throw new Error(`training sequence ${b}: prompt tag row ${t} is not a prompt position before the last (prompt of ${promptLength})`);
+    if (i > 0 && t <= tags.rows[i - 1]!) throw new Error(`training sequence ${b}: prompt tag rows must ascend (${tags.rows[i - 1]} then ${t})`);
+  });
+}
+
+/** The sequences' bitmasks in loss-row order (batch-major, then position): prompt tags' rows, then answer rows. */
+function gatherLossMasks(sequences: readonly TrainSequence[], lossRowCount: number): { masks: Uint32Array | null; words: number } {
   let words = 0;
+  const agree = (w: number, b: number, what: string): void => {
+    if (words !== 0 && w !== words) throw new Error(`training sequence ${b}: ${what} rows of ${w} words, others of ${words}`);
+    words = w;
+  };
   sequences.forEach((sequence, b) => {
     const masks = sequence.answerMasks;
-    if (masks === undefined) return;
-    const w = masks.length / sequence.answer.length;
-    if (!Number.isInteger(w) || w === 0) throw new Error(`training sequence ${b}: answerMasks holds ${masks.length} words for ${sequence.answer.length} answer tokens`);
-    if (words !== 0 && w !== words) throw new Error(`training sequence ${b}: answerMasks rows of ${w} words, others of ${words}`);
-    words = w;
+    if (masks !== undefined) {
+      const w = masks.length / sequence.answer.length;
+      if (!Number.isInteger(w) || w === 0) throw new Error(`training sequence ${b}: answerMasks holds ${masks.length} words for ${sequence.answer.length} answer tokens`);
+      agree(w, b, 'answerMasks');
+    }
+    if (sequence.promptTags) agree(sequence.promptTags.allowed.length, b, 'prompt tag mask');
   });
   if (words === 0) return { masks: null, words: 0 };
-  const masks = new Uint32Array(answerTokens * words);
+  const masks = new Uint32Array(lossRowCount * words);
   let row = 0;
   for (const sequence of sequences) {
+    const tags = sequence.promptTags;
+    if (tags) for (let i = 0; i < tags.rows.length; i++) masks.set(tags.allowed, (row + i) * words);
+    row += tags?.rows.length ?? 0;
     if (sequence.answerMasks) masks.set(sequence.answerMasks, row * words);
     else masks.fill(0xffffffff, row * words, (row + sequence.answer.length) * words);
     row += sequence.answer.length;

@@ -175,7 +175,10 @@ export function glmHiddenRef(config: GlmConfig, params: ParamLookup, layout: Tra
   return normRows(config, x, N, params(names.finalNormWeight), optional(names.finalNormBias));
 }
 
-/** Σ over answer rows of cross-entropy(next token) · lossScale — what TrainingGraph.forwardBackward differentiates. */
+/**
+ * Σ over loss rows of cross-entropy(target) · row weight · lossScale (answer rows weigh 1, prompt
+ * tags their weight) — what TrainingGraph.forwardBackward differentiates.
+ */
 export function glmLossRef(config: GlmConfig, params: ParamLookup, layout: TrainingLayout, lossScale: number, dropout: DropoutMasks | null = null): number {
   const names = modelTensorNames(config);
   const hidden = glmHiddenRef(config, params, layout, dropout);
@@ -183,19 +186,16 @@ export function glmLossRef(config: GlmConfig, params: ParamLookup, layout: Train
   const V = config.vocabSize;
   const head = config.tieWordEmbeddings || (config.family === 'glm' && !hasParam(params, names.lmHead)) ? params(names.embedding) : params(names.lmHead);
   let loss = 0;
-  let answerRow = 0;
   const W = layout.maskWords;
-  layout.answerMask.forEach((mask, r) => {
-    if (mask === 0) return;
+  layout.lossRows.forEach((r, row) => {
     const logits = linearRows(hidden.subarray(r * C, (r + 1) * C), 1, head, null, C);
-    // With answer masks (the constrained loss) the softmax runs over the allowed tokens only.
-    const masks = layout.answerMasks;
-    const row = answerRow++;
+    // With masks (the constrained loss, prompt tags) the softmax runs over the allowed tokens only.
+    const masks = layout.lossMasks;
     const allowed = (v: number): boolean => masks === null || ((masks[row * W + (v >> 5)]! >>> (v & 31)) & 1) === 1;
     let max = -Infinity;
     logits.forEach((v, i) => { if (allowed(i)) max = Math.max(max, v); });
     const lse = max + Math.log(logits.reduce((s, v, i) => (allowed(i) ? s + Math.exp(v - max) : s), 0));
-    loss += (lse - logits[layout.targets[r]!]!) * lossScale;
+    loss += (lse - logits[layout.targets[r]!]!) * layout.lossWeight[r]! * lossScale;
   });
   if (V <= 0) throw new Error('empty vocabulary');
   return loss;

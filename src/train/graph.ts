@@ -47,6 +47,10 @@ export interface PassResult {
   loss: number;
   /** Answer tokens in the batch. */
   answerTokens: number;
+  /** Σ over prompt-tag rows (TrainSequence.promptTags) of their cross-entropy times `lossScale` (unweighted: the tags' weight scales only the gradient). */
+  tagLoss: number;
+  /** Prompt-tag rows in the batch. */
+  tagRows: number;
   /** Tokens processed (prompt + answer, no padding). */
   tokens: number;
 }
@@ -135,27 +139,36 @@ export class TrainingGraph {
 
   /**
    * Forward + backward over `sequences`; gradients of the loss Σ_answer-tokens CE · lossScale
-   * accumulate into the parameter gradients. With lossScale = 1 / (answer tokens of the whole
+   * (+ Σ_prompt-tag-rows CE · tag weight · lossScale) accumulate into the parameter gradients. With lossScale = 1 / (answer tokens of the whole
    * optimizer batch) the accumulated gradient is that of the mean token cross-entropy.
    */
   async forwardBackward(sequences: readonly TrainSequence[], lossScale: number, dropout: HiddenDropout | null = null): Promise<PassResult> {
     const layout = trainingStep(this.config.family, sequences);
     const losses = this.run(layout, lossScale, true, dropout);
-    return { loss: await this.sumLosses(losses, layout), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
+    return { ...(await this.sumLosses(losses, layout)), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
   }
 
   /** Forward only: the loss (Σ CE · lossScale over answer tokens), no gradients touched; dropout only when asked (a dev loss has none). */
   async evaluate(sequences: readonly TrainSequence[], lossScale: number, dropout: HiddenDropout | null = null): Promise<PassResult> {
     const layout = trainingStep(this.config.family, sequences);
     const losses = this.run(layout, lossScale, false, dropout);
-    return { loss: await this.sumLosses(losses, layout), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
+    return { ...(await this.sumLosses(losses, layout)), answerTokens: layout.answerTokens, tokens: tokenCount(layout) };
   }
 
-  private async sumLosses(losses: GpuTensor, layout: TrainingLayout): Promise<number> {
-    const values = await this.ctx.readF32(losses.buffer, losses.offset, layout.answerRows.length);
-    let total = 0;
-    for (const value of values) total += value;
-    return total;
+  /** The loss rows' values summed apart: answer rows, and prompt-tag rows with their weight taken out. */
+  private async sumLosses(losses: GpuTensor, layout: TrainingLayout): Promise<Pick<PassResult, 'loss' | 'tagLoss' | 'tagRows'>> {
+    const values = await this.ctx.readF32(losses.buffer, losses.offset, layout.lossRows.length);
+    let loss = 0;
+    let tagLoss = 0;
+    let tagRows = 0;
+    values.forEach((value, i) => {
+      if (layout.tagRow[i] === 0) loss += value;
+      else {
+        tagLoss += value / layout.lossWeight[layout.lossRows[i]!]!; // the kernel wrote CE · weight · lossScale
+        tagRows++;
+      }
+    });
+    return { loss, tagLoss, tagRows };
   }
 
   private run(layout: TrainingLayout, lossScale: number, backward: boolean, dropout: HiddenDropout | null): GpuTensor {
@@ -197,17 +210,17 @@ export class TrainingGraph {
     const hidden = workspace.get('hidden.final', [N, C]);
     finalNorm(ctx, config, weights, last, hidden);
 
-    // ---- LM head + cross-entropy (+ head backward) over the answer rows only ----
-    // Prompt and padding rows carry no loss, so their logits are never computed: the answer
-    // rows of the final hidden states are gathered into [A, C] (the embedding kernel is a row
-    // gather), and their gradient is scattered back into a zeroed dHidden [N, C].
-    const { answerRows } = layout;
+    // ---- LM head + cross-entropy (+ head backward) over the loss rows only ----
+    // Prompt rows (but prompt tags') and padding rows carry no loss, so their logits are never
+    // computed: the loss rows of the final hidden states are gathered into [A, C] (the embedding
+    // kernel is a row gather), and their gradient is scattered back into a zeroed dHidden [N, C].
+    const { lossRows: answerRows } = layout;
     const A = answerRows.length;
     const rowIds = workspace.upload('answer.rows', [A], answerRows);
     const answerHidden = workspace.get('answer.hidden', [A, C]);
     embedding(ctx, rowIds, hidden, answerHidden);
     const targets = workspace.upload('answer.targets', [A], answerRows.map((r) => layout.targets[r]!));
-    const rowWeights = workspace.upload('answer.weights', [A], new Float32Array(A).fill(lossScale)); // answerMask is 1 on every answer row
+    const rowWeights = workspace.upload('answer.weights', [A], Float32Array.from(answerRows, (r) => layout.lossWeight[r]! * lossScale));
     const losses = workspace.get('losses', [A]);
     const dAnswer = workspace.get('d.answer', [A, C]);
     const ones = workspace.upload('ones', [N], new Float32Array(N).fill(1));
@@ -218,8 +231,8 @@ export class TrainingGraph {
     // The constrained loss: disallowed logits become -inf before the softmax, so the loss is over
     // the allowed tokens only and their gradient is 0 (the mask's backward is the identity elsewhere).
     const W = layout.maskWords;
-    if (layout.answerMasks && W !== maskWords(V)) throw new Error(`answer masks of ${W} words per row, the model's ${V} logits need ${maskWords(V)}`);
-    const masks = layout.answerMasks ? workspace.upload('answer.masks', [A, W], layout.answerMasks) : null;
+    if (layout.lossMasks && W !== maskWords(V)) throw new Error(`answer masks of ${W} words per row, the model's ${V} logits need ${maskWords(V)}`);
+    const masks = layout.lossMasks ? workspace.upload('answer.masks', [A, W], layout.lossMasks) : null;
     for (let r0 = 0; r0 < A; r0 += blockRows) {
       const R = Math.min(blockRows, A - r0);
       const hBlock = tensor(answerHidden.buffer, [R, C], answerHidden.offset + r0 * C);

@@ -103,6 +103,8 @@ export interface SftProgress {
   tokensPerSecond: number;
   /** Mean answer-token cross-entropy on the dev set, on evaluation steps. */
   devLoss?: number;
+  /** Mean cross-entropy per prompt-tag row of this step's batch, when its sequences carry prompt tags. */
+  tagLoss?: number;
   elapsedMs: number;
 }
 
@@ -260,21 +262,27 @@ export class SftTrainer {
     const t0 = performance.now();
     this.graph.zeroGrads();
     let lossSum = 0;
+    let tagLossSum = 0;
+    let tagRows = 0;
     let tokens = 0;
     for (const [pass, batch] of batches.entries()) {
       const dropout = options.hiddenDropout > 0 ? { p: options.hiddenDropout, seed: dropoutPassSeed(options.seed, step, pass) } : null;
       const result = await this.graph.forwardBackward(batch, 1 / (perStep * this.meanAnswerTokens), dropout);
       lossSum += result.loss;
+      tagLossSum += result.tagLoss;
+      tagRows += result.tagRows;
       tokens += result.tokens;
     }
     // Back from the fixed token weight to this step's mean token cross-entropy.
     const loss = answerTokens > 0 ? (lossSum * perStep * this.meanAnswerTokens) / answerTokens : NaN;
+    const tagLoss = tagRows > 0 ? (tagLossSum * perStep * this.meanAnswerTokens) / tagRows : undefined;
     const lr = learningRate(step, { peakLr: options.lr, warmupSteps: options.warmupSteps, totalSteps: options.steps, minLr: options.minLr });
     const { gradNorm } = await this.optimizer.step(lr);
     this.step = step;
     const seconds = (performance.now() - t0) / 1000;
     const progress: SftProgress = {
       step, totalSteps: options.steps, loss, lr, gradNorm, tokensPerSecond: tokens / Math.max(seconds, 1e-9), elapsedMs: performance.now() - started,
+      ...(tagLoss !== undefined ? { tagLoss } : {}),
     };
     if (options.evalEvery > 0 && data.dev && data.dev.length > 0 && (step % options.evalEvery === 0 || step === options.steps)) {
       progress.devLoss = await this.evaluateLoss(data.dev);

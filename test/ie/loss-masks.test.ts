@@ -100,6 +100,9 @@ describe('constrained-loss masks', () => {
     expect(masked(half)).toEqual([1, 3, 5, 7, 9]);
     expect(half.map((s) => s.answer)).toEqual(sequences.map((s) => s.answer)); // tokens untouched
     expect(half[0]).not.toHaveProperty('answerMasks');
+    // Whatever else a sequence carries (prompt tags) stays with it, masked or not.
+    const promptTags = { rows: [0], targets: [5], allowed: Uint32Array.of(1 << 5), weight: 0.5 };
+    expect(keepAnswerMasksOnShare(sequences.map((s) => ({ ...s, promptTags })), 0.5).every((s) => s.promptTags === promptTags)).toBe(true);
     expect(masked(keepAnswerMasksOnShare(sequences, 0.3))).toEqual([3, 6, 9]);
     // An example repeated back to back (sftRepeats) with an odd count: masked in one copy, plain in the other.
     const three = sequences.slice(0, 3);

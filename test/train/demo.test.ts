@@ -150,7 +150,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // A continuation of the continuation: the card walks the whole chain of runs.
     // It also sees conll04's examples twice per epoch (sftRepeats).
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1, sftLanguageModelling: { share: 0.5, casie: true }, sftTaggedText: { share: 0.25 }, sftSyntheticCopy: { share: 0.2, minTokens: 3, maxTokens: 6 } };
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1, sftLanguageModelling: { share: 0.5, casie: true }, sftTaggedText: { share: 0.25 }, sftSyntheticCopy: { share: 0.2, minTokens: 3, maxTokens: 6 }, sftPromptTags: { weight: 0.5, negatives: 1 } };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
@@ -175,6 +175,13 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const [, copyCount] = /^\[sft\] copy task: (\d+) runs of 3–6 random tokens written back, 20% of the SFT training set$/.exec(copyLine)!;
     expect(Number(copyCount)).toBe(Math.round((ieSequences + Number(lmCount) + Number(taggedCount)) / 4));
     expect(thirdState.sft!.sequences).toBe(ieSequences + Number(lmCount) + Number(taggedCount) + Number(copyCount));
+    // Prompt tags on every IE sequence: one vocabulary of tag tokens, rows on each dataset's sequences, a tag loss every step.
+    expect(thirdLog.find((l) => l.startsWith('[sft] prompt tags:'))).toMatch(/^\[sft\] prompt tags: O \d+, I \d+, B location \d+, organization \d+, other \d+, person \d+, .* \(tokens the training texts never use\), weight 0\.5, 1 outside rows per tagged row$/);
+    for (const dataset of ['conll04', 'wnut17', 'resume-ner']) {
+      expect(thirdLog.find((l) => l.startsWith(`[sft] ${dataset}: prompt tags on `))).toMatch(/prompt tags on [1-9]\d* sequences, [1-9][\d.]* tag rows per sequence$/);
+    }
+    // (a step whose batch drew only LM, tagged-text and copy sequences has no tag rows, and says nothing)
+    expect(thirdLog.filter((l) => /^\[sft\] step \d+\/\d+ loss [\d.]+ tags [\d.]+ /.test(l)).length).toBeGreaterThan(0);
     // Mention replacement at share 1: every mention whose type has another text in the pool changes, in both copies.
     const replacedLine = thirdLog.find((l) => l.startsWith('[sft] conll04: mention replacement'))!;
     const [, changed, mentions] = /changed (\d+) of (\d+) entity mentions over 2 copies$/.exec(replacedLine)!;
@@ -192,7 +199,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
     expect(thirdCard).toContain('batches grouped by length over 2 steps, hidden dropout 0.1 on the attention and MLP outputs, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
-    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\), GLM gMASK language modelling on the training texts and CASIE's as 50% of the training sequences, the tagged-text task \(the text written back with each entity bracketed with its type\) as 25% of the training sequences, the copy task \(runs of 3–6 random tokens written back verbatim\) as 20% of the training sequences \(run of preset "small-continued-2"\)/);
+    expect(thirdCard).toMatch(/on 50% of the training sequences, the plain loss on the rest and on dev\), mention replacement \(each entity text of an example replaced by another training mention of its type with probability 1, drawn anew for every copy\), GLM gMASK language modelling on the training texts and CASIE's as 50% of the training sequences, the tagged-text task \(the text written back with each entity bracketed with its type\) as 25% of the training sequences, the copy task \(runs of 3–6 random tokens written back verbatim\) as 20% of the training sequences, the prompt-tag task \(each mention token of the text predicts its BIO tag from its own prompt position, 1 outside tokens per tagged one, loss weight 0.5\) \(run of preset "small-continued-2"\)/);
     expect(thirdCard).toContain('more SFT on the same data, from the model above: fresh AdamW, a new warmup + cosine schedule, another seed\'s batch order (run of preset "small-continued")');
     expect(thirdCard).toMatch(new RegExp(`\\| ${N + 4} \\| [0-9.]+ \\|`));
 
@@ -200,7 +207,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     // here with span answers (2 tokens of each run from a random offset).
     const copyOnly: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued', seed: 4, sftSyntheticCopy: { share: 1, minTokens: 3, maxTokens: 5, span: 2 } };
     await expect(runDemoPipeline({ ctx, preset: { ...copyOnly, sftTaggedText: { share: 0.25 } }, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: () => {} }))
-      .rejects.toThrow(/sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling or sftTaggedText/);
+      .rejects.toThrow(/sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling, sftTaggedText or sftPromptTags/);
     const copyLog: string[] = [];
     const copyState = await runDemoPipeline({ ctx, preset: copyOnly, dataDir: DATA_DIR, outDir: freshDir(), resume: false, stopAfter: 'sft', warmStart: path.join(continuedDir, 'model'), log: (l) => copyLog.push(l) });
     const copyRuns = copyOnly.sft.steps * copyOnly.sft.batchSize * copyOnly.sft.accumulation;

@@ -169,7 +169,7 @@ for (const family of ['glm', 'glm2'] as const) {
       ];
       const layout = trainingStep(tiny.config.family, masked);
       expect(layout.maskWords).toBe(1);
-      expect(Array.from(layout.answerMasks!)).toEqual([...masked[0]!.answerMasks!, ...sequences[1]!.answer.map(() => 0xffffffff)]);
+      expect(Array.from(layout.lossMasks!)).toEqual([...masked[0]!.answerMasks!, ...sequences[1]!.answer.map(() => 0xffffffff)]);
       const lossScale = 1 / layout.answerTokens;
       const host = tiny.tensors.map((t) => ({ name: t.name, data: Float64Array.from(t.data) }));
       const byName = new Map(host.map((t) => [t.name, t]));
@@ -189,6 +189,50 @@ for (const family of ['glm', 'glm2'] as const) {
         }
         graph.destroy();
       }
+    });
+
+    it('prompt tags: weighted loss rows on prompt positions, over their allowed tokens; gradient = finite differences', async () => {
+      const tiny = await tinyModel(family, 23);
+      // Sequence 0 tags prompt positions 0 and 2 (tokens 1 and 3) with targets among {5, 6, 7}; its
+      // answer keeps the constrained loss. Sequence 1 tags position 1 only, answer unmasked.
+      const tagMask = Uint32Array.of((1 << 5) | (1 << 6) | (1 << 7));
+      const tagged: TrainSequence[] = [
+        { ...sequences[0]!, answerMasks: Uint32Array.from(sequences[0]!.answer, (t) => (1 << t) | 0b110), promptTags: { rows: [0, 2], targets: [6, 5], allowed: tagMask, weight: 0.5 } },
+        { ...sequences[1]!, promptTags: { rows: [1], targets: [7], allowed: tagMask, weight: 0.5 } },
+      ];
+      const layout = trainingStep(tiny.config.family, tagged);
+      const T = layout.rows; // 8
+      expect(Array.from(layout.lossRows)).toEqual([0, 2, 4, 5, 6, T + 1, T + 2, T + 3, T + 4, T + 5, T + 6]);
+      expect(Array.from(layout.tagRow)).toEqual([1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0]);
+      expect(layout.answerTokens).toBe(8);
+      expect([layout.targets[0], layout.targets[2], layout.targets[T + 1]]).toEqual([6, 5, 7]);
+      expect(Array.from(layout.lossWeight.filter((w) => w !== 0))).toEqual([0.5, 0.5, 1, 1, 1, 0.5, 1, 1, 1, 1, 1]);
+      expect(Array.from(layout.lossMasks!)).toEqual([tagMask[0], tagMask[0], ...tagged[0]!.answerMasks!, tagMask[0], ...sequences[1]!.answer.map(() => 0xffffffff)]);
+
+      const lossScale = 1 / layout.answerTokens;
+      const host = tiny.tensors.map((t) => ({ name: t.name, data: Float64Array.from(t.data) }));
+      const byName = new Map(host.map((t) => [t.name, t]));
+      const lookup = (name: string): Float64Array => byName.get(name)!.data;
+      const loss = (): number => glmLossRef(tiny.config, lookup, layout, lossScale);
+      // Without the tags: the answer rows' loss alone, what the pass reports as `loss`.
+      const untagged = tagged.map(({ promptTags: _, ...rest }) => rest);
+      const answerOnly = glmLossRef(tiny.config, lookup, trainingStep(tiny.config.family, untagged), lossScale);
+      const graph = new TrainingGraph(tiny.model);
+      graph.zeroGrads();
+      const pass = await graph.forwardBackward(tagged, lossScale);
+      expect(pass.loss).toBeCloseTo(answerOnly, 5);
+      expect(pass.tagRows).toBe(3);
+      expect(pass.answerTokens).toBe(8);
+      // The tag rows' loss is reported without its weight: 0.5 · tagLoss is the rest of the total.
+      expect(pass.loss + 0.5 * pass.tagLoss).toBeCloseTo(loss(), 5);
+      expect(pass.tagLoss).toBeGreaterThan(0);
+      expect(pass.tagLoss / (3 * lossScale)).toBeLessThan(Math.log(3) + 1); // a softmax over 3 tokens, not 11
+      for (const { name, grad } of graph.params) {
+        const gpu = await tiny.model.ctx.readF32(grad.buffer, grad.offset, grad.shape.reduce((a, b) => a * b, 1));
+        const numeric = finiteDifferenceGrad(() => loss(), byName.get(name)!.data, 1e-5);
+        expectClose(gpu, numeric, { atol: 2e-5, rtol: 2e-3 }, `d tagged loss / d ${name}`);
+      }
+      graph.destroy();
     });
 
     it('one AdamW step changes the weights exactly as the reference update from the reference gradient', async () => {
@@ -235,13 +279,27 @@ for (const family of ['glm', 'glm2'] as const) {
   });
 }
 
+describe('training layout prompt tags', () => {
+  it('are refused outside the prompt, out of order, without a target each, or with a weight that is not positive', () => {
+    const [a] = sequences as [TrainSequence, TrainSequence]; // a prompt of 5 tokens
+    const tags = { rows: [0, 3], targets: [1, 2], allowed: Uint32Array.of(0b110), weight: 1 };
+    expect(trainingStep('glm', [{ ...a, promptTags: tags }]).lossRows.length).toBe(2 + 3);
+    expect(() => trainingStep('glm', [{ ...a, promptTags: { ...tags, rows: [0, 4] } }])).toThrow(/row 4 is not a prompt position before the last/);
+    expect(() => trainingStep('glm', [{ ...a, promptTags: { ...tags, rows: [3, 1] } }])).toThrow(/must ascend/);
+    expect(() => trainingStep('glm', [{ ...a, promptTags: { ...tags, targets: [1] } }])).toThrow(/2 prompt tag rows but 1 targets/);
+    expect(() => trainingStep('glm', [{ ...a, promptTags: { ...tags, weight: 0 } }])).toThrow(/weight 0 must be a positive number/);
+    expect(() => trainingStep('glm', [{ ...a, promptTags: { ...tags, allowed: new Uint32Array(2) } }, { ...a, answerMasks: new Uint32Array(3) }])).toThrow(/rows of 1 words, others of 2/);
+  });
+});
+
 describe('training layout answer masks', () => {
   it('are refused when their size does not fit the answer or differs between sequences', () => {
     const [a, b] = sequences as [TrainSequence, TrainSequence]; // answers of 3 and 5 tokens
     expect(() => trainingStep('glm', [{ ...a, answerMasks: new Uint32Array(4) }])).toThrow(/4 words for 3 answer tokens/);
     expect(() => trainingStep('glm', [{ ...a, answerMasks: new Uint32Array(6) }, { ...b, answerMasks: new Uint32Array(5) }])).toThrow(/rows of 1 words, others of 2/);
     const none = trainingStep('glm', [a, b]);
-    expect(none.answerMasks).toBeNull();
+    expect(none.lossMasks).toBeNull();
+    expect(none.tagRow.every((flag) => flag === 0)).toBe(true);
     expect(none.maskWords).toBe(0);
   });
 });

@@ -152,7 +152,10 @@ export function sftStageDescription(preset: DemoPreset, first: boolean): string 
     : `, the tagged-text task (the text written back with each entity bracketed with its type) as ${Math.round(taggedShare * 100)}% of the training sequences`;
   const copyTask = copy === undefined ? ''
     : `, the copy task (${copyRuns(copy)}) as ${Math.round(copy.share * 100)}% of the training sequences`;
-  return `${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged}${copyTask}`;
+  const tags = preset.sftPromptTags;
+  const promptTags = tags === undefined ? ''
+    : `, the prompt-tag task (each mention token of the text predicts its BIO tag from its own prompt position, ${tags.negatives} outside tokens per tagged one, loss weight ${tags.weight})`;
+  return `${what}${grouped}${dropout}${repeats}${constrained}${replacement}${languageModelling}${tagged}${copyTask}${promptTags}`;
 }
 
 export function writeModelCard({ state, report, config, parameterCount }: ModelCardInput): string {

@@ -29,7 +29,8 @@ import { inferTaskKind } from '../../ie/answer.ts';
 import type { IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
-import { encodeTrainingExamples } from '../../ie/task-data.ts';
+import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from '../../ie/task-data.ts';
+import { promptTagVocabulary, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
@@ -261,6 +262,7 @@ function progressLine(stage: string, progress: SftProgress, firstStep: number): 
   const stepsHere = progress.step - firstStep;
   const eta = stepsHere > 0 ? (seconds / stepsHere) * (progress.totalSteps - progress.step) : 0;
   return `[${stage}] step ${progress.step}/${progress.totalSteps} loss ${progress.loss.toFixed(4)}` +
+    (progress.tagLoss !== undefined ? ` tags ${progress.tagLoss.toFixed(4)}` : '') +
     (progress.devLoss !== undefined ? ` dev ${progress.devLoss.toFixed(4)}` : '') +
     ` lr ${progress.lr.toExponential(2)} |g| ${progress.gradNorm.toFixed(3)} ${Math.round(progress.tokensPerSecond)} tok/s` +
     ` ${seconds.toFixed(1)}s eta ${eta.toFixed(0)}s`;
@@ -501,8 +503,17 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     if (preset.sftConstrainedShare !== undefined && !lossMasks) throw new Error(`preset "${preset.name}": sftConstrainedShare needs sftConstrainedLoss`);
     const copyTask = preset.sftSyntheticCopy;
     const copyOnly = copyTask?.share === 1;
-    if (copyOnly && (preset.sftLanguageModelling || preset.sftTaggedText)) {
-      throw new Error(`preset "${preset.name}": sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling or sftTaggedText`);
+    if (copyOnly && (preset.sftLanguageModelling || preset.sftTaggedText || preset.sftPromptTags)) {
+      throw new Error(`preset "${preset.name}": sftSyntheticCopy.share 1 trains the copy task alone, so it takes no sftLanguageModelling, sftTaggedText or sftPromptTags`);
+    }
+    // The prompt-tag task (preset.sftPromptTags): one tag vocabulary over every dataset's entity types.
+    const promptTags = preset.sftPromptTags;
+    const tagVocab = promptTags
+      ? promptTagVocabulary(tokenizer, DEMO_DATASETS.flatMap((dataset) => schemas.get(dataset)!.entityTypes), config.vocabSize, tokenCounts(tokenizer, trainTexts(DEMO_DATASETS)))
+      : null;
+    if (promptTags && tagVocab) {
+      log(`[sft] prompt tags: O ${tagVocab.outside}, I ${tagVocab.inside}, B ${[...tagVocab.begin].map(([type, id]) => `${type} ${id}`).join(', ')} (tokens the training texts never use), ` +
+        `weight ${promptTags.weight}, ${promptTags.negatives} outside rows per tagged row`);
     }
     for (const dataset of DEMO_DATASETS) {
       const schema = schemas.get(dataset)!;
@@ -518,8 +529,25 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const copies = replacement === undefined ? [examples]
         : replacedCopies(examples, replacement, repeats, Math.imul(preset.seed, 7919) + DEMO_DATASETS.indexOf(dataset) * 101);
       const encodedCopies = copies.map((copy) => encode(copy, lossMasks));
+      const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task: inferTaskKind(schema), style: promptStyleOf(config.raw) };
+      // Repeat r of the training set; with prompt tags each repeat draws its own outside rows.
+      const repeat = (r: number): TrainSequence[] => {
+        const encoded: EncodedDataset = encodedCopies[r % copies.length]!;
+        if (!promptTags || !tagVocab) return encoded.sequences;
+        const firstIndex = (DEMO_DATASETS.indexOf(dataset) * 64 + r) * 1_000_000;
+        return withPromptTags(encoded, copies[r % copies.length]!, encoder, tagVocab, { ...promptTags, seed: preset.seed }, firstIndex);
+      };
       // The copy task alone (sftSyntheticCopy.share 1): the IE examples serve the dev loss only.
-      if (!copyOnly) for (let r = 0; r < repeats; r++) train.push(...encodedCopies[r % copies.length]!.sequences);
+      if (!copyOnly) {
+        for (let r = 0; r < repeats; r++) {
+          const sequences = repeat(r);
+          train.push(...sequences);
+          if (promptTags) {
+            const rows = sequences.reduce((n, sequence) => n + (sequence.promptTags?.rows.length ?? 0), 0);
+            if (r === 0) log(`[sft] ${dataset}: prompt tags on ${sequences.length} sequences, ${(rows / Math.max(1, sequences.length)).toFixed(1)} tag rows per sequence`);
+          }
+        }
+      }
       for (const copy of encodedCopies) tooLong += copy.tooLong;
       const encoded = encodedCopies[0]!;
       if (replacement !== undefined) {
