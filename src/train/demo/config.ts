@@ -31,6 +31,7 @@
 //   small-continued-16  600 more steps for a finished small-continued-12 model as it was trained, a quarter of the sequences the tagged-text task (seed 18)
 //   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19; stopped at step 357)
 //   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
+//   small-continued-19  600 more steps for a finished small-continued-12 model as it was trained, with the prompt-tag task (ie/prompt-tags.ts) on every IE sequence (seed 31)
 //   small-balanced  a fresh small model with the balanced residual (train/residual-balance.ts), 500 SFT steps
 //   small-balanced-2  small-balanced at cool peaks, a token of pretraining, 2200 SFT steps, copy runs of 8-16 (stopped at step 569: its answers collapsed)
 //   small-balanced-3  small-balanced-2 at 0.4 of the balance (s = 60), 1,400 SFT steps, a fifth copy runs (ran to the end: stable, no copy, behind the shipped model; not shipped)

@@ -519,8 +519,9 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const schema = schemas.get(dataset)!;
       const examples = limit(readSplit(dataDir, dataset, 'train'), preset.trainPerDataset, preset.pickShortest);
       // `masks` has no default: the dev set passes undefined for the plain loss, which a default would replace.
-      const encode = (items: readonly IeExample[], masks: typeof lossMasks): ReturnType<typeof encodeTrainingExamples> =>
-        encodeTrainingExamples(items, schema, tokenizer, 'glm', config.maxSequenceLength, inferTaskKind(schema), promptStyleOf(config.raw), masks);
+      const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task: inferTaskKind(schema), style: promptStyleOf(config.raw) };
+      const encode = (items: readonly IeExample[], masks: typeof lossMasks): EncodedDataset =>
+        encodeTrainingExamples(items, schema, tokenizer, encoder.family, config.maxSequenceLength, encoder.task, encoder.style, masks);
       if (preset.sftTaggedText) taggedPool.push(...encodeTaggedTextExamples(examples, schema, tokenizer, 'glm', config.maxSequenceLength).sequences);
       const repeats = preset.sftRepeats?.[dataset] ?? 1;
       // Mention replacement (preset.sftMentionReplacement): every copy of the training set gets its
@@ -529,24 +530,19 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       const copies = replacement === undefined ? [examples]
         : replacedCopies(examples, replacement, repeats, Math.imul(preset.seed, 7919) + DEMO_DATASETS.indexOf(dataset) * 101);
       const encodedCopies = copies.map((copy) => encode(copy, lossMasks));
-      const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task: inferTaskKind(schema), style: promptStyleOf(config.raw) };
       // Repeat r of the training set; with prompt tags each repeat draws its own outside rows.
       const repeat = (r: number): TrainSequence[] => {
-        const encoded: EncodedDataset = encodedCopies[r % copies.length]!;
+        const encoded = encodedCopies[r % copies.length]!;
         if (!promptTags || !tagVocab) return encoded.sequences;
         const firstIndex = (DEMO_DATASETS.indexOf(dataset) * 64 + r) * 1_000_000;
         return withPromptTags(encoded, copies[r % copies.length]!, encoder, tagVocab, { ...promptTags, seed: preset.seed }, firstIndex);
       };
       // The copy task alone (sftSyntheticCopy.share 1): the IE examples serve the dev loss only.
-      if (!copyOnly) {
-        for (let r = 0; r < repeats; r++) {
-          const sequences = repeat(r);
-          train.push(...sequences);
-          if (promptTags) {
-            const rows = sequences.reduce((n, sequence) => n + (sequence.promptTags?.rows.length ?? 0), 0);
-            if (r === 0) log(`[sft] ${dataset}: prompt tags on ${sequences.length} sequences, ${(rows / Math.max(1, sequences.length)).toFixed(1)} tag rows per sequence`);
-          }
-        }
+      const repeated = copyOnly ? [] : Array.from({ length: repeats }, (_, r) => repeat(r));
+      for (const sequences of repeated) train.push(...sequences);
+      if (promptTags && repeated[0]) {
+        const rows = repeated[0].reduce((n, sequence) => n + (sequence.promptTags?.rows.length ?? 0), 0);
+        log(`[sft] ${dataset}: prompt tags on ${repeated[0].length} sequences, ${(rows / Math.max(1, repeated[0].length)).toFixed(1)} tag rows per sequence`);
       }
       for (const copy of encodedCopies) tooLong += copy.tooLong;
       const encoded = encodedCopies[0]!;
