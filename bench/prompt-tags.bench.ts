@@ -3,8 +3,10 @@
 // hidden state's logits over the tag tokens (the same tokens the demo pipeline trains: its three
 // datasets' entity types, the tokens their training texts use least). On the CPU float64 reference
 // forward (src/reference/glm.ts), so it needs no GPU and is exact. Prints, per dataset, token accuracy
-// (against tagging everything O), B-tag precision / recall / F1 (typed), and the F1 of the entity
-// spans the BIO tags spell (start token, end token and type exact). A model never trained on the task
+// (against tagging everything O), B-tag precision / recall / F1 (typed), the F1 of the entity spans
+// the BIO tags spell (start token, end token and type exact), and those spans as entity mentions of
+// the text (the tokens' characters, white space trimmed) scored by the project's metric, strict
+// entity F1 (ie/metrics.ts) as `npx chatuie eval` scores answers. A model never trained on the task
 // scores near nothing on B tags; the spans are what a tagger alone would extract. Never fails on a number.
 //   node --import ./bin/register.mjs bench/prompt-tags.bench.ts [--model public/models/chatuie-demo]
 //     [--data ../shared/data] [--limit 50]
@@ -15,6 +17,8 @@ import { inferTaskKind } from '../src/ie/answer.ts';
 import { promptStyleOf } from '../src/ie/prompt.ts';
 import { promptTagMask, promptTagsFor, promptTagVocabulary, tokenCounts } from '../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
+import { scoreExtractions } from '../src/ie/metrics.ts';
+import { extractionOf, type EntityMention, type Extraction, type IeExample } from '../src/ie/spans.ts';
 import { loadCheckpointTokenizer, promptIdsFor, promptTextFor, type IeTaskEncoder } from '../src/ie/task-data.ts';
 import { modelTensorNames } from '../src/model/names.ts';
 import { trainingStep } from '../src/model/positions.ts';
@@ -49,7 +53,7 @@ const trainTexts = DEMO_DATASETS.flatMap((dataset) => readSplit(dataDir, dataset
 const vocab = promptTagVocabulary(tokenizer, DEMO_DATASETS.flatMap((d) => schemas.get(d)!.entityTypes), config.vocabSize, tokenCounts(tokenizer, trainTexts));
 const typeOf = new Map([...vocab.begin].map(([type, id]) => [id, type]));
 
-/** Spans the BIO tags spell: a B row and the I rows right after it. */
+/** Spans the BIO tags spell: a B row and the I rows right after it, as "first-last-type" of tag indices. */
 function spans(tags: readonly number[]): Set<string> {
   const out = new Set<string>();
   tags.forEach((tag, i) => {
@@ -61,6 +65,21 @@ function spans(tags: readonly number[]): Set<string> {
   });
   return out;
 }
+
+/** The spans as mentions of the example's text: the characters of their tokens, white space trimmed off both ends. */
+function mentionsOf(found: Set<string>, rows: readonly number[], prompt: readonly number[], example: IeExample, offset: number): EntityMention[] {
+  const charAt = (row: number): number => tokenizer.decode(prompt.slice(0, row)).length - offset;
+  const mentions: EntityMention[] = [];
+  for (const span of found) {
+    const [first, last, type] = span.split('-') as [string, string, string];
+    let start = Math.max(0, charAt(rows[Number(first)]!));
+    let end = Math.min(example.text.length, charAt(rows[Number(last)]! + 1));
+    while (start < end && /\s/.test(example.text[start]!)) start++;
+    while (end > start && /\s/.test(example.text[end - 1]!)) end--;
+    if (end > start) mentions.push({ type, start, end, text: example.text.slice(start, end) });
+  }
+  return mentions;
+}
 const f1 = (tp: number, predicted: number, gold: number): string => {
   const p = predicted ? tp / predicted : 0;
   const r = gold ? tp / gold : 0;
@@ -69,17 +88,19 @@ const f1 = (tp: number, predicted: number, gold: number): string => {
 
 console.log(`model ${modelDir}; the first ${limit} dev examples of each dataset, every text token of the prompt; tag tokens O ${vocab.outside}, I ${vocab.inside}, ` +
   `B ${[...vocab.begin].map(([type, id]) => `${type} ${id}`).join(', ')}\n`);
-console.log('| dataset | text tokens | token accuracy % (all O) | B tags P / R / F1 % | entity spans P / R / F1 % |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log('| dataset | text tokens | token accuracy % (all O) | B tags P / R / F1 % | token spans P / R / F1 % | entity F1 % (the eval\'s metric) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const dataset of DEMO_DATASETS) {
   const schema = schemas.get(dataset)!;
   const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task: inferTaskKind(schema), style };
   const allowed = promptTagMask(vocab, schema.entityTypes);
   const candidates = [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)];
   const counts = { tokens: 0, right: 0, outside: 0, bTp: 0, bPredicted: 0, bGold: 0, sTp: 0, sPredicted: 0, sGold: 0 };
+  const scored: { gold: Extraction; predicted: Extraction }[] = [];
   for (const example of readSplit(dataDir, dataset, 'dev').slice(0, limit)) {
     const prompt = promptIdsFor(encoder, example.text);
-    const gold = promptTagsFor(tokenizer, prompt, promptTextFor(encoder, example.text), example, vocab, allowed, { weight: 1, negatives: 1_000_000, seed: 0 }, 0);
+    const promptText = promptTextFor(encoder, example.text);
+    const gold = promptTagsFor(tokenizer, prompt, promptText, example, vocab, allowed, { weight: 1, negatives: 1_000_000, seed: 0 }, 0);
     const hidden = glmHiddenRef(config, lookup, trainingStep(config.family, [{ prompt, answer: [tokenizer.specialTokens.eos] }]));
     const predicted = gold.rows.map((row) => {
       let best = candidates[0]!;
@@ -106,8 +127,11 @@ for (const dataset of DEMO_DATASETS) {
     counts.sGold += goldSpans.size;
     counts.sPredicted += predictedSpans.size;
     for (const span of predictedSpans) counts.sTp += goldSpans.has(span) ? 1 : 0;
+    const entities = mentionsOf(predictedSpans, gold.rows, prompt, example, promptText.length - example.text.length);
+    scored.push({ gold: { ...extractionOf(example), relations: [], events: [] }, predicted: { entities, relations: [], events: [] } });
   }
+  const entityF1 = scoreExtractions(scored).entities.overall.f1;
   console.log(`| ${dataset} | ${counts.tokens} | ${(100 * counts.right / counts.tokens).toFixed(1)} (${(100 * counts.outside / counts.tokens).toFixed(1)}) | ` +
-    `${f1(counts.bTp, counts.bPredicted, counts.bGold)} | ${f1(counts.sTp, counts.sPredicted, counts.sGold)} |`);
+    `${f1(counts.bTp, counts.bPredicted, counts.bGold)} | ${f1(counts.sTp, counts.sPredicted, counts.sGold)} | ${(100 * entityF1).toFixed(1)} |`);
 }
 console.log(`\n(${path.basename(modelDir)}: ${config.numLayers} layers, C = ${C}; the tag rows use the LM head's rows of the tag tokens)`);
