@@ -68,7 +68,7 @@ function spans(tags: readonly number[]): Set<string> {
 
 /** The spans as mentions of the example's text: the characters of their tokens, white space trimmed off both ends. */
 function mentionsOf(found: Set<string>, rows: readonly number[], prompt: readonly number[], example: IeExample, offset: number): EntityMention[] {
-  const charAt = (row: number): number => tokenizer.decode(prompt.slice(0, row)).length - offset;
+  const charAt = (row: number): number => (row === 0 ? 0 : tokenizer.decode(prompt.slice(0, row)).length) - offset;
   const mentions: EntityMention[] = [];
   for (const span of found) {
     const [first, last, type] = span.split('-') as [string, string, string];

@@ -1,0 +1,82 @@
+// The prompt tags' scores at decoding time, shared by the benches that bias a mention's first token
+// with them (tag-bias.bench.ts, tag-bias-decode.bench.ts): the demo pipeline's tag vocabulary, the
+// tag log-probabilities of a prompt's rows (CPU float64 reference forward), and the best B-T score
+// of the word starts where a mention beginning with a given piece of text could start.
+import path from 'node:path';
+import type { GlmConfig } from '../src/model/config.ts';
+import type { Tokenizer } from '../src/io/tokenizer.ts';
+import { promptTagVocabulary, tokenCounts, type PromptTagVocabulary } from '../src/ie/prompt-tags.ts';
+import { schemaFromDataset } from '../src/ie/schema.ts';
+import { isWordCharacterCode } from '../src/ie/spans.ts';
+import { modelTensorNames } from '../src/model/names.ts';
+import { trainingStep } from '../src/model/positions.ts';
+import { glmHiddenRef } from '../src/reference/glm.ts';
+import { DEMO_DATASETS } from '../src/train/demo/config.ts';
+import { readSplit } from '../src/train/demo/pipeline.ts';
+
+/** The tag vocabulary the demo pipeline trains with: the three datasets' entity types, the tokens their training texts use least. */
+export function demoTagVocabulary(tokenizer: Tokenizer, dataRoot: string, modelVocabSize: number): PromptTagVocabulary {
+  const schemas = DEMO_DATASETS.map((dataset) => schemaFromDataset(readSplit(dataRoot, dataset, 'train')));
+  const texts = DEMO_DATASETS.flatMap((dataset) => readSplit(dataRoot, dataset, 'train').map((e) => e.text));
+  return promptTagVocabulary(tokenizer, schemas.flatMap((s) => s.entityTypes), modelVocabSize, tokenCounts(tokenizer, texts));
+}
+
+export interface PromptTagScores {
+  /** log p(tag) at the prompt row holding text character `char`, over the schema's tag tokens. */
+  at(char: number, tag: number): number;
+  /** The best log p(B-type) over the word starts of the text where a mention beginning with `piece` could start (-Infinity: none). */
+  bestStart(piece: string, begin: number): number;
+}
+
+/** The tag scores of one prompt (`prompt` ids, whose text ends with `text` at character `offset` of the prompt text). */
+export function promptTagScores(
+  config: GlmConfig,
+  params: ReadonlyMap<string, Float64Array>,
+  tokenizer: Tokenizer,
+  prompt: readonly number[],
+  text: string,
+  offset: number,
+  tagIds: readonly number[],
+): PromptTagScores {
+  const lookup = (name: string): Float64Array => {
+    const found = params.get(name);
+    if (!found) throw new Error(`no tensor ${name}`);
+    return found;
+  };
+  const names = modelTensorNames(config);
+  const head = params.get(names.lmHead) ?? lookup(names.embedding);
+  const C = config.hiddenSize;
+  const hidden = glmHiddenRef(config, lookup, trainingStep(config.family, [{ prompt, answer: [tokenizer.specialTokens.eos] }]));
+  const starts = prompt.map((_, j) => (j === 0 ? 0 : tokenizer.decode(prompt.slice(0, j)).length));
+  const rowOf = (char: number): number => {
+    let j = 0;
+    while (j + 1 < prompt.length && starts[j + 1]! <= offset + char) j++;
+    return j;
+  };
+  const cache = new Map<number, number[]>();
+  const logProbs = (row: number): number[] => {
+    let values = cache.get(row);
+    if (values === undefined) {
+      const logits = tagIds.map((id) => { let v = 0; for (let c = 0; c < C; c++) v += hidden[row * C + c]! * head[id * C + c]!; return v; });
+      const max = Math.max(...logits);
+      const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
+      cache.set(row, (values = logits.map((v) => v - lse)));
+    }
+    return values;
+  };
+  const at = (char: number, tag: number): number => logProbs(rowOf(char))[tagIds.indexOf(tag)]!;
+  return {
+    at,
+    bestStart(piece, begin) {
+      let best = -Infinity;
+      for (let p = piece.length > 0 ? text.indexOf(piece) : -1; p >= 0; p = text.indexOf(piece, p + 1)) {
+        if (p > 0 && isWordCharacterCode(text.charCodeAt(p - 1)) && isWordCharacterCode(text.charCodeAt(p))) continue; // inside a word
+        best = Math.max(best, at(p, begin));
+      }
+      return best;
+    },
+  };
+}
+
+/** The data root of a dataset folder (../shared/data for ../shared/data/conll04). */
+export const dataRootOf = (dataDir: string): string => path.dirname(dataDir);
