@@ -3,10 +3,18 @@
 // tag log-probabilities of a prompt's rows (CPU float64 reference forward), and the best B-T score
 // of the word starts where a mention beginning with a given piece of text could start.
 import path from 'node:path';
+import { createNodeContext } from '../src/gpu/node.ts';
+import { loadCheckpoint } from '../src/io/checkpoint.ts';
+import { directorySource } from '../src/io/node-source.ts';
 import type { GlmConfig } from '../src/model/config.ts';
 import type { Tokenizer } from '../src/io/tokenizer.ts';
+import { inferTaskKind } from '../src/ie/answer.ts';
+import { buildConstraintVocabulary } from '../src/ie/constraint.ts';
+import { promptStyleOf } from '../src/ie/prompt.ts';
 import { promptTagVocabulary, tokenCounts, type PromptTagVocabulary } from '../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
+import { loadCheckpointTokenizer, type IeTaskEncoder } from '../src/ie/task-data.ts';
+import { GlmModel } from '../src/model/model.ts';
 import { isWordCharacterCode } from '../src/ie/spans.ts';
 import { modelTensorNames } from '../src/model/names.ts';
 import { trainingStep } from '../src/model/positions.ts';
@@ -78,5 +86,41 @@ export function promptTagScores(
   };
 }
 
-/** The data root of a dataset folder (../shared/data for ../shared/data/conll04). */
-export const dataRootOf = (dataDir: string): string => path.dirname(dataDir);
+/** The part of a token a mention's first characters are: what follows the quote, bracket or space it may hold. */
+export function mentionPiece(tokenizer: Tokenizer, id: number): string {
+  return tokenizer.decode([id]).replace(/^[\s",[]+/, '');
+}
+
+/**
+ * What both tag-bias benches start from: a dataset folder's schema (its train split's) and first
+ * `limit` dev examples, the checkpoint on the GPU and as float64 tensors, the constraint's
+ * vocabulary, and the demo pipeline's tag vocabulary with the schema's tag tokens (O, I, B per type).
+ */
+export async function loadTagBench(modelDir: string, dataDir: string, limit: number) {
+  const root = path.dirname(dataDir);
+  const dataset = path.basename(dataDir);
+  const schema = schemaFromDataset(readSplit(root, dataset, 'train'));
+  const task = inferTaskKind(schema);
+  const source = directorySource(modelDir);
+  const tokenizer = await loadCheckpointTokenizer(source);
+  const checkpoint = await loadCheckpoint(source);
+  const { config } = checkpoint;
+  const ctx = await createNodeContext();
+  const model = await GlmModel.load(ctx, checkpoint);
+  const vocab = demoTagVocabulary(tokenizer, root, config.vocabSize);
+  const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task, style: promptStyleOf(config.raw) };
+  return {
+    schema,
+    task,
+    examples: readSplit(root, dataset, 'dev').slice(0, limit),
+    tokenizer,
+    config,
+    ctx,
+    model,
+    encoder,
+    constraintVocab: buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize),
+    vocab,
+    params: new Map([...checkpoint.tensors].map(([name, t]) => [name, Float64Array.from(t.data)])),
+    tagIds: [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)],
+  };
+}

@@ -7,23 +7,16 @@
 // constrained greedy decoding. Batch 1, 128 new tokens. Never fails on a number.
 //   node --import ./bin/register.mjs bench/tag-bias-decode.bench.ts --model runs/more19/sft
 //     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2]
-import path from 'node:path';
-import { createNodeContext } from '../src/gpu/node.ts';
-import { loadCheckpoint } from '../src/io/checkpoint.ts';
-import { directorySource } from '../src/io/node-source.ts';
-import { inferTaskKind, parseAnswer, type AnswerParseResult } from '../src/ie/answer.ts';
+import { parseAnswer, type AnswerParseResult } from '../src/ie/answer.ts';
 import { withTokenBudget } from '../src/ie/budget.ts';
-import { buildConstraintVocabulary, createAnswerConstraint } from '../src/ie/constraint.ts';
+import { createAnswerConstraint } from '../src/ie/constraint.ts';
 import { budgetReserve } from '../src/ie/extract.ts';
 import { scoreExtractions } from '../src/ie/metrics.ts';
-import { decodeAnswerIds, promptStyleOf, stopTokenIds } from '../src/ie/prompt.ts';
-import { schemaFromDataset } from '../src/ie/schema.ts';
+import { decodeAnswerIds, stopTokenIds } from '../src/ie/prompt.ts';
 import { extractionOf, type Extraction } from '../src/ie/spans.ts';
-import { loadCheckpointTokenizer, promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
-import { GlmModel } from '../src/model/model.ts';
+import { promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
 import { GlmSession } from '../src/model/session.ts';
-import { readSplit } from '../src/train/demo/pipeline.ts';
-import { demoTagVocabulary, promptTagScores } from './prompt-tag-scores.ts';
+import { loadTagBench, mentionPiece, promptTagScores } from './prompt-tag-scores.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,25 +28,10 @@ const limit = Number(arg('limit', '50'));
 const lambdas = arg('lambdas', '0,2').split(',').map(Number);
 const maxNewTokens = 128;
 
-const root = path.dirname(dataDir);
-const dataset = path.basename(dataDir);
-const schema = schemaFromDataset(readSplit(root, dataset, 'train'));
-const task = inferTaskKind(schema);
-const examples = readSplit(root, dataset, 'dev').slice(0, limit);
-const source = directorySource(modelDir);
-const tokenizer = await loadCheckpointTokenizer(source);
-const checkpoint = await loadCheckpoint(source);
-const { config } = checkpoint;
-const ctx = await createNodeContext();
-const model = await GlmModel.load(ctx, checkpoint);
-const encoder = { tokenizer, family: 'glm' as const, schema, task, style: promptStyleOf(config.raw) };
-const constraintVocab = buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize);
-const vocab = demoTagVocabulary(tokenizer, root, config.vocabSize);
-const params = new Map([...checkpoint.tensors].map(([name, t]) => [name, Float64Array.from(t.data)]));
-const tagIds = [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)];
+const { schema, task, examples, tokenizer, config, ctx, model, encoder, constraintVocab, vocab, params, tagIds } = await loadTagBench(modelDir, dataDir, limit);
 const stops = new Set(stopTokenIds(tokenizer, 'glm'));
 const V = config.vocabSize;
-const pieces = Array.from({ length: V }, (_, t) => tokenizer.decode([t]).replace(/^[\s",[]+/, ''));
+const pieces = Array.from({ length: V }, (_, t) => mentionPiece(tokenizer, t));
 // The answer so far ends with the opening quote of an element of a list under key T: `"T": [` and complete strings.
 const OPENING = /"((?:[^"\\]|\\.)*)":\s*\[(?:"(?:[^"\\]|\\.)*",\s*)*"$/;
 

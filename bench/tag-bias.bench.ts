@@ -9,21 +9,13 @@
 // datasets (answer tokens are decoded one at a time to place them). Never fails on a number.
 //   node --import ./bin/register.mjs bench/tag-bias.bench.ts --model runs/more19/sft
 //     [--data ../shared/data/conll04] [--limit 100]
-import path from 'node:path';
-import { createNodeContext } from '../src/gpu/node.ts';
-import { loadCheckpoint } from '../src/io/checkpoint.ts';
-import { directorySource } from '../src/io/node-source.ts';
-import { inferTaskKind, serializeAnswer } from '../src/ie/answer.ts';
-import { buildConstraintVocabulary } from '../src/ie/constraint.ts';
+import { serializeAnswer } from '../src/ie/answer.ts';
 import { answerLossMasks } from '../src/ie/loss-masks.ts';
-import { buildAnswerIds, promptStyleOf } from '../src/ie/prompt.ts';
-import { schemaFromDataset } from '../src/ie/schema.ts';
-import { loadCheckpointTokenizer, promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
+import { buildAnswerIds } from '../src/ie/prompt.ts';
+import { promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
 import { answerLogits } from '../src/model/logits.ts';
-import { GlmModel } from '../src/model/model.ts';
-import { readSplit } from '../src/train/demo/pipeline.ts';
 import { characterRoles } from './answer-characters.ts';
-import { demoTagVocabulary, promptTagScores } from './prompt-tag-scores.ts';
+import { loadTagBench, mentionPiece, promptTagScores } from './prompt-tag-scores.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,24 +26,8 @@ const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '100'));
 const lambdas = [0, 0.25, 0.5, 1, 2, 4];
 
-const root = path.dirname(dataDir);
-const schema = schemaFromDataset(readSplit(root, path.basename(dataDir), 'train'));
-const task = inferTaskKind(schema);
-const examples = readSplit(root, path.basename(dataDir), 'dev').slice(0, limit);
-const source = directorySource(modelDir);
-const tokenizer = await loadCheckpointTokenizer(source);
-const checkpoint = await loadCheckpoint(source);
-const { config } = checkpoint;
-const ctx = await createNodeContext();
-const model = await GlmModel.load(ctx, checkpoint);
-const style = promptStyleOf(config.raw);
-const encoder = { tokenizer, family: 'glm' as const, schema, task, style };
-const constraintVocab = buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize);
+const { schema, task, examples, tokenizer, config, model, encoder, constraintVocab, vocab, params, tagIds } = await loadTagBench(modelDir, dataDir, limit);
 const words = Math.ceil(config.vocabSize / 32);
-
-const vocab = demoTagVocabulary(tokenizer, root, config.vocabSize);
-const params = new Map([...checkpoint.tensors].map(([name, t]) => [name, Float64Array.from(t.data)]));
-const tagIds = [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)];
 
 const halves = [0, 1].map(() => ({ positions: 0, right: lambdas.map(() => 0) }));
 let skipped = 0;
@@ -83,7 +59,7 @@ for (const [e, example] of examples.entries()) {
     const allowed: number[] = [];
     for (let t = 0; t < config.vocabSize; t++) if (((mask[t >> 5]! >>> (t & 31)) & 1) === 1) allowed.push(t);
     const bonus = allowed.map((t) => {
-      const best = scores.bestStart(tokenizer.decode([t]).replace(/^[\s",[]+/, ''), begin); // the mention's part of the token
+      const best = scores.bestStart(mentionPiece(tokenizer, t), begin);
       return Number.isFinite(best) ? best : -20;
     });
     const half = halves[e < examples.length / 2 ? 0 : 1]!;

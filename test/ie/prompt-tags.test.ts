@@ -2,24 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { inferTaskKind } from '../../src/ie/answer.ts';
 import { promptTagMask, promptTagsFor, promptTagVocabulary, tokenCounts, withPromptTags } from '../../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../../src/ie/schema.ts';
-import type { IeExample } from '../../src/ie/spans.ts';
 import { flatMentions } from '../../src/ie/tagged-text.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptIdsFor, promptTextFor, type IeTaskEncoder } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { trainingStep } from '../../src/model/positions.ts';
 import { readSplit } from './realdata.ts';
+import { DECONCINI } from '../helpers/ie-example.ts';
 
-const example: IeExample = {
-  id: 'x',
-  text: 'Sen. Dennis DeConcini of Arizona met Bush .',
-  entities: [
-    { type: 'location', start: 25, end: 32, text: 'Arizona' },
-    { type: 'person', start: 5, end: 21, text: 'Dennis DeConcini' },
-    { type: 'person', start: 37, end: 41, text: 'Bush' },
-  ],
-  relations: [],
-  events: [],
-};
+const example = DECONCINI;
 const schema = { entityTypes: ['person', 'location', 'organization'], relationTypes: [], eventTypes: [] };
 // The shipped demo model's tokenizer (a byte-level BPE with GLM-4's split: a word takes the space before it).
 const tokenizer = await loadCheckpointTokenizer(directorySource('public/models/chatuie-demo'));

@@ -6,18 +6,9 @@ import { buildPromptText } from '../../src/ie/prompt.ts';
 import { loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { readSplit } from './realdata.ts';
+import { DECONCINI } from '../helpers/ie-example.ts';
 
-const example: IeExample = {
-  id: 'x',
-  text: 'Sen. Dennis DeConcini of Arizona met Bush .',
-  entities: [
-    { type: 'location', start: 25, end: 32, text: 'Arizona' },
-    { type: 'person', start: 5, end: 21, text: 'Dennis DeConcini' },
-    { type: 'person', start: 37, end: 41, text: 'Bush' },
-  ],
-  relations: [{ type: 'live in', head: 1, tail: 0 }],
-  events: [],
-};
+const example = DECONCINI;
 
 describe('tagged text', () => {
   it('brackets every mention with its type, in text order, and keeps the rest of the text', () => {
