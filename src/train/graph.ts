@@ -139,8 +139,9 @@ export class TrainingGraph {
 
   /**
    * Forward + backward over `sequences`; gradients of the loss Σ_answer-tokens CE · lossScale
-   * (+ Σ_prompt-tag-rows CE · tag weight · lossScale) accumulate into the parameter gradients. With lossScale = 1 / (answer tokens of the whole
-   * optimizer batch) the accumulated gradient is that of the mean token cross-entropy.
+   * (+ Σ_prompt-tag-rows CE · tag weight · lossScale) accumulate into the parameter gradients.
+   * With lossScale = 1 / (answer tokens of the whole optimizer batch) the accumulated gradient is
+   * that of the mean answer-token cross-entropy (plus the tags' weighted share).
    */
   async forwardBackward(sequences: readonly TrainSequence[], lossScale: number, dropout: HiddenDropout | null = null): Promise<PassResult> {
     const layout = trainingStep(this.config.family, sequences);
@@ -214,15 +215,15 @@ export class TrainingGraph {
     // Prompt rows (but prompt tags') and padding rows carry no loss, so their logits are never
     // computed: the loss rows of the final hidden states are gathered into [A, C] (the embedding
     // kernel is a row gather), and their gradient is scattered back into a zeroed dHidden [N, C].
-    const { lossRows: answerRows } = layout;
-    const A = answerRows.length;
-    const rowIds = workspace.upload('answer.rows', [A], answerRows);
-    const answerHidden = workspace.get('answer.hidden', [A, C]);
-    embedding(ctx, rowIds, hidden, answerHidden);
-    const targets = workspace.upload('answer.targets', [A], answerRows.map((r) => layout.targets[r]!));
-    const rowWeights = workspace.upload('answer.weights', [A], Float32Array.from(answerRows, (r) => layout.lossWeight[r]! * lossScale));
+    const { lossRows } = layout;
+    const A = lossRows.length;
+    const rowIds = workspace.upload('loss.rows', [A], lossRows);
+    const lossHidden = workspace.get('loss.hidden', [A, C]);
+    embedding(ctx, rowIds, hidden, lossHidden);
+    const targets = workspace.upload('loss.targets', [A], lossRows.map((r) => layout.targets[r]!));
+    const rowWeights = workspace.upload('loss.weights', [A], Float32Array.from(lossRows, (r) => layout.lossWeight[r]! * lossScale));
     const losses = workspace.get('losses', [A]);
-    const dAnswer = workspace.get('d.answer', [A, C]);
+    const dLoss = workspace.get('d.loss', [A, C]);
     const ones = workspace.upload('ones', [N], new Float32Array(N).fill(1));
     const headGrad = backward ? this.linearGrad(weights.lmHead) : null;
     const fitting = Math.floor(Math.min(LOGIT_BLOCK_BYTES, ctx.limits.maxStorageBufferBindingSize) / (V * 4));
@@ -232,16 +233,16 @@ export class TrainingGraph {
     // the allowed tokens only and their gradient is 0 (the mask's backward is the identity elsewhere).
     const W = layout.maskWords;
     if (layout.lossMasks && W !== maskWords(V)) throw new Error(`answer masks of ${W} words per row, the model's ${V} logits need ${maskWords(V)}`);
-    const masks = layout.lossMasks ? workspace.upload('answer.masks', [A, W], layout.lossMasks) : null;
+    const masks = layout.lossMasks ? workspace.upload('loss.masks', [A, W], layout.lossMasks) : null;
     for (let r0 = 0; r0 < A; r0 += blockRows) {
       const R = Math.min(blockRows, A - r0);
-      const hBlock = tensor(answerHidden.buffer, [R, C], answerHidden.offset + r0 * C);
+      const hBlock = tensor(lossHidden.buffer, [R, C], lossHidden.offset + r0 * C);
       const block = tensor(logits.buffer, [R, V]);
       this.project(ctx, hBlock, weights.lmHead, block);
       if (masks) applyTokenMask(ctx, block, tensor(masks.buffer, [R, W], masks.offset + r0 * W));
       crossEntropyForwardBackward(ctx, block, tensor(targets.buffer, [R], r0), tensor(rowWeights.buffer, [R], r0), tensor(losses.buffer, [R], r0));
       if (backward) {
-        const dBlock = tensor(dAnswer.buffer, [R, C], dAnswer.offset + r0 * C);
+        const dBlock = tensor(dLoss.buffer, [R, C], dLoss.offset + r0 * C);
         linearBackward(ctx, hBlock, weights.lmHead, block, dBlock, headGrad, ones);
         this.loraBackward(hBlock, weights.lmHead, block, dBlock);
       }
@@ -251,7 +252,7 @@ export class TrainingGraph {
     // ---- backward through the final norm and the layers ----
     const dHidden = workspace.get('d.hidden', [N, C]);
     fill(ctx, dHidden, 0);
-    embeddingBackward(ctx, answerRows, dAnswer, dHidden);
+    embeddingBackward(ctx, lossRows, dLoss, dHidden);
     let dOut = workspace.get('d.a', [N, C]);
     let dIn = workspace.get('d.b', [N, C]);
     this.normBackward(dHidden, last, weights.finalNorm, dOut);
