@@ -11,7 +11,7 @@ import type { Tokenizer } from '../src/io/tokenizer.ts';
 import { inferTaskKind } from '../src/ie/answer.ts';
 import { buildConstraintVocabulary } from '../src/ie/constraint.ts';
 import { promptStyleOf } from '../src/ie/prompt.ts';
-import { promptTagVocabulary, tokenCounts, type PromptTagVocabulary } from '../src/ie/prompt-tags.ts';
+import { promptTagVocabulary, promptTagVocabularyOf, tokenCounts, type PromptTagVocabulary } from '../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { loadCheckpointTokenizer, type IeTaskEncoder } from '../src/ie/task-data.ts';
 import { GlmModel } from '../src/model/model.ts';
@@ -94,7 +94,7 @@ export function mentionPiece(tokenizer: Tokenizer, id: number): string {
 /**
  * What both tag-bias benches start from: a dataset folder's schema (its train split's) and first
  * `limit` dev examples, the checkpoint on the GPU and as float64 tensors, the constraint's
- * vocabulary, and the demo pipeline's tag vocabulary with the schema's tag tokens (O, I, B per type).
+ * vocabulary, and the checkpoint's tag vocabulary with the schema's tag tokens (O, I, B per type).
  */
 export async function loadTagBench(modelDir: string, dataDir: string, limit: number) {
   const root = path.dirname(dataDir);
@@ -107,7 +107,8 @@ export async function loadTagBench(modelDir: string, dataDir: string, limit: num
   const { config } = checkpoint;
   const ctx = await createNodeContext();
   const model = await GlmModel.load(ctx, checkpoint);
-  const vocab = demoTagVocabulary(tokenizer, root, config.vocabSize);
+  // The tag tokens the checkpoint records, or (a run before they were recorded) the pipeline's choice again.
+  const vocab = promptTagVocabularyOf(config.raw, config.vocabSize) ?? demoTagVocabulary(tokenizer, root, config.vocabSize);
   const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task, style: promptStyleOf(config.raw) };
   return {
     schema,

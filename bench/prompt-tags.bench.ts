@@ -15,7 +15,7 @@ import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { inferTaskKind } from '../src/ie/answer.ts';
 import { promptStyleOf } from '../src/ie/prompt.ts';
-import { promptTagMask, promptTagsFor, promptTagVocabulary, tokenCounts } from '../src/ie/prompt-tags.ts';
+import { promptTagMask, promptTagsFor, promptTagVocabulary, promptTagVocabularyOf, tokenCounts } from '../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { scoreExtractions } from '../src/ie/metrics.ts';
 import { extractionOf, type EntityMention, type Extraction, type IeExample } from '../src/ie/spans.ts';
@@ -50,7 +50,9 @@ const style = promptStyleOf(config.raw);
 
 const schemas = new Map(DEMO_DATASETS.map((dataset) => [dataset, schemaFromDataset(readSplit(dataDir, dataset, 'train'))]));
 const trainTexts = DEMO_DATASETS.flatMap((dataset) => readSplit(dataDir, dataset, 'train').map((e) => e.text));
-const vocab = promptTagVocabulary(tokenizer, DEMO_DATASETS.flatMap((d) => schemas.get(d)!.entityTypes), config.vocabSize, tokenCounts(tokenizer, trainTexts));
+// The tag tokens the checkpoint records, or those the demo pipeline picks (a model never trained on tags, or one trained before they were recorded).
+const vocab = promptTagVocabularyOf(config.raw, config.vocabSize) ??
+  promptTagVocabulary(tokenizer, DEMO_DATASETS.flatMap((d) => schemas.get(d)!.entityTypes), config.vocabSize, tokenCounts(tokenizer, trainTexts));
 const typeOf = new Map([...vocab.begin].map(([type, id]) => [id, type]));
 
 /** Spans the BIO tags spell: a B row and the I rows right after it, as "first-last-type" of tag indices. */

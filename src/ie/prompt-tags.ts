@@ -71,6 +71,40 @@ export function promptTagVocabulary(tokenizer: Tokenizer, entityTypes: readonly 
   return { outside: ids[0]!, inside: ids[1]!, begin: new Map(types.map((type, i) => [type, ids[i + 2]!])), maskWords: Math.ceil(modelVocabSize / 32) };
 }
 
+/** The config.json key under which a checkpoint trained with prompt tags records its tag tokens. */
+export const PROMPT_TAGS_CONFIG_KEY = 'chatuie_prompt_tags';
+
+/** The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}}. */
+export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number> } {
+  return { outside: vocab.outside, inside: vocab.inside, begin: Object.fromEntries(vocab.begin) };
+}
+
+/**
+ * The tag tokens a checkpoint's config.json records (PROMPT_TAGS_CONFIG_KEY), or null when it has
+ * none (a model never trained on the task). Refuses ids outside the model's vocabulary, repeated
+ * ids, and a record of another shape, naming what is wrong.
+ */
+export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown>>, modelVocabSize: number): PromptTagVocabulary | null {
+  const value = rawConfig[PROMPT_TAGS_CONFIG_KEY];
+  if (value === undefined) return null;
+  const fail = (what: string): never => { throw new Error(`config.json: ${PROMPT_TAGS_CONFIG_KEY} ${what}`); };
+  if (typeof value !== 'object' || value === null) return fail(`must be an object {"outside", "inside", "begin"}, got ${JSON.stringify(value)}`);
+  const record = value as Record<string, unknown>;
+  const id = (name: string, v: unknown): number => {
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < modelVocabSize)) return fail(`${name}: ${JSON.stringify(v)} is not a token id of this model (0 to ${modelVocabSize - 1})`);
+    return v;
+  };
+  const beginRecord = record.begin;
+  if (typeof beginRecord !== 'object' || beginRecord === null || Array.isArray(beginRecord) || Object.keys(beginRecord).length === 0) {
+    return fail('begin: must map each entity type to its token id');
+  }
+  const begin = new Map(Object.entries(beginRecord).map(([type, v]) => [type, id(`begin.${type}`, v)]));
+  const vocab: PromptTagVocabulary = { outside: id('outside', record.outside), inside: id('inside', record.inside), begin, maskWords: Math.ceil(modelVocabSize / 32) };
+  const ids = [vocab.outside, vocab.inside, ...begin.values()];
+  if (new Set(ids).size !== ids.length) fail('gives one token id to two tags');
+  return vocab;
+}
+
 /** The bitmask row allowing the tags of a schema with `entityTypes`: its B tags, I and O. */
 export function promptTagMask(vocab: PromptTagVocabulary, entityTypes: readonly string[]): Uint32Array {
   const mask = new Uint32Array(vocab.maskWords);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inferTaskKind } from '../../src/ie/answer.ts';
-import { promptTagMask, promptTagsFor, promptTagVocabulary, tokenCounts, withPromptTags } from '../../src/ie/prompt-tags.ts';
+import { PROMPT_TAGS_CONFIG_KEY, promptTagMask, promptTagsFor, promptTagVocabulary, promptTagVocabularyJson, promptTagVocabularyOf, tokenCounts, withPromptTags } from '../../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../../src/ie/schema.ts';
 import { flatMentions } from '../../src/ie/tagged-text.ts';
 import { encodeTrainingExamples, loadCheckpointTokenizer, promptIdsFor, promptTextFor, type IeTaskEncoder } from '../../src/ie/task-data.ts';
@@ -32,6 +32,20 @@ describe('prompt tags', () => {
     expect(allowedIds(promptTagMask(vocab, ['person']))).toHaveLength(3);
     expect(() => promptTagMask(vocab, ['event'])).toThrow(/"event" has no tag token/);
     expect(() => promptTagVocabulary(tokenizer, Array.from({ length: 5000 }, (_, i) => `t${i}`), tokenizer.vocabSize, counts)).toThrow(/5000 entity types need 5002 tag tokens/);
+  });
+
+  it('are recorded in config.json and read back; a bad record is refused with what is wrong', () => {
+    const raw = JSON.parse(JSON.stringify({ [PROMPT_TAGS_CONFIG_KEY]: promptTagVocabularyJson(vocab) })) as Record<string, unknown>;
+    expect(promptTagVocabularyOf(raw, tokenizer.vocabSize)).toEqual(vocab);
+    expect(promptTagVocabularyOf({}, tokenizer.vocabSize)).toBeNull();
+    const json = promptTagVocabularyJson(vocab);
+    const read = (value: unknown): unknown => promptTagVocabularyOf({ [PROMPT_TAGS_CONFIG_KEY]: value }, tokenizer.vocabSize);
+    expect(() => read('tags')).toThrow(/chatuie_prompt_tags must be an object/);
+    expect(() => read({ ...json, outside: tokenizer.vocabSize })).toThrow(new RegExp(`outside: ${tokenizer.vocabSize} is not a token id of this model`));
+    expect(() => read({ ...json, inside: 1.5 })).toThrow(/inside: 1.5 is not a token id/);
+    expect(() => read({ ...json, begin: {} })).toThrow(/begin: must map each entity type/);
+    expect(() => read({ ...json, begin: { person: 'x' } })).toThrow(/begin.person: "x" is not a token id/);
+    expect(() => read({ ...json, inside: json.outside })).toThrow(/one token id to two tags/);
   });
 
   it('tag the token of each mention\'s first character B-type, its other tokens I, and outside tokens O, as prompt rows', () => {

@@ -13,6 +13,7 @@ import { promptStyleOf } from '../../src/ie/prompt.ts';
 import { demoPreset, type DemoPreset } from '../../src/train/demo/config.ts';
 import { initialTensors, runDemoPipeline, type EvalReport, type PipelineState } from '../../src/train/demo/pipeline.ts';
 import { inductionCircuit } from '../../src/train/induction-init.ts';
+import { promptTagVocabularyOf } from '../../src/ie/prompt-tags.ts';
 import { mimeticAttention } from '../../src/train/mimetic-init.ts';
 import { runLineage } from '../../src/train/demo/model-card.ts';
 import { CALIBRATION_STEPS, stepsForBudget } from '../../src/train/demo/budget.ts';
@@ -180,6 +181,11 @@ describe('demo-model pipeline (extra-small preset)', () => {
     for (const dataset of ['conll04', 'wnut17', 'resume-ner']) {
       expect(thirdLog.find((l) => l.startsWith(`[sft] ${dataset}: prompt tags on `))).toMatch(/prompt tags on [1-9]\d* sequences, [1-9][\d.]* tag rows per sequence$/);
     }
+    // The model trained with them records its tag tokens in config.json, the ones the log names.
+    const tagsLine = thirdLog.find((l) => l.startsWith('[sft] prompt tags:'))!;
+    const recorded = promptTagVocabularyOf(JSON.parse(readFileSync(path.join(thirdDir, 'model', 'config.json'), 'utf8')) as Record<string, unknown>, thirdState.tokenizer!.vocabSize)!;
+    expect(tagsLine).toContain(`O ${recorded.outside}, I ${recorded.inside}, B ${[...recorded.begin].map(([type, id]) => `${type} ${id}`).join(', ')} (`);
+    expect(promptTagVocabularyOf(JSON.parse(readFileSync(path.join(continuedDir, 'model', 'config.json'), 'utf8')) as Record<string, unknown>, 10_000)).toBeNull();
     // (a step whose batch drew only LM, tagged-text and copy sequences has no tag rows, and says nothing)
     expect(thirdLog.filter((l) => /^\[sft\] step \d+\/\d+ loss [\d.]+ tags [\d.]+ /.test(l)).length).toBeGreaterThan(0);
     // Mention replacement at share 1: every mention whose type has another text in the pool changes, in both copies.

@@ -219,6 +219,7 @@ export interface DemoPreset {
    * relative to an answer token's and `negatives` outside rows drawn per tagged row. The JSON answer
    * teaches where an entity starts through a few tokens per example; this labels every mention
    * token of the text the model reads. Dev sequences carry no tags (the dev loss stays comparable).
+   * The trained model records its tag tokens in config.json (ie/prompt-tags.ts, PROMPT_TAGS_CONFIG_KEY).
    * Absent: no prompt row carries a loss.
    */
   sftPromptTags?: { weight: number; negatives: number };

@@ -30,7 +30,7 @@ import type { IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from '../../ie/task-data.ts';
-import { promptTagVocabulary, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
+import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
@@ -611,7 +611,12 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
     };
     const initialDir = state.warmStart ? state.warmStart.from : path.join(outDir, 'pretrain');
     const finished = await trainStage(options, state, 'sft', preset.sft, { train, dev },
-      () => loadCheckpoint(directorySource(initialDir)),
+      async () => {
+        const start = await loadCheckpoint(directorySource(initialDir));
+        // A model trained with prompt tags records its tag tokens (its checkpoints and the card's folder carry them).
+        if (tagVocab) start.config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson(tagVocab);
+        return start;
+      },
       (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0, devF1);
     copyTokenizerFiles(tokenizerDir, path.join(outDir, 'sft'));
     save();
