@@ -15,7 +15,7 @@ import { promptTagVocabulary, promptTagVocabularyOf, tokenCounts, type PromptTag
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { loadCheckpointTokenizer, type IeTaskEncoder } from '../src/ie/task-data.ts';
 import { GlmModel } from '../src/model/model.ts';
-import { isWordCharacterCode } from '../src/ie/spans.ts';
+import { bestWordStart } from '../src/ie/tag-bias.ts';
 import { modelTensorNames } from '../src/model/names.ts';
 import { trainingStep } from '../src/model/positions.ts';
 import { glmHiddenRef } from '../src/reference/glm.ts';
@@ -73,22 +73,7 @@ export function promptTagScores(
     return values;
   };
   const at = (char: number, tag: number): number => logProbs(rowOf(char))[tagIds.indexOf(tag)]!;
-  return {
-    at,
-    bestStart(piece, begin) {
-      let best = -Infinity;
-      for (let p = piece.length > 0 ? text.indexOf(piece) : -1; p >= 0; p = text.indexOf(piece, p + 1)) {
-        if (p > 0 && isWordCharacterCode(text.charCodeAt(p - 1)) && isWordCharacterCode(text.charCodeAt(p))) continue; // inside a word
-        best = Math.max(best, at(p, begin));
-      }
-      return best;
-    },
-  };
-}
-
-/** The part of a token a mention's first characters are: what follows the quote, bracket or space it may hold. */
-export function mentionPiece(tokenizer: Tokenizer, id: number): string {
-  return tokenizer.decode([id]).replace(/^[\s",[]+/, '');
+  return { at, bestStart: (piece, begin) => bestWordStart(text, piece, (p) => at(p, begin)) };
 }
 
 /**

@@ -15,7 +15,8 @@ import { buildAnswerIds } from '../src/ie/prompt.ts';
 import { promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
 import { answerLogits } from '../src/model/logits.ts';
 import { characterRoles } from './answer-characters.ts';
-import { loadTagBench, mentionPiece, promptTagScores } from './prompt-tag-scores.ts';
+import { mentionPiece } from '../src/ie/tag-bias.ts';
+import { loadTagBench, promptTagScores } from './prompt-tag-scores.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -14,6 +14,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { logSoftmaxArgmax } from '../gpu/kernels/logits.ts';
 import { NO_TOKEN, sampleTokens } from '../gpu/kernels/sample.ts';
 import { applyTokenMask, maskWords } from '../gpu/kernels/token-mask.ts';
+import { scaleAdd } from '../gpu/kernels/scale-add.ts';
 import { Workspace } from '../gpu/workspace.ts';
 import type { TokenConstraint } from '../ie/constraint.ts';
 import type { LoraAdapters } from './lora.ts';
@@ -54,8 +55,23 @@ export interface GenerateOptions {
    * further token ends there (normally the end token it allows once done is a stop id).
    */
   constraints?: readonly (TokenConstraint | null)[];
+  /**
+   * Per-sequence logit bias (null: none), added to the raw logits before the constraint's mask and
+   * the choice. Logprobs stay those of the unbiased, unmasked model.
+   */
+  logitBiases?: readonly (LogitBias | null)[];
   /** Called once at the end with timings (tokens/s). */
   onStats?: (stats: DecodeStats) => void;
+}
+
+/** A bias on the next token's logits, asked for at every step of its sequence. */
+export interface LogitBias {
+  /**
+   * V floats to add to the next token's logits, or null for none at this step. `generatedIds`: the
+   * sequence's tokens so far; `allowed`: its constraint's mask for this step (null when unconstrained),
+   * so that a bias need only score the tokens that can be chosen.
+   */
+  next(generatedIds: readonly number[], allowed: Uint32Array | null): Float32Array | null;
 }
 
 export interface Generation {
@@ -92,6 +108,31 @@ function validate(model: GlmModel, prompts: readonly (readonly number[])[], opti
   if (options.constraints && options.constraints.length !== prompts.length) {
     throw new Error(`generate: ${options.constraints.length} constraints for ${prompts.length} prompts`);
   }
+  if (options.logitBiases && options.logitBiases.length !== prompts.length) {
+    throw new Error(`generate: ${options.logitBiases.length} logit biases for ${prompts.length} prompts`);
+  }
+}
+
+/** The step's bias rows [B, V] (zeros for sequences without one), or null when no sequence has one now. */
+function biasesOf(
+  biases: readonly (LogitBias | null)[] | undefined,
+  generations: readonly Generation[],
+  finished: readonly boolean[],
+  hostMasks: Uint32Array | null,
+  W: number,
+  V: number,
+  t: number,
+): Float32Array | null {
+  if (!biases) return null;
+  let rows: Float32Array | null = null;
+  biases.forEach((bias, b) => {
+    if (bias === null || finished[b]) return;
+    const row = bias.next(generations[b]!.ids, hostMasks ? hostMasks.subarray(b * W, (b + 1) * W) : null);
+    if (row === null) return;
+    if (row.length !== V) throw new Error(`generate: logit bias ${b} returned ${row.length} values at step ${t}, the vocabulary has ${V}`);
+    (rows ??= new Float32Array(biases.length * V)).set(row, b * V);
+  });
+  return rows;
 }
 
 /**
@@ -128,6 +169,7 @@ export async function generate(
   const masks = workspace.get('masks', [B, W]);
   const rawLogSumExp = workspace.get('raw.logsumexp', [B]);
   const rawArgmax = workspace.get('raw.argmax', [B]);
+  const biasRows = options.logitBiases ? workspace.get('bias', [B, V]) : null;
   const allAllowed = new Uint32Array(W).fill(0xffffffff);
 
   const start = performance.now();
@@ -139,10 +181,8 @@ export async function generate(
     for (let t = 0; t < options.maxNewTokens; t++) {
       const logits = session.lastRowLogits(step);
       const constrained = constraints !== null && constraints.some((c, b) => c !== null && !finished[b]);
-      if (constrained) {
-        // The model's normaliser before masking, so that logprobs stay those of the unmasked model.
-        logSoftmaxArgmax(ctx, logits, null, rawArgmax, rawLogSumExp);
-        const hostMasks = new Uint32Array(B * W);
+      const hostMasks = constrained ? new Uint32Array(B * W) : null;
+      if (constrained && hostMasks) {
         constraints.forEach((constraint, b) => {
           if (constraint === null || finished[b]) {
             hostMasks.set(allAllowed, b * W);
@@ -161,11 +201,20 @@ export async function generate(
           }
           hostMasks.set(allowed, b * W);
         });
+      }
+      const hostBias = biasesOf(options.logitBiases, generations, finished, hostMasks, W, V, t);
+      // The model's normaliser before any bias or mask, so that logprobs stay those of the raw model.
+      if (constrained || hostBias) logSoftmaxArgmax(ctx, logits, null, rawArgmax, rawLogSumExp);
+      if (hostBias && biasRows) {
+        ctx.write(biasRows.buffer, hostBias);
+        scaleAdd(ctx, biasRows, 1, logits);
+      }
+      if (constrained && hostMasks) {
         ctx.write(masks.buffer, hostMasks);
         applyTokenMask(ctx, logits, masks);
       }
       if (temperature > 0) ctx.write(uniforms.buffer, Float32Array.from({ length: B }, () => uniformStream.next()));
-      sampleTokens(ctx, logits, { temperature, topP }, temperature > 0 ? uniforms : null, { ids, logprobs }, constrained ? rawLogSumExp : null);
+      sampleTokens(ctx, logits, { temperature, topP }, temperature > 0 ? uniforms : null, { ids, logprobs }, constrained || hostBias ? rawLogSumExp : null);
       ctx.copy(ids.buffer, 0, result.buffer, 0, B * 4);
       ctx.copy(logprobs.buffer, 0, result.buffer, B * 4, B * 4);
       const words = await ctx.read(result.buffer, 0, 2 * B * 4);
@@ -184,7 +233,8 @@ export async function generate(
         if (id === NO_TOKEN || id >= V) throw new Error(`generate: sequence ${b} got no token at step ${t} (every logit masked or not finite)`);
         const generation = generations[b]!;
         generation.ids.push(id);
-        generation.logprobs.push(chosenLogprobs[b]!);
+        // The chosen logit carried its bias; the model's log-probability is without it.
+        generation.logprobs.push(chosenLogprobs[b]! - (hostBias ? hostBias[b * V + id]! : 0));
         if (t > 0) decodeTokens++;
         const constraint = constraints?.[b] ?? null;
         constraint?.advance(id);

@@ -1,7 +1,7 @@
 // generate(): batched greedy / sampled / constrained decoding on tiny random GLMs of both
 // families, checked against step-by-step decoding over full logits rows read back to the host.
 import { describe, expect, it } from 'vitest';
-import { generate, type DecodeStats, type GenerateOptions, type TokenConstraint } from '../../src/model/generate.ts';
+import { generate, type DecodeStats, type GenerateOptions, type LogitBias, type TokenConstraint } from '../../src/model/generate.ts';
 import type { GlmModel } from '../../src/model/model.ts';
 import { GlmSession } from '../../src/model/session.ts';
 import { logSumExpRef } from '../../src/reference/sample.ts';
@@ -151,6 +151,51 @@ for (const family of ['glm', 'glm2'] as const) {
       }
       // The unconstrained sequence in the same batch decodes freely.
       expect(generations[1]!.ids).toEqual(await greedyByHand(model, prompts[1]!, 6, []));
+    });
+
+    it('logit biases: added before the constraint\'s mask and the choice, per sequence; logprobs stay the model\'s', async () => {
+      const { model, config } = await tinyModel(family, 7, 1.5);
+      const V = config.vocabSize;
+      const prompts = PROMPTS[family];
+      const free = await generate(model, prompts, { maxNewTokens: 5, stopIds: [] });
+      // Sequence 0: a large bias at its third step on a token it would not pick; sequence 1: none.
+      const forced = (free[0]!.ids[2]! + 1) % V;
+      const seen: number[][] = [];
+      const third: LogitBias = {
+        next(ids, allowed) {
+          seen.push([...ids]);
+          expect(allowed).toBeNull(); // unconstrained
+          if (ids.length !== 2) return null;
+          const row = new Float32Array(V);
+          row[forced] = 50;
+          return row;
+        },
+      };
+      const biased = await generate(model, prompts, { maxNewTokens: 5, stopIds: [], logitBiases: [third, null, null] });
+      expect(biased[0]!.ids.slice(0, 3)).toEqual([...free[0]!.ids.slice(0, 2), forced]);
+      expect(seen.map((ids) => ids.length)).toEqual([0, 1, 2, 3, 4]);
+      expect(seen[4]).toEqual(biased[0]!.ids.slice(0, 4));
+      expect(biased[1]!.ids).toEqual(free[1]!.ids);
+      expect(biased[2]!.ids).toEqual(free[2]!.ids);
+      await expectModelLogprobs(model, prompts[0]!, biased[0]!.ids, biased[0]!.logprobs);
+      // With a constraint the bias sees the allowed mask and cannot bring back a masked token.
+      const toward = (id: number): LogitBias => ({
+        next(_, allowed) {
+          expect(allowed).not.toBeNull();
+          const row = new Float32Array(V);
+          row[id] = 50;
+          return row;
+        },
+      });
+      const sets = [[2, 7], [0, 1, 9]];
+      for (const [id, first] of [[7, 7], [2, 2], [5, null]] as const) {
+        const [generation] = await generate(model, [prompts[0]!], { maxNewTokens: 2, stopIds: [], constraints: [new FixedSetConstraint(sets, V)], logitBiases: [toward(id)] });
+        expect(sets[0]).toContain(generation!.ids[0]);
+        if (first !== null) expect(generation!.ids[0]).toBe(first);
+        await expectModelLogprobs(model, prompts[0]!, generation!.ids, generation!.logprobs);
+      }
+      await expect(generate(model, prompts, { maxNewTokens: 2, stopIds: [], logitBiases: [null] })).rejects.toThrow(/1 logit biases for 3 prompts/);
+      await expect(generate(model, [prompts[0]!], { maxNewTokens: 2, stopIds: [], logitBiases: [{ next: () => new Float32Array(3) }] })).rejects.toThrow(/returned 3 values at step 0/);
     });
 
     it('a constraint that is done and allows nothing ends its sequence', async () => {

@@ -1,0 +1,85 @@
+// Tag-guided decoding: the model's own prompt tags (ie/prompt-tags.ts) as a bias on the one choice a
+// small model gets wrong most, where an entity mention starts. A model trained with the prompt-tag
+// task knows, at each text position of its prompt, how likely an entity of type T begins there
+// (log p(B-T)); its generated answers do not look that up (docs/demo-model.md, session 23). So at a
+// step that opens a mention in the answer's list of type T, every token the constraint allows gets
+// λ · (the best log p(B-T) over the text's word starts where a mention beginning with that token's
+// characters could start) added to its logit (model/generate.ts, LogitBias). Everything else — the
+// mention's other tokens, where it ends, the types, the answer's shape — stays the model's and the
+// constraint's.
+
+import type { Tokenizer } from '../io/tokenizer.ts';
+import type { LogitBias } from '../model/generate.ts';
+import type { PromptTagVocabulary } from './prompt-tags.ts';
+import { isWordCharacterCode } from './spans.ts';
+
+/** The answer so far ends with the opening quote of an element of a list under key T: `"T": [`, complete strings, `"`. */
+const OPENING = /"((?:[^"\\]|\\.)*)":\s*\[(?:"(?:[^"\\]|\\.)*",\s*)*"$/;
+
+/** The entity type whose list the answer text so far opens a mention in (right after its opening quote), or null. */
+export function openingMentionType(answerSoFar: string, entityTypes: readonly string[]): string | null {
+  const match = OPENING.exec(answerSoFar);
+  if (match === null) return null;
+  const type = JSON.parse(`"${match[1]!}"`) as string;
+  return entityTypes.includes(type) ? type : null;
+}
+
+/** The part of a token a mention's first characters are: what follows the quote, bracket or space it may hold. */
+export function mentionPiece(tokenizer: Tokenizer, id: number): string {
+  return tokenizer.decode([id]).replace(/^[\s",[]+/, '');
+}
+
+/**
+ * The best of `score(p)` over the word starts p of `text` (not inside a word) where `piece` occurs,
+ * or -Infinity where it occurs at none.
+ */
+export function bestWordStart(text: string, piece: string, score: (p: number) => number): number {
+  let best = -Infinity;
+  for (let p = piece.length > 0 ? text.indexOf(piece) : -1; p >= 0; p = text.indexOf(piece, p + 1)) {
+    if (p > 0 && isWordCharacterCode(text.charCodeAt(p - 1)) && isWordCharacterCode(text.charCodeAt(p))) continue;
+    best = Math.max(best, score(p));
+  }
+  return best;
+}
+
+export interface TagBiasOptions {
+  tokenizer: Tokenizer;
+  vocab: PromptTagVocabulary;
+  entityTypes: readonly string[];
+  /** The input text the answer's mentions come from. */
+  text: string;
+  /** log p(tag) at the prompt position holding character `char` of the text (over the schema's tags). */
+  tagLogProb: (char: number, tag: number) => number;
+  /** The bias scale (> 0). */
+  lambda: number;
+  vocabSize: number;
+  /** Decodes the answer ids so far to text (special tokens left out). */
+  decodeAnswer: (ids: readonly number[]) => string;
+}
+
+/** Score of an allowed token that no word start of the text begins with (the constraint rarely allows one). */
+const NO_START = -20;
+
+/** The tag-guided bias of one answer: active only at the steps that open a mention of an entity type. */
+export function promptTagBias(options: TagBiasOptions): LogitBias {
+  const { tokenizer, vocab, entityTypes, text, tagLogProb, lambda, vocabSize } = options;
+  if (!(lambda > 0 && Number.isFinite(lambda))) throw new Error(`tag bias: λ ${lambda} must be a positive number`);
+  const pieces = new Map<number, string>();
+  return {
+    next(generatedIds, allowed) {
+      if (generatedIds.length === 0) return null;
+      const type = openingMentionType(options.decodeAnswer(generatedIds), entityTypes);
+      const begin = type === null ? undefined : vocab.begin.get(type);
+      if (begin === undefined) return null;
+      const row = new Float32Array(vocabSize);
+      for (let v = 0; v < vocabSize; v++) {
+        if (allowed && ((allowed[v >> 5]! >>> (v & 31)) & 1) === 0) continue;
+        let piece = pieces.get(v);
+        if (piece === undefined) pieces.set(v, (piece = mentionPiece(tokenizer, v)));
+        const best = bestWordStart(text, piece, (p) => tagLogProb(p, begin));
+        row[v] = lambda * (Number.isFinite(best) ? best : NO_START);
+      }
+      return row;
+    },
+  };
+}
