@@ -7,7 +7,7 @@ import { validSchemaOrThrow } from '../ie/schema.ts';
 import { parseArgs } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A]';
+export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ]';
 
 export async function extractCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {

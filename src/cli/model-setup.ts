@@ -23,6 +23,7 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   batch: { kind: 'value' },
   beams: { kind: 'value' },
   'length-penalty': { kind: 'value' },
+  'tag-bias': { kind: 'value' },
 };
 
 export interface DecodingChoice {
@@ -38,6 +39,8 @@ export interface DecodingChoice {
   beams: number;
   /** Beam search ranks answers by Σ log p / length^lengthPenalty. */
   lengthPenalty: number;
+  /** Tag-guided decoding's λ (ie/tag-bias.ts; 0: off), for models trained with prompt tags. */
+  tagBias: number;
 }
 
 const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
@@ -61,9 +64,15 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   if (penaltyText !== undefined && (penaltyText.trim() === '' || !Number.isFinite(lengthPenalty) || lengthPenalty < 0)) {
     throw new UsageError(`--length-penalty: "${penaltyText}" is not a number ≥ 0`);
   }
+  const tagBiasText = args.get('tag-bias')?.[0];
+  const tagBias = tagBiasText === undefined ? 0 : Number(tagBiasText);
+  if (tagBiasText !== undefined && (tagBiasText.trim() === '' || !Number.isFinite(tagBias) || tagBias < 0)) {
+    throw new UsageError(`--tag-bias: "${tagBiasText}" is not a number ≥ 0`);
+  }
   return {
     beams,
     lengthPenalty,
+    tagBias,
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
     allowRepeatedEntities: args.has('allow-repeated-entities'),

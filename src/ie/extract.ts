@@ -3,7 +3,7 @@
 // CLI's extract / eval commands and the app's Extract panel call it.
 
 import type { GlmModel } from '../model/model.ts';
-import { generate, type DecodeStats } from '../model/generate.ts';
+import { generate, type DecodeStats, type LogitBias } from '../model/generate.ts';
 import { beamGenerate } from '../model/beam.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
@@ -15,6 +15,8 @@ import type { IeSchema } from './schema.ts';
 import { extractionOf, type IeExample } from './spans.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
+import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabularyOf, type PromptTagVocabulary } from './prompt-tags.ts';
+import { promptTagBias, promptTagScorers } from './tag-bias.ts';
 
 /**
  * Tokens kept for closing an answer, in the worst case of one token per character: from
@@ -47,6 +49,12 @@ export interface ExtractOptions {
   beams?: number;
   /** Beam search ranks ended answers by Σ log p / length^lengthPenalty (default 1). */
   lengthPenalty?: number;
+  /**
+   * Tag-guided decoding (ie/tag-bias.ts): λ > 0 adds λ · log p(B-type) of the model's own prompt
+   * tags to the tokens that can open a mention of that type. Needs a model trained with prompt tags
+   * (config.json's chatuie_prompt_tags) and greedy or sampled decoding (not beams). Default 0: off.
+   */
+  tagBias?: number;
 }
 
 export interface Extracted {
@@ -82,6 +90,14 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
   const encoder = { tokenizer, family, schema, task, style: extractor.style ?? 'full' };
   const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family, model.config.vocabSize) : null;
   const stopIds = stopTokenIds(tokenizer, family);
+  const tagBias = options.tagBias ?? 0;
+  const tagVocab = tagBias > 0 ? promptTagVocabularyOf(model.config.raw, model.config.vocabSize) : null;
+  if (tagBias > 0) {
+    if (!tagVocab) throw new Error(`tag bias ${tagBias}: this model records no prompt tags (${PROMPT_TAGS_CONFIG_KEY} in config.json); it needs a model trained with them`);
+    if ((options.beams ?? 1) > 1) throw new Error('tag bias: greedy or sampled decoding only, not beam search');
+    const missing = schema.entityTypes.filter((type) => !tagVocab.begin.has(type));
+    if (missing.length > 0) throw new Error(`tag bias: the model has no prompt tags for entity type${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${[...tagVocab.begin.keys()].join(', ')})`);
+  }
   const results: Extracted[] = [];
   let decodeMs = 0;
   let generatedTokens = 0;
@@ -92,6 +108,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraintFor = (text: string): TokenConstraint | null =>
       vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null;
+    const logitBiases = tagVocab ? await tagBiases(extractor, options.lora ?? null, schema, prompts, batch, tagVocab, tagBias) : null;
     let stats: DecodeStats | null = null;
     const onStats = (s: DecodeStats) => {
       stats = s;
@@ -110,6 +127,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
           maxNewTokens: options.maxNewTokens,
           stopIds,
           ...(vocab ? { constraints: batch.map(constraintFor) } : {}),
+          ...(logitBiases ? { logitBiases } : {}),
           onStats,
         }, options.lora ?? null);
     const finalStats = stats as DecodeStats | null;
@@ -130,6 +148,26 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     generatedTokens,
     elapsedMs: performance.now() - started,
   };
+}
+
+/** The tag-guided bias of each text of a batch: its prompt's tag scores from the model, then promptTagBias. */
+async function tagBiases(
+  extractor: Extractor,
+  lora: LoraAdapters | null,
+  schema: IeSchema,
+  prompts: readonly (readonly number[])[],
+  texts: readonly string[],
+  vocab: PromptTagVocabulary,
+  lambda: number,
+): Promise<LogitBias[]> {
+  const { model, tokenizer, family } = extractor;
+  const tagIds = [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)];
+  const scorers = await promptTagScorers(model, lora, tokenizer, prompts, texts, tagIds);
+  return texts.map((text, i) => promptTagBias({
+    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, vocabSize: model.config.vocabSize,
+    tagLogProb: scorers[i]!,
+    decodeAnswer: (ids) => decodeAnswerIds(tokenizer, family, ids),
+  }));
 }
 
 /** Extracts from annotated examples' texts and scores the answers strictly against their gold annotations. */

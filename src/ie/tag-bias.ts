@@ -10,6 +10,9 @@
 
 import type { Tokenizer } from '../io/tokenizer.ts';
 import type { LogitBias } from '../model/generate.ts';
+import type { LoraAdapters } from '../model/lora.ts';
+import type { GlmModel } from '../model/model.ts';
+import { GlmSession } from '../model/session.ts';
 import type { PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
 
@@ -82,4 +85,54 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
       return row;
     },
   };
+}
+
+/**
+ * The prompts' tag scores from one prefill of the model (each prompt alone, so that only its own
+ * logits rows are held): for prompt b, (character of texts[b], tag) → log p(tag) over `tagIds` at
+ * the prompt position holding that character. The text must be the end of what the prompt's ids
+ * decode to (special tokens left out), as every prompt family builds it.
+ */
+export async function promptTagScorers(
+  model: GlmModel,
+  lora: LoraAdapters | null,
+  tokenizer: Tokenizer,
+  prompts: readonly (readonly number[])[],
+  texts: readonly string[],
+  tagIds: readonly number[],
+): Promise<((char: number, tag: number) => number)[]> {
+  const scorers: ((char: number, tag: number) => number)[] = [];
+  for (const [b, prompt] of prompts.entries()) {
+    const session = new GlmSession(model, { batch: 1, capacity: prompt.length }, lora);
+    let rows: Float32Array[];
+    try {
+      rows = (await session.readLogits(session.prefill([prompt])))[0]!;
+    } finally {
+      session.destroy();
+    }
+    const decoded = (ids: readonly number[]): string => (ids.length === 0 ? '' : tokenizer.decode(ids, { skipSpecialTokens: true }));
+    const textAt = decoded(prompt).lastIndexOf(texts[b]!);
+    if (textAt < 0) throw new Error(`tag bias: prompt ${b} does not hold its text`);
+    const starts = prompt.map((_, j) => decoded(prompt.slice(0, j)).length);
+    const rowOf = (char: number): number => {
+      let j = 0;
+      while (j + 1 < prompt.length && starts[j + 1]! <= textAt + char) j++;
+      return j;
+    };
+    const cache = new Map<number, number[]>();
+    scorers.push((char, tag) => {
+      const row = rowOf(char);
+      let logProbs = cache.get(row);
+      if (logProbs === undefined) {
+        const logits = tagIds.map((id) => rows[row]![id]!);
+        const max = Math.max(...logits);
+        const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
+        cache.set(row, (logProbs = logits.map((v) => v - lse)));
+      }
+      const k = tagIds.indexOf(tag);
+      if (k < 0) throw new Error(`tag bias: token ${tag} is not one of the schema's tags`);
+      return logProbs[k]!;
+    });
+  }
+  return scorers;
 }

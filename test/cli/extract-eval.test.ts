@@ -100,7 +100,9 @@ describe('chatuie extract and eval', () => {
     expect(report.hallucinated.count).toBe(0);
     const written = readFileSync(predictions, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { ok: boolean; finished: boolean });
     expect(written.every((line) => line.ok && line.finished)).toBe(true);
-    for (const [flag, value, message] of [['--beams', '17', /--beams: at most 16/], ['--length-penalty', '-1', /--length-penalty: "-1" is not a number/]] as const) {
+    for (const [flag, value, message] of [['--beams', '17', /--beams: at most 16/], ['--length-penalty', '-1', /--length-penalty: "-1" is not a number/], ['--tag-bias', 'x', /--tag-bias: "x" is not a number ≥ 0/],
+      // A model never trained with prompt tags cannot be decoded with them: the message says why.
+      ['--tag-bias', '2', /records no prompt tags \(chatuie_prompt_tags in config.json\)/]] as const) {
       const error = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, flag, value]).then(() => null, (e: { code: number; stderr: string }) => e);
       expect(error?.code).not.toBe(0);
       expect(error?.stderr).toMatch(message);

@@ -11,6 +11,16 @@ import { GlmModel } from '../../src/model/model.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
 import { buildByteLevelTokenizerJson } from './fixtures/tokenizers.ts';
+import { PROMPT_TAGS_CONFIG_KEY } from '../../src/ie/prompt-tags.ts';
+import { bestWordStart, mentionPiece, openingMentionType, promptTagScorers } from '../../src/ie/tag-bias.ts';
+import { budgetReserve } from '../../src/ie/extract.ts';
+import { withTokenBudget } from '../../src/ie/budget.ts';
+import { buildConstraintVocabulary, createAnswerConstraint } from '../../src/ie/constraint.ts';
+import { decodeAnswerIds } from '../../src/ie/prompt.ts';
+import { promptIdsFor } from '../../src/ie/task-data.ts';
+import { modelTensorNames } from '../../src/model/names.ts';
+import { trainingStep } from '../../src/model/positions.ts';
+import { glmHiddenRef } from '../../src/reference/glm.ts';
 
 describe('extract', () => {
   it('works when the model has more logits than the tokenizer has tokens', async () => {
@@ -32,5 +42,75 @@ describe('extract', () => {
     const free = await extract({ model, tokenizer, family: 'glm4-chat' }, schema, texts.slice(0, 1), { constrained: false, maxNewTokens: 4, batchSize: 1 });
     expect(typeof free.results[0]!.answerText).toBe('string');
     model.destroy();
+  });
+
+  it('tag-guided decoding: the prompt tags\' scores are the model\'s, and a strong bias opens each mention at the best-tagged word', async () => {
+    const texts = ['Ada Lovelace met Charles Babbage in London .', 'Babbage lived in London .'];
+    const words = [...new Set([...texts.join(' ').split(' '), 'person', 'location'])];
+    const { json } = buildByteLevelTokenizerJson(words.flatMap((w) => [w, ` ${w}`]));
+    const tokenizer = loadHfTokenizer(json);
+    const V = tokenizer.vocabSize;
+    // Tags on the last ordinary ids: O, I, B-person, B-location.
+    const tags = { outside: V - 1, inside: V - 2, begin: { person: V - 3, location: V - 4 } };
+    const raw = { ...TINY_GLM2_CONFIG, padded_vocab_size: V, seq_length: 512, [PROMPT_TAGS_CONFIG_KEY]: tags };
+    const config = parseGlmConfig(raw);
+    const tensors = tinyTensors(config, 1, 1.0); // a seed whose answers name mentions
+    const model = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(config, tensors))));
+    const schema = { entityTypes: ['person', 'location'], relationTypes: [], eventTypes: [] };
+    const extractor = { model, tokenizer, family: 'glm4-chat' as const };
+    const tagIds = [tags.outside, tags.inside, tags.begin.person, tags.begin.location];
+
+    // The scores: log-softmax over the tag tokens of the LM head at the prompt row holding each character (CPU reference forward).
+    const prompt = promptIdsFor({ tokenizer, family: 'glm4-chat', schema, task: 'ner', style: 'full' }, texts[0]!);
+    const [scorer] = await promptTagScorers(model, null, tokenizer, [prompt], [texts[0]!], tagIds);
+    const hidden = glmHiddenRef(config, (name) => Float64Array.from(tensors.find((t) => t.name === name)!.data), trainingStep(config.family, [{ prompt, answer: [0] }]));
+    const head = tensors.find((t) => t.name === modelTensorNames(config).lmHead)!.data;
+    const C = config.hiddenSize;
+    const decodedPrompt = tokenizer.decode(prompt, { skipSpecialTokens: true });
+    const textAt = decodedPrompt.lastIndexOf(texts[0]!);
+    for (const char of [0, 4, 17, 35]) {
+      // The row holding the character: the last prompt token whose decoded prefix starts at or before it.
+      let row = 0;
+      while (row + 1 < prompt.length && tokenizer.decode(prompt.slice(0, row + 1), { skipSpecialTokens: true }).length <= textAt + char) row++;
+      const logits = tagIds.map((id) => { let v = 0; for (let c = 0; c < C; c++) v += hidden[row * C + c]! * head[id * C + c]!; return v; });
+      const lse = Math.log(logits.reduce((sum, v) => sum + Math.exp(v), 0));
+      tagIds.forEach((tag, k) => expect(scorer!(char, tag)).toBeCloseTo(logits[k]! - lse, 4));
+    }
+
+    // Off (0) is plain decoding; strong, every mention's first token is an allowed token whose word start scores best.
+    const options = { constrained: true, maxNewTokens: 40, batchSize: 2 };
+    const plain = await extract(extractor, schema, texts, options);
+    expect((await extract(extractor, schema, texts, { ...options, tagBias: 0 })).results.map((r) => r.ids)).toEqual(plain.results.map((r) => r.ids));
+    const biased = await extract(extractor, schema, texts, { ...options, tagBias: 1000 });
+    expect(biased.results.map((r) => r.ids)).not.toEqual(plain.results.map((r) => r.ids));
+    const scorers = await promptTagScorers(model, null, tokenizer, texts.map((text) => promptIdsFor({ tokenizer, family: 'glm4-chat', schema, task: 'ner', style: 'full' }, text)), texts, tagIds);
+    // Replay each answer through extract()'s constraint: at every step that opens a mention, the
+    // chosen token's tag score is the best of the tokens the constraint allowed there.
+    const vocab = buildConstraintVocabulary(tokenizer, 'glm4-chat', V);
+    let openings = 0;
+    biased.results.forEach((result, i) => {
+      const constraint = withTokenBudget(createAnswerConstraint(vocab, schema, result.text, 'ner', { mentionBoundaries: 'words' }), vocab, options.maxNewTokens, budgetReserve(schema));
+      result.ids.forEach((id, k) => {
+        const type = k > 0 ? openingMentionType(decodeAnswerIds(tokenizer, 'glm4-chat', result.ids.slice(0, k)), schema.entityTypes) : null;
+        const allowed = constraint.allowed();
+        if (type !== null) {
+          openings++;
+          const begin = type === 'person' ? tags.begin.person : tags.begin.location;
+          const score = (t: number): number => bestWordStart(result.text, mentionPiece(tokenizer, t), (p) => scorers[i]!(p, begin));
+          let best = -Infinity;
+          for (let t = 0; t < V; t++) if (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1) best = Math.max(best, score(t));
+          expect(score(id)).toBeCloseTo(best, 4);
+        }
+        constraint.advance(id);
+      });
+    });
+    expect(openings).toBeGreaterThan(0);
+
+    await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, beams: 2 })).rejects.toThrow(/not beam search/);
+    await expect(extract(extractor, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 1 })).rejects.toThrow(/no prompt tags for entity type organization/);
+    model.destroy();
+    const untagged = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: undefined }), tensors))));
+    await expect(extract({ ...extractor, model: untagged }, schema, texts, { ...options, tagBias: 1 })).rejects.toThrow(/records no prompt tags \(chatuie_prompt_tags in config.json\)/);
+    untagged.destroy();
   });
 });
