@@ -77,6 +77,7 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
       const row = new Float32Array(vocabSize);
       for (let v = 0; v < vocabSize; v++) {
         if (allowed && ((allowed[v >> 5]! >>> (v & 31)) & 1) === 0) continue;
+        if (v >= tokenizer.vocabSize) continue; // a padding logit: no text, never opens a mention
         let piece = pieces.get(v);
         if (piece === undefined) pieces.set(v, (piece = mentionPiece(tokenizer, v)));
         const best = bestWordStart(text, piece, (p) => tagLogProb(p, begin));
@@ -90,8 +91,8 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
 /**
  * The prompts' tag scores from one prefill of the model (each prompt alone, so that only its own
  * logits rows are held): for prompt b, (character of texts[b], tag) → log p(tag) over `tagIds` at
- * the prompt position holding that character. The text must be the end of what the prompt's ids
- * decode to (special tokens left out), as every prompt family builds it.
+ * the prompt position holding that character. The text is found where it last occurs in what the
+ * prompt's ids decode to (special tokens left out): every prompt family ends its prompt text with it.
  */
 export async function promptTagScorers(
   model: GlmModel,
