@@ -11,11 +11,11 @@ import type { Tokenizer } from '../src/io/tokenizer.ts';
 import { inferTaskKind } from '../src/ie/answer.ts';
 import { buildConstraintVocabulary } from '../src/ie/constraint.ts';
 import { promptStyleOf } from '../src/ie/prompt.ts';
-import { promptTagVocabulary, promptTagVocabularyOf, tokenCounts, type PromptTagVocabulary } from '../src/ie/prompt-tags.ts';
+import { promptTagVocabulary, promptTagVocabularyOf, schemaTagIds, tokenCounts, type PromptTagVocabulary } from '../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { loadCheckpointTokenizer, type IeTaskEncoder } from '../src/ie/task-data.ts';
 import { GlmModel } from '../src/model/model.ts';
-import { bestWordStart } from '../src/ie/tag-bias.ts';
+import { bestWordStart, promptTagScorer } from '../src/ie/tag-bias.ts';
 import { modelTensorNames } from '../src/model/names.ts';
 import { trainingStep } from '../src/model/positions.ts';
 import { glmHiddenRef } from '../src/reference/glm.ts';
@@ -36,14 +36,13 @@ export interface PromptTagScores {
   bestStart(piece: string, begin: number): number;
 }
 
-/** The tag scores of one prompt (`prompt` ids, whose text ends with `text` at character `offset` of the prompt text). */
+/** The tag scores of one prompt (`prompt` ids, whose prompt text ends with `text`), on the CPU reference forward. */
 export function promptTagScores(
   config: GlmConfig,
   params: ReadonlyMap<string, Float64Array>,
   tokenizer: Tokenizer,
   prompt: readonly number[],
   text: string,
-  offset: number,
   tagIds: readonly number[],
 ): PromptTagScores {
   const lookup = (name: string): Float64Array => {
@@ -55,24 +54,11 @@ export function promptTagScores(
   const head = params.get(names.lmHead) ?? lookup(names.embedding);
   const C = config.hiddenSize;
   const hidden = glmHiddenRef(config, lookup, trainingStep(config.family, [{ prompt, answer: [tokenizer.specialTokens.eos] }]));
-  const starts = prompt.map((_, j) => (j === 0 ? 0 : tokenizer.decode(prompt.slice(0, j)).length));
-  const rowOf = (char: number): number => {
-    let j = 0;
-    while (j + 1 < prompt.length && starts[j + 1]! <= offset + char) j++;
-    return j;
-  };
-  const cache = new Map<number, number[]>();
-  const logProbs = (row: number): number[] => {
-    let values = cache.get(row);
-    if (values === undefined) {
-      const logits = tagIds.map((id) => { let v = 0; for (let c = 0; c < C; c++) v += hidden[row * C + c]! * head[id * C + c]!; return v; });
-      const max = Math.max(...logits);
-      const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
-      cache.set(row, (values = logits.map((v) => v - lse)));
-    }
-    return values;
-  };
-  const at = (char: number, tag: number): number => logProbs(rowOf(char))[tagIds.indexOf(tag)]!;
+  const at = promptTagScorer(tokenizer, prompt, text, tagIds, (row, id) => {
+    let v = 0;
+    for (let c = 0; c < C; c++) v += hidden[row * C + c]! * head[id * C + c]!;
+    return v;
+  });
   return { at, bestStart: (piece, begin) => bestWordStart(text, piece, (p) => at(p, begin)) };
 }
 
@@ -107,6 +93,6 @@ export async function loadTagBench(modelDir: string, dataDir: string, limit: num
     constraintVocab: buildConstraintVocabulary(tokenizer, 'glm', config.vocabSize),
     vocab,
     params: new Map([...checkpoint.tensors].map(([name, t]) => [name, Float64Array.from(t.data)])),
-    tagIds: [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)],
+    tagIds: schemaTagIds(vocab, schema.entityTypes),
   };
 }

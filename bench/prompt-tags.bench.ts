@@ -15,7 +15,7 @@ import { loadCheckpoint } from '../src/io/checkpoint.ts';
 import { directorySource } from '../src/io/node-source.ts';
 import { inferTaskKind } from '../src/ie/answer.ts';
 import { promptStyleOf } from '../src/ie/prompt.ts';
-import { promptTagMask, promptTagsFor, promptTagVocabulary, promptTagVocabularyOf, tokenCounts } from '../src/ie/prompt-tags.ts';
+import { promptTagMask, promptTagsFor, promptTagVocabularyOf, schemaTagIds } from '../src/ie/prompt-tags.ts';
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { scoreExtractions } from '../src/ie/metrics.ts';
 import { extractionOf, type EntityMention, type Extraction, type IeExample } from '../src/ie/spans.ts';
@@ -25,6 +25,7 @@ import { trainingStep } from '../src/model/positions.ts';
 import { glmHiddenRef } from '../src/reference/glm.ts';
 import { DEMO_DATASETS } from '../src/train/demo/config.ts';
 import { readSplit } from '../src/train/demo/pipeline.ts';
+import { demoTagVocabulary } from './prompt-tag-scores.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,10 +50,8 @@ const C = config.hiddenSize;
 const style = promptStyleOf(config.raw);
 
 const schemas = new Map(DEMO_DATASETS.map((dataset) => [dataset, schemaFromDataset(readSplit(dataDir, dataset, 'train'))]));
-const trainTexts = DEMO_DATASETS.flatMap((dataset) => readSplit(dataDir, dataset, 'train').map((e) => e.text));
 // The tag tokens the checkpoint records, or those the demo pipeline picks (a model never trained on tags, or one trained before they were recorded).
-const vocab = promptTagVocabularyOf(config.raw, config.vocabSize) ??
-  promptTagVocabulary(tokenizer, DEMO_DATASETS.flatMap((d) => schemas.get(d)!.entityTypes), config.vocabSize, tokenCounts(tokenizer, trainTexts));
+const vocab = promptTagVocabularyOf(config.raw, config.vocabSize) ?? demoTagVocabulary(tokenizer, dataDir, config.vocabSize);
 const typeOf = new Map([...vocab.begin].map(([type, id]) => [id, type]));
 
 /** Spans the BIO tags spell: a B row and the I rows right after it, as "first-last-type" of tag indices. */
@@ -96,7 +95,7 @@ for (const dataset of DEMO_DATASETS) {
   const schema = schemas.get(dataset)!;
   const encoder: IeTaskEncoder = { tokenizer, family: 'glm', schema, task: inferTaskKind(schema), style };
   const allowed = promptTagMask(vocab, schema.entityTypes);
-  const candidates = [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)];
+  const candidates = schemaTagIds(vocab, schema.entityTypes);
   const counts = { tokens: 0, right: 0, outside: 0, bTp: 0, bPredicted: 0, bGold: 0, sTp: 0, sPredicted: 0, sGold: 0 };
   const scored: { gold: Extraction; predicted: Extraction }[] = [];
   for (const example of readSplit(dataDir, dataset, 'dev').slice(0, limit)) {

@@ -15,7 +15,7 @@ import { scoreExtractions } from '../src/ie/metrics.ts';
 import { decodeAnswerIds, stopTokenIds } from '../src/ie/prompt.ts';
 import { extractionOf, type Extraction } from '../src/ie/spans.ts';
 import { promptTagBias } from '../src/ie/tag-bias.ts';
-import { promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
+import { promptIdsFor } from '../src/ie/task-data.ts';
 import { generate } from '../src/model/generate.ts';
 import { loadTagBench, promptTagScores } from './prompt-tag-scores.ts';
 
@@ -33,10 +33,7 @@ const batch = 25;
 const { schema, task, examples, tokenizer, config, model, encoder, constraintVocab, vocab, params, tagIds } = await loadTagBench(modelDir, dataDir, limit);
 const prompts = examples.map((example) => promptIdsFor(encoder, example.text));
 // The tag scores of each prompt (CPU reference forward), computed once for every λ.
-const scores = examples.map((example, i) => {
-  const offset = promptTextFor(encoder, example.text).length - example.text.length;
-  return promptTagScores(config, params, tokenizer, prompts[i]!, example.text, offset, tagIds);
-});
+const scores = examples.map((example, i) => promptTagScores(config, params, tokenizer, prompts[i]!, example.text, tagIds));
 const stopIds = stopTokenIds(tokenizer, 'glm');
 
 console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags\n`);

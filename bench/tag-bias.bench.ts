@@ -12,7 +12,7 @@
 import { serializeAnswer } from '../src/ie/answer.ts';
 import { answerLossMasks } from '../src/ie/loss-masks.ts';
 import { buildAnswerIds } from '../src/ie/prompt.ts';
-import { promptIdsFor, promptTextFor } from '../src/ie/task-data.ts';
+import { promptIdsFor } from '../src/ie/task-data.ts';
 import { answerLogits } from '../src/model/logits.ts';
 import { characterRoles } from './answer-characters.ts';
 import { mentionPiece } from '../src/ie/tag-bias.ts';
@@ -34,8 +34,6 @@ const halves = [0, 1].map(() => ({ positions: 0, right: lambdas.map(() => 0) }))
 let skipped = 0;
 for (const [e, example] of examples.entries()) {
   const prompt = promptIdsFor(encoder, example.text);
-  const promptText = promptTextFor(encoder, example.text);
-  const offset = promptText.length - example.text.length;
   const answerText = serializeAnswer(example, schema, task);
   const answer = buildAnswerIds(tokenizer, 'glm', answerText);
   const pieces = answer.map((id) => tokenizer.decode([id]));
@@ -43,7 +41,7 @@ for (const [e, example] of examples.entries()) {
   const roles = characterRoles(answerText);
   const masks = answerLossMasks(constraintVocab, schema, example.text, task, answer);
   const rows = await answerLogits(model, prompt, answer);
-  const scores = promptTagScores(config, params, tokenizer, prompt, example.text, offset, tagIds);
+  const scores = promptTagScores(config, params, tokenizer, prompt, example.text, tagIds);
   let at = 0;
   answer.forEach((id, k) => {
     // A token may hold the opening quote and the mention's first characters (` "St`): it is the

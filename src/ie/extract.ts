@@ -15,7 +15,7 @@ import type { IeSchema } from './schema.ts';
 import { extractionOf, type IeExample } from './spans.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
-import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabularyOf, type PromptTagVocabulary } from './prompt-tags.ts';
+import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
 import { promptTagBias, promptTagScorers } from './tag-bias.ts';
 
 /**
@@ -161,7 +161,7 @@ async function tagBiases(
   lambda: number,
 ): Promise<LogitBias[]> {
   const { model, tokenizer, family } = extractor;
-  const tagIds = [vocab.outside, vocab.inside, ...schema.entityTypes.map((type) => vocab.begin.get(type)!)];
+  const tagIds = schemaTagIds(vocab, schema.entityTypes);
   const scorers = await promptTagScorers(model, lora, tokenizer, prompts, texts, tagIds);
   return texts.map((text, i) => promptTagBias({
     tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, vocabSize: model.config.vocabSize,

@@ -105,29 +105,32 @@ export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown
   return vocab;
 }
 
+/** The tag tokens of a schema with `entityTypes`: O, I, then B of each type in the schema's order. */
+export function schemaTagIds(vocab: PromptTagVocabulary, entityTypes: readonly string[]): number[] {
+  return [vocab.outside, vocab.inside, ...entityTypes.map((type) => {
+    const id = vocab.begin.get(type);
+    if (id === undefined) throw new Error(`prompt tags: entity type "${type}" has no tag token (the vocabulary was built for ${[...vocab.begin.keys()].join(', ')})`);
+    return id;
+  })];
+}
+
 /** The bitmask row allowing the tags of a schema with `entityTypes`: its B tags, I and O. */
 export function promptTagMask(vocab: PromptTagVocabulary, entityTypes: readonly string[]): Uint32Array {
   const mask = new Uint32Array(vocab.maskWords);
-  const allow = (id: number): void => { mask[id >> 5]! |= 1 << (id & 31); };
-  allow(vocab.outside);
-  allow(vocab.inside);
-  for (const type of entityTypes) {
-    const id = vocab.begin.get(type);
-    if (id === undefined) throw new Error(`prompt tags: entity type "${type}" has no tag token (the vocabulary was built for ${[...vocab.begin.keys()].join(', ')})`);
-    allow(id);
-  }
+  for (const id of schemaTagIds(vocab, entityTypes)) mask[id >> 5]! |= 1 << (id & 31);
   return mask;
 }
 
 /**
  * Character start of each token of `ids` in decode(ids), found by bisection on decoded prefixes:
- * `tokenAt(c)` is the last token starting at or before character c.
+ * `tokenAt(c)` is the last token starting at or before character c. `decode` turns a non-empty
+ * prefix of the ids into text.
  */
-function tokenLocator(tokenizer: Tokenizer, ids: readonly number[]): (c: number) => number {
+export function tokenLocator(ids: readonly number[], decode: (prefix: readonly number[]) => string): (c: number) => number {
   const starts = new Map<number, number>();
   const startOf = (j: number): number => {
     let start = starts.get(j);
-    if (start === undefined) starts.set(j, (start = j === 0 ? 0 : tokenizer.decode(ids.slice(0, j)).length));
+    if (start === undefined) starts.set(j, (start = j === 0 ? 0 : decode(ids.slice(0, j)).length));
     return start;
   };
   return (c) => {
@@ -173,7 +176,7 @@ export function promptTagsFor(
   const at = indexOfRun(promptIds, textIds);
   if (at < 0) throw new Error(`prompt tags: the prompt ids of example "${example.id}" do not hold its prompt text's tokens as one run`);
   const offset = promptText.length - example.text.length;
-  const tokenAt = tokenLocator(tokenizer, textIds);
+  const tokenAt = tokenLocator(textIds, (prefix) => tokenizer.decode(prefix));
   const firstTextToken = tokenAt(offset);
   // Rows past the prompt's second-to-last position are not taggable (the last one predicts the answer).
   const last = Math.min(textIds.length - 1, promptIds.length - 2 - at);

@@ -13,7 +13,7 @@ import type { LogitBias } from '../model/generate.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import type { GlmModel } from '../model/model.ts';
 import { GlmSession } from '../model/session.ts';
-import type { PromptTagVocabulary } from './prompt-tags.ts';
+import { tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
 
 /** The answer so far ends with the opening quote of an element of a list under key T: `"T": [`, complete strings, `"`. */
@@ -89,10 +89,41 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
 }
 
 /**
- * The prompts' tag scores from one prefill of the model (each prompt alone, so that only its own
- * logits rows are held): for prompt b, (character of texts[b], tag) → log p(tag) over `tagIds` at
- * the prompt position holding that character. The text is found where it last occurs in what the
- * prompt's ids decode to (special tokens left out): every prompt family ends its prompt text with it.
+ * One prompt's tag scorer: (character of `text`, tag) → log p(tag) over `tagIds` at the prompt
+ * position holding that character, from `rowLogit(row, id)`, the LM head's logit of token `id` at
+ * prompt row `row`. The text is found where it last occurs in what the prompt's ids decode to
+ * (special tokens left out): every prompt family ends its prompt text with it.
+ */
+export function promptTagScorer(
+  tokenizer: Tokenizer,
+  prompt: readonly number[],
+  text: string,
+  tagIds: readonly number[],
+  rowLogit: (row: number, id: number) => number,
+): (char: number, tag: number) => number {
+  const decode = (ids: readonly number[]): string => tokenizer.decode(ids, { skipSpecialTokens: true });
+  const textAt = prompt.length === 0 ? -1 : decode(prompt).lastIndexOf(text);
+  if (textAt < 0) throw new Error('tag bias: the prompt does not hold its text');
+  const rowAt = tokenLocator(prompt, decode);
+  const cache = new Map<number, number[]>();
+  return (char, tag) => {
+    const row = rowAt(textAt + char);
+    let logProbs = cache.get(row);
+    if (logProbs === undefined) {
+      const logits = tagIds.map((id) => rowLogit(row, id));
+      const max = Math.max(...logits);
+      const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
+      cache.set(row, (logProbs = logits.map((v) => v - lse)));
+    }
+    const k = tagIds.indexOf(tag);
+    if (k < 0) throw new Error(`tag bias: token ${tag} is not one of the schema's tags`);
+    return logProbs[k]!;
+  };
+}
+
+/**
+ * The prompts' tag scorers (promptTagScorer) from the model's logits rows, one prefill per prompt
+ * so that only its own rows are held.
  */
 export async function promptTagScorers(
   model: GlmModel,
@@ -111,29 +142,7 @@ export async function promptTagScorers(
     } finally {
       session.destroy();
     }
-    const decoded = (ids: readonly number[]): string => (ids.length === 0 ? '' : tokenizer.decode(ids, { skipSpecialTokens: true }));
-    const textAt = decoded(prompt).lastIndexOf(texts[b]!);
-    if (textAt < 0) throw new Error(`tag bias: prompt ${b} does not hold its text`);
-    const starts = prompt.map((_, j) => decoded(prompt.slice(0, j)).length);
-    const rowOf = (char: number): number => {
-      let j = 0;
-      while (j + 1 < prompt.length && starts[j + 1]! <= textAt + char) j++;
-      return j;
-    };
-    const cache = new Map<number, number[]>();
-    scorers.push((char, tag) => {
-      const row = rowOf(char);
-      let logProbs = cache.get(row);
-      if (logProbs === undefined) {
-        const logits = tagIds.map((id) => rows[row]![id]!);
-        const max = Math.max(...logits);
-        const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
-        cache.set(row, (logProbs = logits.map((v) => v - lse)));
-      }
-      const k = tagIds.indexOf(tag);
-      if (k < 0) throw new Error(`tag bias: token ${tag} is not one of the schema's tags`);
-      return logProbs[k]!;
-    });
+    scorers.push(promptTagScorer(tokenizer, prompt, texts[b]!, tagIds, (row, id) => rows[row]![id]!));
   }
   return scorers;
 }

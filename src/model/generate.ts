@@ -209,7 +209,7 @@ export async function generate(
         ctx.write(biasRows.buffer, hostBias);
         scaleAdd(ctx, biasRows, 1, logits);
       }
-      if (constrained && hostMasks) {
+      if (hostMasks) {
         ctx.write(masks.buffer, hostMasks);
         applyTokenMask(ctx, logits, masks);
       }
