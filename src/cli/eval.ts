@@ -1,6 +1,7 @@
 // `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
-// and per type, malformed answers and hallucinated spans, as one JSON object. --predictions
+// and per type, malformed answers and hallucinated spans, as one JSON object (with the
+// tag-guided decoding λ it used: the model's recommended one unless --tag-bias says otherwise). --predictions
 // also writes one line per example (text, the gold answer, the model's answer, whether it
 // finished) for reading the errors.
 
@@ -40,11 +41,13 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
   const { ctx, extractor } = await openExtractor(args.get('model')![0]!);
   try {
     const { run, metrics } = await extractAndScore(extractor, schema, examples, choice);
+    if (run.tagBias.off !== null) process.stderr.write(`${run.tagBias.off}\n`);
     const predictionsFile = args.get('predictions')?.[0];
     if (predictionsFile !== undefined) writeFileSync(predictionsFile, predictionLines(examples, run.results, schema));
     out(JSON.stringify({
       data: file,
       constrained: choice.constrained,
+      tagBias: run.tagBias.lambda,
       schema,
       unfinished: run.results.filter((r) => !r.finished).length,
       decodeTokensPerSecond: run.decodeTokensPerSecond,

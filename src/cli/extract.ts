@@ -21,6 +21,7 @@ export async function extractCommand(argv: readonly string[], out: (text: string
   try {
     const run = await extract(extractor, schema, [text], { ...choice, batchSize: 1 });
     const result = run.results[0]!;
+    if (run.tagBias.off !== null) process.stderr.write(`${run.tagBias.off}\n`);
     const answer = result.parsed.ok ? result.parsed.answer : result.parsed.partial;
     out(JSON.stringify({
       answer: result.answerText,
@@ -31,6 +32,7 @@ export async function extractCommand(argv: readonly string[], out: (text: string
       events: answer.events,
       hallucinated: answer.hallucinated,
       constrained: choice.constrained,
+      tagBias: run.tagBias.lambda,
       tokens: result.ids.length,
       ms: Math.round(run.elapsedMs),
     }) + '\n');

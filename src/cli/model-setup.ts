@@ -39,8 +39,11 @@ export interface DecodingChoice {
   beams: number;
   /** Beam search ranks answers by Σ log p / length^lengthPenalty. */
   lengthPenalty: number;
-  /** Tag-guided decoding's λ (ie/tag-bias.ts; 0: off), for models trained with prompt tags. */
-  tagBias: number;
+  /**
+   * Tag-guided decoding's λ (ie/tag-bias.ts; 0: off), for models trained with prompt tags; by
+   * default ('model') the λ the model recommends in its config.json, where it applies.
+   */
+  tagBias: number | 'model';
 }
 
 const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
@@ -65,8 +68,8 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
     throw new UsageError(`--length-penalty: "${penaltyText}" is not a number ≥ 0`);
   }
   const tagBiasText = args.get('tag-bias')?.[0];
-  const tagBias = tagBiasText === undefined ? 0 : Number(tagBiasText);
-  if (tagBiasText !== undefined && (tagBiasText.trim() === '' || !Number.isFinite(tagBias) || tagBias < 0)) {
+  const tagBias = tagBiasText === undefined ? 'model' : Number(tagBiasText);
+  if (typeof tagBias === 'number' && (tagBiasText!.trim() === '' || !Number.isFinite(tagBias) || tagBias < 0)) {
     throw new UsageError(`--tag-bias: "${tagBiasText}" is not a number ≥ 0`);
   }
   return {

@@ -16,7 +16,7 @@ import { extractionOf, type IeExample } from './spans.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
 import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
-import { promptTagBias, promptTagScorers } from './tag-bias.ts';
+import { promptTagBias, promptTagScorers, recommendedTagBias, type TagBiasChoice } from './tag-bias.ts';
 
 /**
  * Tokens kept for closing an answer, in the worst case of one token per character: from
@@ -52,9 +52,11 @@ export interface ExtractOptions {
   /**
    * Tag-guided decoding (ie/tag-bias.ts): λ > 0 adds λ · log p(B-type) of the model's own prompt
    * tags to the tokens that can open a mention of that type. Needs a model trained with prompt tags
-   * (config.json's chatuie_prompt_tags) and greedy or sampled decoding (not beams). Default 0: off.
+   * (config.json's chatuie_prompt_tags) and greedy or sampled decoding (not beams). 'model': the λ
+   * the model recommends (recommendedTagBias), off where it does not apply (free decoding among
+   * them). Default 0: off.
    */
-  tagBias?: number;
+  tagBias?: number | 'model';
 }
 
 export interface Extracted {
@@ -74,6 +76,8 @@ export interface ExtractRun {
   decodeTokensPerSecond: number;
   generatedTokens: number;
   elapsedMs: number;
+  /** The tag-guided decoding used (λ 0: none), and why the model's recommended one was off where it was. */
+  tagBias: TagBiasChoice;
 }
 
 export interface Extractor {
@@ -90,8 +94,11 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
   const encoder = { tokenizer, family, schema, task, style: extractor.style ?? 'full' };
   const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family, model.config.vocabSize) : null;
   const stopIds = stopTokenIds(tokenizer, family);
-  const tagBias = options.tagBias ?? 0;
-  const tagVocab = tagBias > 0 ? promptTagVocabularyOf(model.config.raw, model.config.vocabSize) : null;
+  const asked = options.tagBias ?? 0;
+  const recorded = asked === 0 ? null : promptTagVocabularyOf(model.config.raw, model.config.vocabSize);
+  const tagChoice: TagBiasChoice = asked === 'model' ? recommendedTagBias(recorded, schema.entityTypes, { constrained: options.constrained, beams: options.beams ?? 1 }) : { lambda: asked, off: null };
+  const tagBias = tagChoice.lambda;
+  const tagVocab = tagBias > 0 ? recorded : null;
   if (tagBias > 0) {
     if (!tagVocab) throw new Error(`tag bias ${tagBias}: this model records no prompt tags (${PROMPT_TAGS_CONFIG_KEY} in config.json); it needs a model trained with them`);
     if ((options.beams ?? 1) > 1) throw new Error('tag bias: greedy or sampled decoding only, not beam search');
@@ -147,6 +154,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     decodeTokensPerSecond: decodeMs > 0 ? (generatedTokens / decodeMs) * 1000 : 0,
     generatedTokens,
     elapsedMs: performance.now() - started,
+    tagBias: tagChoice,
   };
 }
 

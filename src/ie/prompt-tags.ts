@@ -12,9 +12,10 @@
 //
 // The tags are not new tokens: each is an ordinary token of the vocabulary, those the training texts
 // use least (most of them never), so the checkpoint keeps its shape and the embeddings the tags
-// train are not those of the words the model reads and writes. Extraction never asks
-// for tags; they shape the weights during training only. Outside rows are many, so only `negatives`
-// of them per tagged row (at least `negatives`) are drawn, seeded.
+// train are not those of the words the model reads and writes. The answers never contain tags;
+// tag-guided decoding (ie/tag-bias.ts) reads the prompt's tag scores to bias where a mention starts,
+// by the λ the model records (decodingBias) or one the user gives. Outside rows are many, so only
+// `negatives` of them per tagged row (at least `negatives`) are drawn, seeded.
 
 import type { Tokenizer } from '../io/tokenizer.ts';
 import type { PromptTags, TrainSequence } from '../model/positions.ts';
@@ -33,6 +34,11 @@ export interface PromptTagVocabulary {
   outside: number;
   /** Words of a bitmask row over the model's vocabulary (ceil(V / 32)). */
   maskWords: number;
+  /**
+   * The tag-guided decoding λ (ie/tag-bias.ts) the model recommends — what its card's scores use —
+   * when its config records one; absent otherwise.
+   */
+  decodingBias?: number;
 }
 
 export interface PromptTagOptions {
@@ -74,15 +80,16 @@ export function promptTagVocabulary(tokenizer: Tokenizer, entityTypes: readonly 
 /** The config.json key under which a checkpoint trained with prompt tags records its tag tokens. */
 export const PROMPT_TAGS_CONFIG_KEY = 'chatuie_prompt_tags';
 
-/** The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}}. */
-export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number> } {
-  return { outside: vocab.outside, inside: vocab.inside, begin: Object.fromEntries(vocab.begin) };
+/** The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}}, with "decodingBias": λ when the vocabulary has one. */
+export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number>; decodingBias?: number } {
+  return { outside: vocab.outside, inside: vocab.inside, begin: Object.fromEntries(vocab.begin), ...(vocab.decodingBias !== undefined ? { decodingBias: vocab.decodingBias } : {}) };
 }
 
 /**
  * The tag tokens a checkpoint's config.json records (PROMPT_TAGS_CONFIG_KEY), or null when it has
- * none (a model never trained on the task). Refuses ids outside the model's vocabulary, repeated
- * ids, and a record of another shape, naming what is wrong.
+ * none (a model never trained on the task), with its recommended decodingBias when it records one.
+ * Refuses ids outside the model's vocabulary, repeated ids, a decodingBias that is not a number ≥ 0,
+ * and a record of another shape, naming what is wrong.
  */
 export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown>>, modelVocabSize: number): PromptTagVocabulary | null {
   const value = rawConfig[PROMPT_TAGS_CONFIG_KEY];
@@ -102,6 +109,11 @@ export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown
   const vocab: PromptTagVocabulary = { outside: id('outside', record.outside), inside: id('inside', record.inside), begin, maskWords: Math.ceil(modelVocabSize / 32) };
   const ids = [vocab.outside, vocab.inside, ...begin.values()];
   if (new Set(ids).size !== ids.length) fail('gives one token id to two tags');
+  const bias = record.decodingBias;
+  if (bias !== undefined) {
+    if (!(typeof bias === 'number' && Number.isFinite(bias) && bias >= 0)) return fail(`decodingBias: ${JSON.stringify(bias)} is not a number ≥ 0`);
+    vocab.decodingBias = bias;
+  }
   return vocab;
 }
 

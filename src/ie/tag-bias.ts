@@ -45,6 +45,35 @@ export function bestWordStart(text: string, piece: string, score: (p: number) =>
   return best;
 }
 
+/** The λ a decoding uses, and why a model's recommended λ is off where it is. */
+export interface TagBiasChoice {
+  /** λ (0: off). */
+  lambda: number;
+  /** Why the model's recommended λ does not apply to this decoding, or null. */
+  off: string | null;
+}
+
+/**
+ * The tag-guided decoding a model recommends (its config's decodingBias, PromptTagVocabulary) for a
+ * schema: its λ where every entity type of the schema has a tag and decoding is constrained and
+ * greedy or sampled; off, saying why, for free decoding (what the model writes alone, the
+ * comparison the constraint is measured against), beam search, or a type without a tag (a bias on
+ * some types only would push mentions toward the others); 0 for a model that recommends none or a
+ * schema without entity types.
+ */
+export function recommendedTagBias(vocab: PromptTagVocabulary | null, entityTypes: readonly string[], decoding: { constrained: boolean; beams: number }): TagBiasChoice {
+  const lambda = vocab?.decodingBias ?? 0;
+  if (vocab === null || lambda === 0 || entityTypes.length === 0) return { lambda: 0, off: null };
+  const off = (why: string): TagBiasChoice => ({ lambda: 0, off: `the model's tag-guided decoding (λ ${lambda}) is off: ${why}` });
+  if (!decoding.constrained) return off('it guides constrained decoding only');
+  if (decoding.beams > 1) return off('it works with greedy or sampled decoding, not beam search');
+  const missing = entityTypes.filter((type) => !vocab.begin.has(type));
+  if (missing.length > 0) {
+    return off(`entity type${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of the schema ${missing.length > 1 ? 'have' : 'has'} no prompt tag (the model tags ${[...vocab.begin.keys()].join(', ')})`);
+  }
+  return { lambda, off: null };
+}
+
 export interface TagBiasOptions {
   tokenizer: Tokenizer;
   vocab: PromptTagVocabulary;

@@ -1,5 +1,5 @@
-// Extract slice: text, schema (the Data panel's or one typed here), constraint switch and answer
-// length; the engine's extraction of the text with the loaded model (and the run's adapter).
+// Extract slice: text, schema (the Data panel's or one typed here), constraint and tag-guidance
+// switches and answer length; the engine's extraction of the text with the loaded model (and the run's adapter).
 
 import { parseSchemaJson, schemaToJson } from '../ie/schema.ts';
 import { schemaIssuesOf } from './data-slice.ts';
@@ -15,6 +15,7 @@ export const initialExtractState: ExtractState = {
   customSchemaText: schemaToJson({ entityTypes: ['person', 'organization', 'location'], relationTypes: [], eventTypes: [] }),
   constrained: true,
   maxNewTokens: DEFAULT_MAX_NEW_TOKENS,
+  tagGuided: true,
   status: 'idle',
   error: null,
   result: null,
@@ -45,6 +46,9 @@ export const createExtractSlice: SliceCreator<ExtractSlice> = (set, get, engine)
     setMaxNewTokens(count) {
       update({ maxNewTokens: count });
     },
+    setTagGuided(tagGuided) {
+      update({ tagGuided });
+    },
 
     extractionSchema() {
       const { data, extraction } = get();
@@ -66,7 +70,7 @@ export const createExtractSlice: SliceCreator<ExtractSlice> = (set, get, engine)
       if ('error' in picked) return update({ status: 'failed', error: picked.error });
       update({ status: 'running', error: null });
       try {
-        const result = await engine.extract({ schema: picked.schema, text: extraction.text, constrained: extraction.constrained, maxNewTokens: extraction.maxNewTokens });
+        const result = await engine.extract({ schema: picked.schema, text: extraction.text, constrained: extraction.constrained, maxNewTokens: extraction.maxNewTokens, tagGuided: extraction.tagGuided });
         if (run !== latestRun) return;
         update({ status: 'done', result, schema: picked.schema, error: null });
         // A new extraction ends the correction of the previous one.

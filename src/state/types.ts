@@ -175,6 +175,8 @@ export interface ExtractState {
   customSchemaText: string;
   constrained: boolean;
   maxNewTokens: number;
+  /** Use the tag-guided decoding the model recommends (ModelSummary.tagGuidance), where it applies. */
+  tagGuided: boolean;
   status: TaskStatus;
   error: string | null;
   result: ExtractionResult | null;
@@ -189,6 +191,7 @@ export interface ExtractSlice {
   setCustomSchemaText(text: string): void;
   setConstrained(constrained: boolean): void;
   setMaxNewTokens(count: number): void;
+  setTagGuided(tagGuided: boolean): void;
   /** The schema an extraction would use now, or the reason there is none. */
   extractionSchema(): { schema: IeSchema } | { error: string };
   runExtraction(): Promise<void>;

@@ -1,5 +1,5 @@
 // Extract: paste a text, pick the schema (the Data panel's or one typed here), constrained
-// decoding on or off, and see the model's entities highlighted by type, its relations and
+// decoding on or off, tag-guided decoding on or off (for a model that recommends it), and see the model's entities highlighted by type, its relations and
 // events, the raw answer and the timing. "Correct" turns the answer into a gold example and a
 // preference pair.
 
@@ -14,6 +14,7 @@ export function ExtractPanel() {
   const extraction = useAppState((state) => state.extraction);
   const correction = useAppState((state) => state.correction);
   const modelReady = useAppState((state) => state.model.status === 'done');
+  const tagGuidance = useAppState((state) => (state.model.status === 'done' ? state.model.summary?.tagGuidance ?? null : null));
   const trainRunning = useAppState((state) => state.train.status === 'running' || state.train.status === 'pausing');
   const store = getAppStore().getState;
   useEffect(() => {
@@ -40,6 +41,12 @@ export function ExtractPanel() {
           <input type="checkbox" checked={extraction.constrained} data-testid="extract-constrained" onChange={(event) => store().setConstrained(event.target.checked)} />{' '}
           Constrained decoding (valid answers, spans copied from the text)
         </label>
+        {tagGuidance && (
+          <label title={`The model tags its own input; where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type). For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
+            <input type="checkbox" checked={extraction.tagGuided} disabled={!extraction.constrained} data-testid="extract-tag-guided" onChange={(event) => store().setTagGuided(event.target.checked)} />{' '}
+            Tag-guided mention starts (the model's own tags, λ {tagGuidance.lambda})
+          </label>
+        )}
         <label>
           Answer tokens at most:{' '}
           <input type="number" min={1} max={2048} value={extraction.maxNewTokens} data-testid="extract-max-tokens"
@@ -74,8 +81,10 @@ export function ExtractPanel() {
           <p data-testid="extract-timing">
             {result.elapsedMs.toFixed(0)} ms, {result.generatedTokens} tokens, {result.decodeTokensPerSecond.toFixed(1)} tokens/s
             {result.withAdapter ? ' (with the LoRA adapter of the training run)' : ''}
+            {result.tagBias ? `, tag-guided (λ ${result.tagBias})` : ''}
             {result.finished ? '' : ' — stopped at the token limit'}
           </p>
+          {result.tagBiasOff && <p className="muted" data-testid="extract-tag-off">Plain decoding: {result.tagBiasOff}.</p>}
           {!result.parsed.ok && <p className="error-text" data-testid="extract-issues">The answer is malformed: {result.parsed.error}</p>}
           {parsed.hallucinated.length > 0 && (
             <p className="muted">Not in the text (dropped): {parsed.hallucinated.map((h) => `${h.type}: “${h.text}”`).join(', ')}</p>

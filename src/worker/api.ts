@@ -68,6 +68,11 @@ export interface ModelSummary {
   files: string[];
   /** The folder's key in the OPFS model cache (folder name + total size), or null when it could not be cached. */
   cacheKey?: string | null;
+  /**
+   * The tag-guided decoding the checkpoint recommends (config.json's chatuie_prompt_tags with a
+   * decodingBias: ie/tag-bias.ts): its λ and the entity types it has tags for; null when it has none.
+   */
+  tagGuidance?: { lambda: number; entityTypes: string[] } | null;
 }
 
 /** What config.json says about a checkpoint, and whether it fits this device — known before any weight is read. */
@@ -251,6 +256,8 @@ export interface ExtractRequest {
   /** Mask decoding to well-formed answers whose spans occur in the text. */
   constrained: boolean;
   maxNewTokens: number;
+  /** Decode with the tag-guided λ the model recommends (ModelSummary.tagGuidance), where it applies; default true. */
+  tagGuided?: boolean;
 }
 
 export interface ExtractionResult {
@@ -266,6 +273,10 @@ export interface ExtractionResult {
   decodeTokensPerSecond: number;
   /** Whether the LoRA adapter of the current (or finished) training run took part. */
   withAdapter: boolean;
+  /** The tag-guided decoding λ used (0: none). */
+  tagBias?: number;
+  /** Why the model's recommended tag-guided decoding was off for this schema, or null. */
+  tagBiasOff?: string | null;
 }
 
 /** A corrected extraction: the gold example (corrected spans) and the model's answer it replaces. */

@@ -11,6 +11,7 @@ import { tensor } from '../gpu/tensor.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
 import { extract, extractAndScore, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
+import { promptTagVocabularyOf, type PromptTagVocabulary } from '../ie/prompt-tags.ts';
 import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
 import { encodeSftSplits, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
@@ -657,7 +658,7 @@ export class Engine implements EngineApi {
     }
     const extractor = await this.extractorFor(loaded);
     const lora = this.currentAdapter();
-    const run = await extract(extractor, schema, [request.text], { constrained: request.constrained, maxNewTokens, batchSize: 1, lora });
+    const run = await extract(extractor, schema, [request.text], { constrained: request.constrained, maxNewTokens, batchSize: 1, lora, tagBias: request.tagGuided === false ? 0 : 'model' });
     const [result] = run.results;
     if (!result) throw new Error('The extraction returned no result.');
     return {
@@ -669,6 +670,8 @@ export class Engine implements EngineApi {
       elapsedMs: run.elapsedMs,
       decodeTokensPerSecond: run.decodeTokensPerSecond,
       withAdapter: lora !== null,
+      tagBias: run.tagBias.lambda,
+      tagBiasOff: run.tagBias.off,
     };
   }
 
@@ -843,7 +846,19 @@ function summarize(model: GlmModel, checkpoint: LoadedCheckpoint, files: string[
     bytesRead: checkpoint.bytesRead,
     files,
     cacheKey,
+    tagGuidance: tagGuidanceOf(config),
   };
+}
+
+/** The tag-guided decoding a checkpoint's config.json recommends, or null (none, or a malformed record: extraction names that). */
+function tagGuidanceOf(config: GlmConfig): ModelSummary['tagGuidance'] {
+  let tags: PromptTagVocabulary | null;
+  try {
+    tags = promptTagVocabularyOf(config.raw, config.vocabSize);
+  } catch {
+    return null;
+  }
+  return tags?.decodingBias ? { lambda: tags.decodingBias, entityTypes: [...tags.begin.keys()] } : null;
 }
 
 /** A GPU out-of-memory error while uploading weights, with the size that was asked for and what to do. */

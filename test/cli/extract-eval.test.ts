@@ -57,6 +57,28 @@ describe('chatuie extract and eval', () => {
     expect(typeof free.answer).toBe('string');
   });
 
+  it('extract and eval decode with the tag-guided λ the model recommends, unless told otherwise or the schema has an untagged type', async () => {
+    const V = vocabSize;
+    const taggedConfig = parseGlmConfig({ ...TINY_GLM2_CONFIG, padded_vocab_size: V, seq_length: 1024, chatuie_prompt_tags: { outside: V - 1, inside: V - 2, begin: { person: V - 3, location: V - 4 }, decodingBias: 2 } });
+    const taggedDir = writeCheckpointDir(taggedConfig, tinyTensors(taggedConfig, 31, 1.0));
+    writeFileSync(path.join(taggedDir, 'tokenizer.json'), JSON.stringify(json));
+    const extractWith = async (...flags: string[]) => {
+      const { stdout, stderr } = await run(process.execPath, [BIN, 'extract', '--model', taggedDir, '--schema', schemaFile, '--text', texts[0]!, '--max-new-tokens', '24', ...flags]);
+      return { result: JSON.parse(stdout) as { tagBias: number; ok: boolean }, stderr };
+    };
+    expect((await extractWith()).result).toMatchObject({ tagBias: 2, ok: true });
+    expect((await extractWith('--tag-bias', '0')).result.tagBias).toBe(0);
+    expect((await extractWith('--tag-bias', '5')).result.tagBias).toBe(5);
+    // The plain model recommends nothing: decoded plainly, silently.
+    expect(JSON.parse((await run(process.execPath, [BIN, 'extract', '--model', modelDir, '--schema', schemaFile, '--text', texts[0]!, '--max-new-tokens', '8'])).stdout)).toMatchObject({ tagBias: 0 });
+    // CoNLL04's own schema has types without a tag: plain decoding, and stderr says why.
+    const data = path.join(work, 'tag-sample.jsonl');
+    writeFileSync(data, lines[0]! + '\n');
+    const { stdout, stderr } = await run(process.execPath, [BIN, 'eval', '--model', taggedDir, '--data', data, '--schema-from', path.join(DATA_DIR, 'conll04', 'train.jsonl'), '--max-new-tokens', '16']);
+    expect((JSON.parse(stdout) as { tagBias: number }).tagBias).toBe(0);
+    expect(stderr).toMatch(/the model's tag-guided decoding \(λ 2\) is off: entity types organization, other of the schema have no prompt tag \(the model tags person, location\)/);
+  });
+
   it('eval scores a CoNLL04 sample: P/R/F1 per task and type, no malformed answer, no hallucinated span', async () => {
     const data = path.join(work, 'sample.jsonl');
     writeFileSync(data, lines.join('\n') + '\n');

@@ -106,6 +106,17 @@ describe('extract', () => {
     });
     expect(openings).toBeGreaterThan(0);
 
+    // 'model': the λ the model's config recommends (decodingBias), off — saying why — where it does not apply.
+    expect((await extract(extractor, schema, texts, { ...options, tagBias: 'model' })).tagBias).toEqual({ lambda: 0, off: null });
+    const recommending = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: { ...tags, decodingBias: 1000 } }), tensors))));
+    const recommended = await extract({ ...extractor, model: recommending }, schema, texts, { ...options, tagBias: 'model' });
+    expect(recommended.tagBias).toEqual({ lambda: 1000, off: null });
+    expect(recommended.results.map((r) => r.ids)).toEqual(biased.results.map((r) => r.ids));
+    const untaggedType = await extract({ ...extractor, model: recommending }, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 'model' });
+    expect(untaggedType.tagBias).toEqual({ lambda: 0, off: "the model's tag-guided decoding (λ 1000) is off: entity type organization of the schema has no prompt tag (the model tags person, location)" });
+    expect((await extract({ ...extractor, model: recommending }, schema, texts, { ...options, tagBias: 'model', beams: 2 })).tagBias.off).toMatch(/not beam search/);
+    recommending.destroy();
+
     await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, beams: 2 })).rejects.toThrow(/not beam search/);
     await expect(extract(extractor, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 1 })).rejects.toThrow(/no prompt tags for entity type organization/);
     model.destroy();

@@ -46,6 +46,13 @@ describe('prompt tags', () => {
     expect(() => read({ ...json, begin: {} })).toThrow(/begin: must map each entity type/);
     expect(() => read({ ...json, begin: { person: 'x' } })).toThrow(/begin.person: "x" is not a token id/);
     expect(() => read({ ...json, inside: json.outside })).toThrow(/one token id to two tags/);
+    // The decoding λ the model recommends rides along, and must be a number ≥ 0.
+    const recommending = { ...vocab, decodingBias: 2 };
+    expect(promptTagVocabularyJson(recommending)).toMatchObject({ decodingBias: 2 });
+    expect(promptTagVocabularyOf({ [PROMPT_TAGS_CONFIG_KEY]: promptTagVocabularyJson(recommending) }, tokenizer.vocabSize)).toEqual(recommending);
+    expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingBias');
+    expect(() => read({ ...json, decodingBias: -1 })).toThrow(/decodingBias: -1 is not a number ≥ 0/);
+    expect(() => read({ ...json, decodingBias: '2' })).toThrow(/decodingBias: "2" is not a number ≥ 0/);
   });
 
   it('tag the token of each mention\'s first character B-type, its other tokens I, and outside tokens O, as prompt rows', () => {

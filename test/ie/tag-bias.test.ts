@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { promptTagVocabulary, tokenCounts } from '../../src/ie/prompt-tags.ts';
-import { bestWordStart, mentionPiece, openingMentionType, promptTagBias } from '../../src/ie/tag-bias.ts';
+import { bestWordStart, mentionPiece, openingMentionType, promptTagBias, recommendedTagBias } from '../../src/ie/tag-bias.ts';
 import { loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { DECONCINI } from '../helpers/ie-example.ts';
@@ -11,6 +11,20 @@ const vocab = promptTagVocabulary(tokenizer, types, tokenizer.vocabSize, tokenCo
 const text = DECONCINI.text; // 'Sen. Dennis DeConcini of Arizona met Bush .'
 
 describe('tag-guided decoding', () => {
+  it('takes the model\'s recommended λ where every entity type of the schema has a tag, and says why it is off elsewhere', () => {
+    const recommending = { ...vocab, decodingBias: 2 };
+    const greedy = { constrained: true, beams: 1 };
+    expect(recommendedTagBias(recommending, ['location', 'person'], greedy)).toEqual({ lambda: 2, off: null });
+    expect(recommendedTagBias(vocab, types, greedy)).toEqual({ lambda: 0, off: null }); // tags, no recommendation
+    expect(recommendedTagBias(null, types, greedy)).toEqual({ lambda: 0, off: null });
+    expect(recommendedTagBias(recommending, [], greedy)).toEqual({ lambda: 0, off: null });
+    expect(recommendedTagBias({ ...vocab, decodingBias: 0 }, types, greedy)).toEqual({ lambda: 0, off: null });
+    expect(recommendedTagBias(recommending, types, { constrained: true, beams: 4 })).toEqual({ lambda: 0, off: "the model's tag-guided decoding (λ 2) is off: it works with greedy or sampled decoding, not beam search" });
+    expect(recommendedTagBias(recommending, types, { constrained: false, beams: 1 })).toEqual({ lambda: 0, off: "the model's tag-guided decoding (λ 2) is off: it guides constrained decoding only" });
+    expect(recommendedTagBias(recommending, ['person', 'drug', 'gene'], greedy).off).toBe(
+      "the model's tag-guided decoding (λ 2) is off: entity types drug, gene of the schema have no prompt tag (the model tags person, location, organization)");
+  });
+
   it('knows when the answer opens a mention, and of which entity type', () => {
     expect(openingMentionType('{"person": ["', types)).toBe('person');
     expect(openingMentionType('{"person": ["Dennis DeConcini", "', types)).toBe('person');

@@ -78,6 +78,35 @@ describe('engine: extraction, corrections and export on Dawn', () => {
     expect(fromMerged.answerText).toBe(tuned.answerText);
   }, 300_000);
 
+  it('decodes with the tag-guided λ a checkpoint recommends where the schema allows, and plainly when asked to', async () => {
+    const gpu = await nodeGpu();
+    const engine = new Engine(gpu);
+    const plainSummary = await engine.loadModel(folder());
+    expect(plainSummary.tagGuidance).toBeNull();
+    const dataset = await engine.loadDataset(dataFiles(false), { devFraction: 0, seed: 0 });
+    const schema = dataset.schema;
+    const request = { schema, text: EXAMPLES[0]!.text, constrained: true, maxNewTokens: 48 };
+    expect(await engine.extract(request)).toMatchObject({ tagBias: 0, tagBiasOff: null });
+
+    // The same checkpoint with prompt tags for the schema's types and a recommended λ in config.json.
+    const V = plainSummary.vocabSize;
+    const begin = Object.fromEntries(schema.entityTypes.map((type, i) => [type, V - 3 - i]));
+    const tagged = await Promise.all(folder().map(async (file) => {
+      if (file.name !== 'config.json') return file;
+      const raw = JSON.parse(await file.text()) as Record<string, unknown>;
+      const withTags = new File([JSON.stringify({ ...raw, chatuie_prompt_tags: { outside: V - 1, inside: V - 2, begin, decodingBias: 3 } })], 'config.json');
+      Object.defineProperty(withTags, 'webkitRelativePath', { value: 'tiny-ie/config.json' });
+      return withTags;
+    }));
+    const summary = await engine.loadModel(tagged);
+    expect(summary.tagGuidance).toEqual({ lambda: 3, entityTypes: schema.entityTypes });
+    expect(await engine.extract(request)).toMatchObject({ tagBias: 3, tagBiasOff: null });
+    expect(await engine.extract({ ...request, tagGuided: false })).toMatchObject({ tagBias: 0, tagBiasOff: null });
+    const wider = await engine.extract({ ...request, schema: { ...schema, entityTypes: [...schema.entityTypes, 'Drug'] } });
+    expect(wider.tagBias).toBe(0);
+    expect(wider.tagBiasOff).toMatch(/^the model's tag-guided decoding \(λ 3\) is off: entity type Drug of the schema has no prompt tag/);
+  }, 300_000);
+
   it('keeps corrections in OPFS and writes them into the TRL datasets', async () => {
     const gpu = await nodeGpu();
     const root = new MemoryOpfsDirectory();

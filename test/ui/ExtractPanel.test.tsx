@@ -7,14 +7,16 @@ import { installAppStore } from '../../src/state/app-store.ts';
 import { createAppStore } from '../../src/state/store.ts';
 import { ExportPanel } from '../../src/ui/ExportPanel.tsx';
 import { ExtractPanel } from '../../src/ui/ExtractPanel.tsx';
-import { checkpointFolder, FakeEngine, SAMPLE_EXAMPLES } from '../state/fake-engine.ts';
+import type { ExtractRequest, ModelSummary } from '../../src/worker/api.ts';
+import { checkpointFolder, FakeEngine, SAMPLE_EXAMPLES, sampleExtraction, TINY_SUMMARY } from '../state/fake-engine.ts';
 import { mount, type Mounted } from './panels-helpers.ts';
 
 let view: Mounted;
 afterEach(() => view.unmount());
 
-async function setUp(panel: 'extract' | 'export') {
+async function setUp(panel: 'extract' | 'export', summary: ModelSummary = TINY_SUMMARY) {
   const engine = new FakeEngine();
+  engine.loadModelImpl = async () => summary;
   const store = createAppStore(engine);
   installAppStore(store);
   await store.getState().loadModel(checkpointFolder());
@@ -52,6 +54,41 @@ describe('ExtractPanel', () => {
     expect(engine.savedCorrections[0]?.example.entities.map((e) => e.type)).toEqual(['person', 'location']);
     expect(view.byTestId('correction-counts').textContent).toMatch(/1 gold examples.*1 preference pairs/);
     expect(view.container.querySelector('[data-testid="correction"]')).toBeNull();
+  });
+
+  it('offers the tag-guided decoding a model recommends, sends the choice, and says what the answer used', async () => {
+    const { engine, store } = await setUp('extract', { ...TINY_SUMMARY, tagGuidance: { lambda: 2, entityTypes: ['person', 'location'] } });
+    const requests: ExtractRequest[] = [];
+    engine.extractImpl = async (request) => {
+      requests.push(request);
+      return request.tagGuided
+        ? { ...sampleExtraction(request.text), tagBias: 2, tagBiasOff: null }
+        : { ...sampleExtraction(request.text), tagBias: 0, tagBiasOff: null };
+    };
+    const box = view.byTestId('extract-tag-guided') as HTMLInputElement;
+    expect(box.checked).toBe(true);
+    expect(box.parentElement!.textContent).toContain('λ 2');
+    await act(async () => store.getState().setExtractText(SAMPLE_EXAMPLES[0]!.text));
+    await act(async () => view.button(/^Extract$/).click());
+    expect(requests[0]!.tagGuided).toBe(true);
+    expect(view.byTestId('extract-timing').textContent).toContain(', tag-guided (λ 2)');
+    await act(async () => box.click());
+    await act(async () => view.button(/^Extract$/).click());
+    expect(requests[1]!.tagGuided).toBe(false);
+    expect(view.byTestId('extract-timing').textContent).not.toContain('tag-guided');
+    // A schema with a type the model has no tag for: the engine decodes plainly and says why.
+    engine.extractImpl = async (request) => ({ ...sampleExtraction(request.text), tagBias: 0, tagBiasOff: "the model's tag-guided decoding (λ 2) is off: entity type organization of the schema has no prompt tag" });
+    await act(async () => box.click());
+    await act(async () => view.button(/^Extract$/).click());
+    expect(view.byTestId('extract-tag-off').textContent).toBe("Plain decoding: the model's tag-guided decoding (λ 2) is off: entity type organization of the schema has no prompt tag.");
+    // It guides constrained decoding only: the switch waits while the constraint is off.
+    await act(async () => store.getState().setConstrained(false));
+    expect(box.disabled).toBe(true);
+  });
+
+  it('offers no tag guidance for a model that recommends none', async () => {
+    await setUp('extract');
+    expect(view.container.querySelector('[data-testid="extract-tag-guided"]')).toBeNull();
   });
 
   it('shows the engine\'s error as it is', async () => {

@@ -89,6 +89,7 @@ describe('ModelPanel', () => {
       await vi.waitFor(() => expect(engine.calls).toContain('loadModel(config.json,model.safetensors)'));
     });
     expect(view.byTestId('model-summary').textContent).toContain('GLM v2');
+    expect(view.container.querySelector('[data-testid="model-tag-guidance"]')).toBeNull(); // it recommends none
     expect(view.byTestId('model-origin').textContent).toBe(`URL (${FOLDER})`);
     // The load's time, from the click to the weights on the GPU (the fake clock: 0.5 s a request).
     expect(clock).toBeGreaterThan(1500);
@@ -173,6 +174,7 @@ describe('ModelPanel', () => {
 
   it('loads a folder dropped on the panel (walked through webkitGetAsEntry)', async () => {
     const engine = new FakeEngine();
+    engine.loadModelImpl = async () => ({ ...TINY_SUMMARY, tagGuidance: { lambda: 2, entityTypes: ['person', 'location'] } });
     await panel(engine);
     const file = (name: string): DropFileEntry => ({ isFile: true, isDirectory: false, name, file: (success) => success(new File(['{}'], name)) });
     const folder: DropDirectoryEntry = {
@@ -193,6 +195,7 @@ describe('ModelPanel', () => {
     expect(drop.defaultPrevented).toBe(true);
     expect(engine.lastLoadOptions).toEqual({ name: 'tiny-glm2' });
     expect(view.byTestId('model-origin').textContent).toBe('dropped folder (tiny-glm2)');
+    expect(view.byTestId('model-tag-guidance').textContent).toBe('λ 2 for person, location');
   });
 
   it('offers no loading while there is no WebGPU', async () => {

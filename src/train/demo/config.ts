@@ -220,9 +220,11 @@ export interface DemoPreset {
    * teaches where an entity starts through a few tokens per example; this labels every mention
    * token of the text the model reads. Dev sequences carry no tags (the dev loss stays comparable).
    * The trained model records its tag tokens in config.json (ie/prompt-tags.ts, PROMPT_TAGS_CONFIG_KEY).
-   * Absent: no prompt row carries a loss.
+   * `decodingBias`: the tag-guided decoding λ (ie/tag-bias.ts) the shipped model recommends in its
+   * config.json — what the eval stage, `chatuie extract|eval` and the app decode with by default —
+   * chosen on dev examples; it changes nothing in training. Absent: no prompt row carries a loss.
    */
-  sftPromptTags?: { weight: number; negatives: number };
+  sftPromptTags?: { weight: number; negatives: number; decodingBias?: number };
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */
@@ -497,10 +499,11 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // small-continued-12's run for a finished small-continued-12 model (seed 31), twice as long, with the
   // prompt-tag task on every IE sequence (weight 0.5, two outside rows per tagged row): a mention's
   // first token, the choice entity F1 rests on, is 8.6% top-1 for the shipped model and barely
-  // depends on its text (6.9% with another example's).
+  // depends on its text (6.9% with another example's). The model recommends tag-guided decoding at
+  // λ 2 (chosen on dev examples 1–50 of conll04 and wnut17, bench/tag-bias.bench.ts).
   'small-continued-19': (() => {
     const run = constrainedLossRun('small-continued-19', 'small-continued-12', 31, 0.5);
-    return { ...run, sft: { ...run.sft, steps: 600 }, devF1: { ...run.devF1, every: 200 }, sftPromptTags: { weight: 0.5, negatives: 2 } };
+    return { ...run, sft: { ...run.sft, steps: 600 }, devF1: { ...run.devF1, every: 200 }, sftPromptTags: { weight: 0.5, negatives: 2, decodingBias: 2 } };
   })(),
   'small-balanced': SMALL_BALANCED,
   'small-balanced-2': SMALL_BALANCED_2,

@@ -171,6 +171,19 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
       scoreRows.push(`| ${dataset} | ${split} | ${on.examples} | ${percent(on.entityF1)} | ${percent(on.relationStrictF1)} | ${percent(off.entityF1)} | ${percent(off.relationStrictF1)} | ${on.malformedAnswers} / ${off.malformedAnswers} | ${on.hallucinated} / ${off.hallucinated} | ${on.decodeTokensPerSecond.toFixed(0)} / ${off.decodeTokensPerSecond.toFixed(0)} |`);
     }
   }
+  const tagBiases = [...new Set(Object.values(report.datasets).flatMap((splits) => Object.values(splits).flatMap((modes) => Object.values(modes).map((scores) => scores.tagBias ?? 0))))];
+  const tagGuided = tagBiases.some((bias) => bias > 0)
+    ? ` Constrained decoding is tag-guided (λ ${tagBiases.filter((bias) => bias > 0).join(', ')}: the model's own prompt tags bias which word opens each mention; see Use); free decoding is not.`
+    : '';
+  const decodingBias = preset.sftPromptTags?.decodingBias;
+  const tagUse = decodingBias === undefined ? '' : `
+The model was trained to tag its own input (the prompt-tag task) and records its tag tokens and a
+recommended λ of ${decodingBias} in config.json (\`"chatuie_prompt_tags"\`). The app, \`extract\` and \`eval\` decode
+with it by default: where the answer opens a mention of type T, each token the constraint allows
+gets λ · log p(B-T) of the model's tags at the word starts it could begin. It applies to
+constrained greedy decoding under a schema whose entity types all have a tag (those of
+${[...DEMO_DATASETS].join(', ')}); \`--tag-bias 0\` (or the app's switch) turns it off.
+`;
   const megabytes = (parameterCount * 4) / 1e6;
   const weights = preset.weightsDtype === 'F16'
     ? `float16 in model.safetensors (${((parameterCount * 2) / 1e6).toFixed(1)} MB; trained in float32, rounded to nearest even; the scores below are of these weights)`
@@ -249,7 +262,7 @@ ${devF1Table(runs)}
 ## Scores
 
 Strict micro F1 (%) with schema- and span-constrained decoding (the default: valid answers, schema
-types, mentions copied from the input at word boundaries) and without it ("free"), at most ${report.maxNewTokens} new tokens; ${report.examplesPerSplit === null ? 'every example' : `the first ${report.examplesPerSplit} examples`} of each split.
+types, mentions copied from the input at word boundaries) and without it ("free"), at most ${report.maxNewTokens} new tokens; ${report.examplesPerSplit === null ? 'every example' : `the first ${report.examplesPerSplit} examples`} of each split.${tagGuided}
 
 ${scoreRows.join('\n')}
 
@@ -264,5 +277,5 @@ The prompt framing is ChatGLM-6B's: \`prompt [gMASK] <sop>\`, answers end with \
 the compact style (\`"chatuie_prompt_style": "compact"\` in config.json): the schema lines and the
 text, no instruction — the app, \`extract\`, \`eval\` and \`train sft\` read that key and prompt the
 model the way it was trained. Fine-tuning it further keeps the style.
-`;
+${tagUse}`;
 }

@@ -30,7 +30,7 @@ import type { IeMetrics } from '../../ie/metrics.ts';
 import { schemaFromDataset, type IeSchema } from '../../ie/schema.ts';
 import type { IeExample } from '../../ie/spans.ts';
 import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from '../../ie/task-data.ts';
-import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
+import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, promptTagVocabularyOf, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
@@ -108,6 +108,8 @@ export interface DatasetScores {
   unfinished: number;
   /** Generated tokens per second of decoding (batched, greedy), on the device of the run. */
   decodeTokensPerSecond: number;
+  /** The tag-guided decoding λ it was decoded with (ie/tag-bias.ts; 0 or absent: none). */
+  tagBias?: number;
   metrics: IeMetrics;
 }
 
@@ -351,7 +353,7 @@ async function scoreDataset(
   extractor: Extractor,
   schema: IeSchema,
   examples: readonly IeExample[],
-  settings: { constrained: boolean; maxNewTokens: number; batchSize: number; mentionBoundaries?: MentionBoundaries },
+  settings: { constrained: boolean; maxNewTokens: number; batchSize: number; mentionBoundaries?: MentionBoundaries; tagBias?: 'model' },
 ): Promise<DatasetScores> {
   const { run, metrics } = await extractAndScore(extractor, schema, examples, settings);
   return {
@@ -362,13 +364,23 @@ async function scoreDataset(
     hallucinated: metrics.hallucinated.count,
     unfinished: run.results.filter((r) => !r.finished).length,
     decodeTokensPerSecond: run.decodeTokensPerSecond,
+    tagBias: run.tagBias.lambda,
     metrics,
   };
 }
 
-/** The model folder's config.json and model.safetensors: the SFT checkpoint, its weights in the preset's dtype. */
+/**
+ * The model folder's config.json and model.safetensors: the SFT checkpoint, its weights in the
+ * preset's dtype, its config recording the tag-guided decoding λ the preset recommends.
+ */
 async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Record<string, Uint8Array | string>> {
   const sft = await loadCheckpoint(directorySource(sftDir));
+  const decodingBias = preset.sftPromptTags?.decodingBias;
+  if (decodingBias !== undefined) {
+    const tags = promptTagVocabularyOf(sft.config.raw, sft.config.vocabSize);
+    if (!tags) throw new Error(`${sftDir}: preset "${preset.name}" recommends tag-guided decoding, but the checkpoint records no prompt tags (${PROMPT_TAGS_CONFIG_KEY})`);
+    sft.config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson({ ...tags, decodingBias });
+  }
   return checkpointFiles(sft.config, [...sft.tensors.values()], preset.weightsDtype ?? 'F32');
 }
 
@@ -643,12 +655,14 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
           const examples = limit(readSplit(dataDir, dataset, split), preset.eval.examplesPerSplit, preset.pickShortest);
           const byMode = {} as Record<'constrained' | 'free', DatasetScores>;
           for (const constrained of [true, false]) {
+            // Decoded as the app and the CLI decode it: with the tag-guided λ the model recommends, if any.
             const scores = await scoreDataset(extractor, schema, examples,
-              { constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize });
+              { constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize, tagBias: 'model' });
             byMode[constrained ? 'constrained' : 'free'] = scores;
             log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
               (scores.relationStrictF1 !== null ? ` relation F1 ${scores.relationStrictF1.toFixed(3)}` : '') +
-              ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples, ${scores.decodeTokensPerSecond.toFixed(0)} tok/s)`);
+              ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples, ${scores.decodeTokensPerSecond.toFixed(0)} tok/s` +
+              `${scores.tagBias ? `, tag bias ${scores.tagBias}` : ''})`);
           }
           bySplit[split] = byMode;
         }
