@@ -63,9 +63,11 @@ async function refuseModelThatDoesNotFit({ page, baseUrl, log, screenshot }: E2e
 const DEMO_DIR = join(DIST_DIR, 'models', 'chatuie-demo');
 
 /** The demo button loads the bundled model from its URL; the summary names its layers and its URL. */
-async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: number }> {
+async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: number; tagBias: number | null }> {
   check(existsSync(join(DEMO_DIR, 'config.json')), `the build has no demo model (${DEMO_DIR}/config.json): public/models/chatuie-demo/ is missing`);
-  const { num_layers: numLayers } = JSON.parse(readFileSync(join(DEMO_DIR, 'config.json'), 'utf8')) as { num_layers: number };
+  const config = JSON.parse(readFileSync(join(DEMO_DIR, 'config.json'), 'utf8')) as { num_layers: number; chatuie_prompt_tags?: { decodingBias?: number } };
+  const numLayers = config.num_layers;
+  const tagBias = config.chatuie_prompt_tags?.decodingBias ?? null;
   await page.getByRole('button', { name: 'Load the demo model' }).click();
   const error = page.getByTestId('model-error');
   const summary = page.getByTestId('model-summary');
@@ -76,7 +78,9 @@ async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: nu
   log(`demo model: ${summaryText.replace(/\s+/g, ' ')}`);
   check(/ in \d+\.\d\d s$/.test(await page.getByTestId('model-load-time').innerText().then((t) => ` ${t.trim()}`)), 'the summary shows no load time');
   check(new RegExp(`layers\\s+${numLayers}\\b`).test(summaryText), `the demo model summary does not show ${numLayers} layers: ${summaryText}`);
-  return { numLayers };
+  // A demo model that recommends tag-guided decoding says so in its summary.
+  if (tagBias !== null) check(summaryText.includes(`λ ${tagBias} for `), `the demo model summary does not show its tag-guided λ ${tagBias}: ${summaryText}`);
+  return { numLayers, tagBias };
 }
 
 export default async function appTest({ page, baseUrl, resultsDir, log, screenshot }: E2eContext): Promise<void> {
@@ -167,13 +171,13 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   const demo = await loadDemoModel({ page, log } as E2eContext);
   await screenshot('demo-model');
   await trainInTheBrowser({ page, resultsDir, log, screenshot } as E2eContext, lines);
-  await extractCorrectExport({ page, resultsDir, log, screenshot } as E2eContext, lines, demo.numLayers);
+  await extractCorrectExport({ page, resultsDir, log, screenshot } as E2eContext, lines, demo.numLayers, demo.tagBias);
 }
 
 /** Answer tokens of the browser extraction (the constraint closes the answer within them; its closing reserve is ≈40 tokens for this schema, so a budget near that would close the answer after its first mention). */
 const EXTRACT_TOKENS = 96;
 
-async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eContext, lines: string[], numLayers: number): Promise<void> {
+async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eContext, lines: string[], numLayers: number, tagBias: number | null): Promise<void> {
   // Extract (constrained) from one of the fine-tuning sentences, with the trained run's adapter.
   const gold = JSON.parse(lines[0]!) as { text: string; entities: { start: number; end: number; type: string }[] };
   const sentence = gold.text;
@@ -195,6 +199,11 @@ async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eCo
   log(`extracted from "${sentence}": ${JSON.stringify(spans)}; ${await page.getByTestId('extract-timing').innerText()}`);
   log(`answer: ${await page.getByTestId('extract-answer').textContent()}`);
   check(spans.length > 0, 'the extraction highlighted no entity');
+  // CoNLL04's entity types all have the demo model's prompt tags: the answer was tag-guided by default.
+  if (tagBias !== null) {
+    check(await page.getByTestId('extract-tag-guided').isChecked(), 'tag-guided decoding is not on by default');
+    check((await page.getByTestId('extract-timing').innerText()).includes(`tag-guided (λ ${tagBias})`), 'the extraction does not say it was tag-guided');
+  }
   for (const [text, type] of spans) {
     check(text !== '' && sentence.includes(text!), `highlighted "${text}" does not occur in the sentence`);
     check(schemaTypes.includes(type!), `highlighted type "${type}" is not in the schema ${JSON.stringify(schemaTypes)}`);
