@@ -118,7 +118,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-continued-19' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'small-induct' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-continued-19' | 'small-continued-20' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'small-induct' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -504,6 +504,12 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-19': (() => {
     const run = constrainedLossRun('small-continued-19', 'small-continued-12', 31, 0.5);
     return { ...run, sft: { ...run.sft, steps: 600 }, devF1: { ...run.devF1, every: 200 }, sftPromptTags: { weight: 0.5, negatives: 2, decodingBias: 2 } };
+  })(),
+  // small-continued-19's recipe for 300 more steps from a finished small-continued-19 model, the tag
+  // loss at twice the weight (1.0), seed 41: does a stronger tagger make tag-guided decoding better?
+  'small-continued-20': (() => {
+    const run = constrainedLossRun('small-continued-20', 'small-continued-19', 41, 0.5);
+    return { ...run, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 1, negatives: 2, decodingBias: 2 } };
   })(),
   'small-balanced': SMALL_BALANCED,
   'small-balanced-2': SMALL_BALANCED_2,
