@@ -232,6 +232,14 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(copyLog.filter((l) => / examples not trained \(the copy task alone\) /.test(l))).toHaveLength(3);
     expect(copyState.sft!.sequences).toBe(copyRuns);
     expect(copyLog.find((l) => l.startsWith('[sft] dev loss on'))).toMatch(/^\[sft\] dev loss on [1-9]\d* sequences/);
+
+    // A run without prompt tags from the tagged model keeps its tag tokens, not its recommended λ (measured for that model, not this one).
+    const untaggedDir = freshDir();
+    const untagged: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued-2', seed: 5 };
+    await runDemoPipeline({ ctx, preset: untagged, dataDir: DATA_DIR, outDir: untaggedDir, resume: false, stopAfter: 'sft', warmStart: path.join(thirdDir, 'model'), log: () => {} });
+    const kept = promptTagVocabularyOf(JSON.parse(readFileSync(path.join(untaggedDir, 'sft', 'config.json'), 'utf8')) as Record<string, unknown>, thirdState.tokenizer!.vocabSize)!;
+    expect(kept).toEqual({ ...recorded, decodingBias: undefined });
+    expect(kept).not.toHaveProperty('decodingBias');
   }, 500_000);
 
   it('skips pretraining at 0 steps: the stage writes the initial weights (mimetic ones with the induction circuit here) and SFT starts from them', async () => {

@@ -371,17 +371,28 @@ async function scoreDataset(
 
 /**
  * The model folder's config.json and model.safetensors: the SFT checkpoint, its weights in the
- * preset's dtype, its config recording the tag-guided decoding λ the preset recommends.
+ * preset's dtype, its config recording the tag-guided decoding λ the preset recommends (and none
+ * when the preset recommends none, whatever a warm start recorded).
  */
 async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Record<string, Uint8Array | string>> {
   const sft = await loadCheckpoint(directorySource(sftDir));
   const decodingBias = preset.sftPromptTags?.decodingBias;
-  if (decodingBias !== undefined) {
-    const tags = promptTagVocabularyOf(sft.config.raw, sft.config.vocabSize);
-    if (!tags) throw new Error(`${sftDir}: preset "${preset.name}" recommends tag-guided decoding, but the checkpoint records no prompt tags (${PROMPT_TAGS_CONFIG_KEY})`);
-    sft.config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson({ ...tags, decodingBias });
+  if (!recordDecodingBias(sft.config, decodingBias) && decodingBias !== undefined) {
+    throw new Error(`${sftDir}: preset "${preset.name}" recommends tag-guided decoding, but the checkpoint records no prompt tags (${PROMPT_TAGS_CONFIG_KEY})`);
   }
   return checkpointFiles(sft.config, [...sft.tensors.values()], preset.weightsDtype ?? 'F32');
+}
+
+/**
+ * Sets the recommended tag-guided λ of a config's prompt-tag record (removes it when undefined).
+ * False when the config has no record.
+ */
+function recordDecodingBias(config: GlmConfig, decodingBias: number | undefined): boolean {
+  const tags = promptTagVocabularyOf(config.raw, config.vocabSize);
+  if (!tags) return false;
+  const { decodingBias: _recorded, ...vocab } = tags;
+  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson(decodingBias === undefined ? vocab : { ...vocab, decodingBias });
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,7 +637,9 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
       async () => {
         const start = await loadCheckpoint(directorySource(initialDir));
         // A model trained with prompt tags records its tag tokens (its checkpoints and the card's folder carry them).
+        // A recommended λ is the model folder's alone (shippedModelFiles): a warm start's is not carried over.
         if (tagVocab) start.config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson(tagVocab);
+        else recordDecodingBias(start.config, undefined);
         return start;
       },
       (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0, devF1);
