@@ -1,5 +1,6 @@
 // Extract slice: text, schema (the Data panel's or one typed here), constraint and tag-guidance
-// switches and answer length; the engine's extraction of the text with the loaded model (and the run's adapter).
+// switches and answer length; the engine's extraction of the text with the loaded model (and the
+// run's adapter).
 
 import { parseSchemaJson, schemaToJson } from '../ie/schema.ts';
 import { schemaIssuesOf } from './data-slice.ts';

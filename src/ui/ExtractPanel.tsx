@@ -1,7 +1,7 @@
 // Extract: paste a text, pick the schema (the Data panel's or one typed here), constrained
-// decoding on or off, tag-guided decoding on or off (for a model that recommends it), and see the model's entities highlighted by type, its relations and
-// events, the raw answer and the timing. "Correct" turns the answer into a gold example and a
-// preference pair.
+// decoding on or off, tag-guided decoding on or off (for a model that recommends it), and see the
+// model's entities highlighted by type, its relations and events, the raw answer and the timing.
+// "Correct" turns the answer into a gold example and a preference pair.
 
 import { useEffect, useMemo } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
