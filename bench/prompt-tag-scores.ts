@@ -15,7 +15,7 @@ import { promptTagVocabulary, promptTagVocabularyOf, schemaTagIds, tokenCounts, 
 import { schemaFromDataset } from '../src/ie/schema.ts';
 import { loadCheckpointTokenizer, type IeTaskEncoder } from '../src/ie/task-data.ts';
 import { GlmModel } from '../src/model/model.ts';
-import { bestWordStart, promptTagScorer } from '../src/ie/tag-bias.ts';
+import { bestWordStart, promptTagScorer, type PromptTagScores } from '../src/ie/tag-bias.ts';
 import { modelTensorNames } from '../src/model/names.ts';
 import { trainingStep } from '../src/model/positions.ts';
 import { glmHiddenRef } from '../src/reference/glm.ts';
@@ -29,9 +29,9 @@ export function demoTagVocabulary(tokenizer: Tokenizer, dataRoot: string, modelV
   return promptTagVocabulary(tokenizer, schemas.flatMap((s) => s.entityTypes), modelVocabSize, tokenCounts(tokenizer, texts));
 }
 
-export interface PromptTagScores {
-  /** log p(tag) at the prompt row holding text character `char`, over the schema's tag tokens. */
-  at(char: number, tag: number): number;
+export interface BenchTagScores {
+  /** The prompt's tag scores by text character (log p(tag) over the schema's tag tokens). */
+  at: PromptTagScores;
   /** The best log p(B-type) over the word starts of the text where a mention beginning with `piece` could start (-Infinity: none). */
   bestStart(piece: string, begin: number): number;
 }
@@ -44,7 +44,7 @@ export function promptTagScores(
   prompt: readonly number[],
   text: string,
   tagIds: readonly number[],
-): PromptTagScores {
+): BenchTagScores {
   const lookup = (name: string): Float64Array => {
     const found = params.get(name);
     if (!found) throw new Error(`no tensor ${name}`);
@@ -59,7 +59,7 @@ export function promptTagScores(
     for (let c = 0; c < C; c++) v += hidden[row * C + c]! * head[id * C + c]!;
     return v;
   });
-  return { at, bestStart: (piece, begin) => bestWordStart(text, piece, (p) => at(p, begin)) };
+  return { at, bestStart: (piece, begin) => bestWordStart(text, piece, (p) => at.logProb(p, begin)) };
 }
 
 /**

@@ -3,10 +3,12 @@
 // answers (strict entity F1). The constraint and its token budget are extract()'s; only the bias is
 // added: at a step that opens a mention in an entity list of type T, each allowed token's logit gets
 // λ · (the best log p(B-T) of the word starts where a mention beginning with it could start), the
-// tag scores from the CPU reference forward of the prompt (bench/prompt-tag-scores.ts). λ = 0 is
+// tag scores from the CPU reference forward of the prompt (bench/prompt-tag-scores.ts). With
+// --end-lambdas, each λ_end > 0 also guides the steps inside a mention by the I tags (where it goes on
+// or ends: tag-bias.ts, mentionEndScore); every λ is run with every λ_end. λ = λ_end = 0 is
 // extract()'s decoding. Batches of 25, 128 new tokens. Never fails on a number.
 //   node --import ./bin/register.mjs bench/tag-bias-decode.bench.ts --model runs/more19/sft
-//     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2]
+//     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2] [--end-lambdas 0,1]
 import { parseAnswer, type AnswerParseResult } from '../src/ie/answer.ts';
 import { withTokenBudget } from '../src/ie/budget.ts';
 import { createAnswerConstraint } from '../src/ie/constraint.ts';
@@ -27,6 +29,7 @@ const modelDir = arg('model', 'runs/more19/sft');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '50'));
 const lambdas = arg('lambdas', '0,2').split(',').map(Number);
+const endLambdas = arg('end-lambdas', '0').split(',').map(Number);
 const maxNewTokens = 128;
 const batch = 25;
 
@@ -37,17 +40,17 @@ const scores = examples.map((example, i) => promptTagScores(config, params, toke
 const stopIds = stopTokenIds(tokenizer, 'glm');
 
 console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags\n`);
-console.log('| λ | entity F1 % | right / written / gold | relation F1 % (strict) |');
-console.log('| ---: | ---: | ---: | ---: |');
-for (const lambda of lambdas) {
+console.log('| λ | λ_end | entity F1 % | right / written / gold | relation F1 % (strict) |');
+console.log('| ---: | ---: | ---: | ---: | ---: |');
+for (const [lambda, endLambda] of lambdas.flatMap((l) => endLambdas.map((e) => [l, e] as const))) {
   const pairs: { gold: Extraction; predicted: AnswerParseResult }[] = [];
   for (let start = 0; start < examples.length; start += batch) {
     const slice = examples.slice(start, start + batch);
     const constraints = slice.map((example) =>
       withTokenBudget(createAnswerConstraint(constraintVocab, schema, example.text, task, { mentionBoundaries: 'words' }), constraintVocab, maxNewTokens, budgetReserve(schema)));
-    const logitBiases = lambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
-      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, vocabSize: config.vocabSize,
-      tagLogProb: (char, tag) => scores[start + i]!.at(char, tag),
+    const logitBiases = lambda === 0 && endLambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
+      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, vocabSize: config.vocabSize,
+      tags: scores[start + i]!.at,
       decodeAnswer: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
     }));
     const generations = await generate(model, prompts.slice(start, start + batch), { maxNewTokens, stopIds, constraints, ...(logitBiases ? { logitBiases } : {}) });
@@ -58,6 +61,6 @@ for (const lambda of lambdas) {
   }
   const metrics = scoreExtractions(pairs);
   const e = metrics.entities.overall;
-  console.log(`| ${lambda} | ${(100 * e.f1).toFixed(1)} | ${e.tp} / ${e.predicted} / ${e.gold} | ${(100 * metrics.relationsStrict.overall.f1).toFixed(1)} |`);
+  console.log(`| ${lambda} | ${endLambda} | ${(100 * e.f1).toFixed(1)} | ${e.tp} / ${e.predicted} / ${e.gold} | ${(100 * metrics.relationsStrict.overall.f1).toFixed(1)} |`);
 }
 model.destroy();

@@ -24,6 +24,7 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   beams: { kind: 'value' },
   'length-penalty': { kind: 'value' },
   'tag-bias': { kind: 'value' },
+  'tag-end-bias': { kind: 'value' },
 };
 
 export interface DecodingChoice {
@@ -41,9 +42,11 @@ export interface DecodingChoice {
   lengthPenalty: number;
   /**
    * Tag-guided decoding's λ (ie/tag-bias.ts; 0: off), for models trained with prompt tags; by
-   * default ('model') the λ the model recommends in its config.json, where it applies.
+   * default ('model') the λ and λ_end the model recommends in its config.json, where they apply.
    */
   tagBias: number | 'model';
+  /** λ_end inside a mention, with a number for tagBias (0: off). */
+  tagEndBias: number;
 }
 
 const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
@@ -67,15 +70,22 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   if (penaltyText !== undefined && (penaltyText.trim() === '' || !Number.isFinite(lengthPenalty) || lengthPenalty < 0)) {
     throw new UsageError(`--length-penalty: "${penaltyText}" is not a number ≥ 0`);
   }
-  const tagBiasText = args.get('tag-bias')?.[0];
-  const tagBias = tagBiasText === undefined ? 'model' : Number(tagBiasText);
-  if (typeof tagBias === 'number' && (tagBiasText!.trim() === '' || !Number.isFinite(tagBias) || tagBias < 0)) {
-    throw new UsageError(`--tag-bias: "${tagBiasText}" is not a number ≥ 0`);
-  }
+  // Either of --tag-bias and --tag-end-bias sets both (the other 0); neither: the model's.
+  const scale = (name: string): number | undefined => {
+    const text = args.get(name)?.[0];
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`--${name}: "${text}" is not a number ≥ 0`);
+    return value;
+  };
+  const tagBias = scale('tag-bias');
+  const tagEndBias = scale('tag-end-bias');
+  const explicit = tagBias !== undefined || tagEndBias !== undefined;
   return {
     beams,
     lengthPenalty,
-    tagBias,
+    tagBias: explicit ? tagBias ?? 0 : 'model',
+    tagEndBias: tagEndBias ?? 0,
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
     allowRepeatedEntities: args.has('allow-repeated-entities'),

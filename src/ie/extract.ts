@@ -15,8 +15,9 @@ import type { IeSchema } from './schema.ts';
 import { extractionOf, type IeExample } from './spans.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
-import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
-import { promptTagBias, promptTagScorers, recommendedTagBias, type TagBiasChoice } from './tag-bias.ts';
+import { promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
+import { promptTagBias, promptTagScorers, recommendedTagBias, tagBiasRefusal, type TagBiasChoice } from './tag-bias.ts';
+import { tagBiasLabel } from './tag-label.ts';
 
 /**
  * Tokens kept for closing an answer, in the worst case of one token per character: from
@@ -53,10 +54,16 @@ export interface ExtractOptions {
    * Tag-guided decoding (ie/tag-bias.ts): λ > 0 adds λ · log p(B-type) of the model's own prompt
    * tags to the tokens that can open a mention of that type. Needs a model trained with prompt tags
    * (config.json's chatuie_prompt_tags) and greedy or sampled decoding (not beams). 'model': the λ
-   * the model recommends (recommendedTagBias), off where it does not apply (free decoding among
-   * them). Default 0: off.
+   * and λ_end the model recommends (recommendedTagBias), off where they do not apply (free decoding
+   * among them). Default 0: off.
    */
   tagBias?: number | 'model';
+  /**
+   * With a number for tagBias: λ_end > 0 guides the steps inside a mention too, adding λ_end ·
+   * log p(I) of the prompt token a mention would go on into, or log(1 − p(I)) where it would close
+   * before it (tag-bias.ts, mentionEndScore). Same needs as tagBias. Default 0: off.
+   */
+  tagEndBias?: number;
 }
 
 export interface Extracted {
@@ -94,17 +101,8 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
   const encoder = { tokenizer, family, schema, task, style: extractor.style ?? 'full' };
   const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family, model.config.vocabSize) : null;
   const stopIds = stopTokenIds(tokenizer, family);
-  const asked = options.tagBias ?? 0;
-  const recorded = asked === 0 ? null : promptTagVocabularyOf(model.config.raw, model.config.vocabSize);
-  const tagChoice: TagBiasChoice = asked === 'model' ? recommendedTagBias(recorded, schema.entityTypes, { constrained: options.constrained, beams: options.beams ?? 1 }) : { lambda: asked, off: null };
-  const tagBias = tagChoice.lambda;
-  const tagVocab = tagBias > 0 ? recorded : null;
-  if (tagBias > 0) {
-    if (!tagVocab) throw new Error(`tag bias ${tagBias}: this model records no prompt tags (${PROMPT_TAGS_CONFIG_KEY} in config.json); it needs a model trained with them`);
-    if ((options.beams ?? 1) > 1) throw new Error('tag bias: greedy or sampled decoding only, not beam search');
-    const missing = schema.entityTypes.filter((type) => !tagVocab.begin.has(type));
-    if (missing.length > 0) throw new Error(`tag bias: the model has no prompt tags for entity type${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${[...tagVocab.begin.keys()].join(', ')})`);
-  }
+  const tagChoice = tagBiasChoice(options, model, schema);
+  const tagVocab = tagChoice.lambda + tagChoice.endLambda > 0 ? promptTagVocabularyOf(model.config.raw, model.config.vocabSize) : null;
   const results: Extracted[] = [];
   let decodeMs = 0;
   let generatedTokens = 0;
@@ -115,7 +113,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraintFor = (text: string): TokenConstraint | null =>
       vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null;
-    const logitBiases = tagVocab ? await tagBiases(extractor, options.lora ?? null, schema, prompts, batch, tagVocab, tagBias) : null;
+    const logitBiases = tagVocab ? await tagBiases(extractor, options.lora ?? null, schema, prompts, batch, tagVocab, tagChoice) : null;
     let stats: DecodeStats | null = null;
     const onStats = (s: DecodeStats) => {
       stats = s;
@@ -158,6 +156,25 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
   };
 }
 
+/**
+ * The tag-guided decoding of an extraction: the model's recommendation for 'model', else the λ and
+ * λ_end asked for, refused (tagBiasRefusal) where the model's tags cannot guide it.
+ */
+function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchema): TagBiasChoice {
+  const beams = options.beams ?? 1;
+  if (options.tagBias === 'model') {
+    return recommendedTagBias(promptTagVocabularyOf(model.config.raw, model.config.vocabSize), schema.entityTypes, { constrained: options.constrained, beams });
+  }
+  const asked = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0 };
+  for (const [name, value] of [['λ', asked.lambda], ['λ_end', asked.endLambda]] as const) {
+    if (!(Number.isFinite(value) && value >= 0)) throw new Error(`tag bias: ${name} ${value} must be a number ≥ 0`);
+  }
+  if (asked.lambda + asked.endLambda === 0) return { ...asked, off: null };
+  const why = tagBiasRefusal(promptTagVocabularyOf(model.config.raw, model.config.vocabSize), schema.entityTypes, beams);
+  if (why !== null) throw new Error(`tag bias (${tagBiasLabel(asked)}): ${why}`);
+  return { ...asked, off: null };
+}
+
 /** The tag-guided bias of each text of a batch: its prompt's tag scores from the model, then promptTagBias. */
 async function tagBiases(
   extractor: Extractor,
@@ -166,14 +183,14 @@ async function tagBiases(
   prompts: readonly (readonly number[])[],
   texts: readonly string[],
   vocab: PromptTagVocabulary,
-  lambda: number,
+  { lambda, endLambda }: TagBiasChoice,
 ): Promise<LogitBias[]> {
   const { model, tokenizer, family } = extractor;
   const tagIds = schemaTagIds(vocab, schema.entityTypes);
   const scorers = await promptTagScorers(model, lora, tokenizer, prompts, texts, tagIds);
   return texts.map((text, i) => promptTagBias({
-    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, vocabSize: model.config.vocabSize,
-    tagLogProb: scorers[i]!,
+    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, endLambda, vocabSize: model.config.vocabSize,
+    tags: scorers[i]!,
     decodeAnswer: (ids) => decodeAnswerIds(tokenizer, family, ids),
   }));
 }

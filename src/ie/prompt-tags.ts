@@ -39,6 +39,8 @@ export interface PromptTagVocabulary {
    * when its config records one; absent otherwise.
    */
   decodingBias?: number;
+  /** The λ_end inside a mention (ie/tag-bias.ts, mentionEndScore) the model recommends, when its config records one. */
+  decodingEndBias?: number;
 }
 
 export interface PromptTagOptions {
@@ -80,16 +82,25 @@ export function promptTagVocabulary(tokenizer: Tokenizer, entityTypes: readonly 
 /** The config.json key under which a checkpoint trained with prompt tags records its tag tokens. */
 export const PROMPT_TAGS_CONFIG_KEY = 'chatuie_prompt_tags';
 
-/** The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}}, with "decodingBias": λ when the vocabulary has one. */
-export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number>; decodingBias?: number } {
-  return { outside: vocab.outside, inside: vocab.inside, begin: Object.fromEntries(vocab.begin), ...(vocab.decodingBias !== undefined ? { decodingBias: vocab.decodingBias } : {}) };
+/**
+ * The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}},
+ * with "decodingBias": λ and "decodingEndBias": λ_end where the vocabulary has them.
+ */
+export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number>; decodingBias?: number; decodingEndBias?: number } {
+  return {
+    outside: vocab.outside,
+    inside: vocab.inside,
+    begin: Object.fromEntries(vocab.begin),
+    ...(vocab.decodingBias !== undefined ? { decodingBias: vocab.decodingBias } : {}),
+    ...(vocab.decodingEndBias !== undefined ? { decodingEndBias: vocab.decodingEndBias } : {}),
+  };
 }
 
 /**
  * The tag tokens a checkpoint's config.json records (PROMPT_TAGS_CONFIG_KEY), or null when it has
- * none (a model never trained on the task), with its recommended decodingBias when it records one.
- * Refuses ids outside the model's vocabulary, repeated ids, a decodingBias that is not a number ≥ 0,
- * and a record of another shape, naming what is wrong.
+ * none (a model never trained on the task), with its recommended decodingBias and decodingEndBias
+ * where it records them. Refuses ids outside the model's vocabulary, repeated ids, a λ that is not a
+ * number ≥ 0, and a record of another shape, naming what is wrong.
  */
 export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown>>, modelVocabSize: number): PromptTagVocabulary | null {
   const value = rawConfig[PROMPT_TAGS_CONFIG_KEY];
@@ -109,10 +120,11 @@ export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown
   const vocab: PromptTagVocabulary = { outside: id('outside', record.outside), inside: id('inside', record.inside), begin, maskWords: Math.ceil(modelVocabSize / 32) };
   const ids = [vocab.outside, vocab.inside, ...begin.values()];
   if (new Set(ids).size !== ids.length) fail('gives one token id to two tags');
-  const bias = record.decodingBias;
-  if (bias !== undefined) {
-    if (!(typeof bias === 'number' && Number.isFinite(bias) && bias >= 0)) return fail(`decodingBias: ${JSON.stringify(bias)} is not a number ≥ 0`);
-    vocab.decodingBias = bias;
+  for (const key of ['decodingBias', 'decodingEndBias'] as const) {
+    const bias = record[key];
+    if (bias === undefined) continue;
+    if (!(typeof bias === 'number' && Number.isFinite(bias) && bias >= 0)) return fail(`${key}: ${JSON.stringify(bias)} is not a number ≥ 0`);
+    vocab[key] = bias;
   }
   return vocab;
 }

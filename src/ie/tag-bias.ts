@@ -4,33 +4,57 @@
 // (log p(B-T)); its generated answers do not look that up (docs/demo-model.md, session 23). So at a
 // step that opens a mention in the answer's list of type T, every token the constraint allows gets
 // λ · (the best log p(B-T) over the text's word starts where a mention beginning with that token's
-// characters could start) added to its logit (model/generate.ts, LogitBias). Everything else — the
-// mention's other tokens, where it ends, the types, the answer's shape — stays the model's and the
-// constraint's.
+// characters could start) added to its logit (model/generate.ts, LogitBias). With an end scale
+// λ_end > 0, the steps inside an open mention are guided too, by the I tag of the prompt token that
+// follows the mention so far: a token that carries the mention onto that prompt token gets
+// λ_end · log p(I) there, one that closes the mention before it λ_end · log(1 − p(I)) — where a
+// mention ends is the other choice the small model gets wrong (docs/demo-model.md, session 25).
+// Everything else — the types, the answer's shape — stays the model's and the constraint's.
 
 import type { Tokenizer } from '../io/tokenizer.ts';
 import type { LogitBias } from '../model/generate.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import type { GlmModel } from '../model/model.ts';
 import { GlmSession } from '../model/session.ts';
-import { tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
+import { PROMPT_TAGS_CONFIG_KEY, tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
+import { tagBiasLabel } from './tag-label.ts';
 
-/** The answer so far ends with the opening quote of an element of a list under key T: `"T": [`, complete strings, `"`. */
-const OPENING = /"((?:[^"\\]|\\.)*)":\s*\[(?:"(?:[^"\\]|\\.)*",\s*)*"$/;
+/** The answer so far ends inside an element of a list under key T: `"T": [`, complete strings, `"`, the element's characters. */
+const OPEN_ELEMENT = /"((?:[^"\\]|\\.)*)":\s*\[(?:"(?:[^"\\]|\\.)*",\s*)*"((?:[^"\\]|\\.)*)$/;
+
+/** A mention the answer so far has open: its entity type and its characters so far (empty right after its opening quote). */
+export interface OpenMention {
+  type: string;
+  prefix: string;
+}
+
+/** The mention of an entity type the answer text so far has open, or null (a key, a relation's argument, an unfinished escape). */
+export function openMention(answerSoFar: string, entityTypes: readonly string[]): OpenMention | null {
+  const match = OPEN_ELEMENT.exec(answerSoFar);
+  if (match === null) return null;
+  const type = JSON.parse(`"${match[1]!}"`) as string;
+  if (!entityTypes.includes(type)) return null;
+  try {
+    return { type, prefix: JSON.parse(`"${match[2]!}"`) as string };
+  } catch {
+    return null; // ends within an escape sequence
+  }
+}
 
 /** The entity type whose list the answer text so far opens a mention in (right after its opening quote), or null. */
 export function openingMentionType(answerSoFar: string, entityTypes: readonly string[]): string | null {
-  const match = OPENING.exec(answerSoFar);
-  if (match === null) return null;
-  const type = JSON.parse(`"${match[1]!}"`) as string;
-  return entityTypes.includes(type) ? type : null;
+  const open = openMention(answerSoFar, entityTypes);
+  return open !== null && open.prefix === '' ? open.type : null;
 }
 
 /** The part of a token a mention's first characters are: what follows the quote, bracket or space it may hold. */
 export function mentionPiece(tokenizer: Tokenizer, id: number): string {
-  return tokenizer.decode([id]).replace(/^[\s",[]+/, '');
+  return mentionStartOf(tokenizer.decode([id]));
 }
+
+/** A decoded token's text without the quote, bracket, comma or space before a mention's first characters. */
+const mentionStartOf = (piece: string): string => piece.replace(/^[\s",[]+/, '');
 
 /**
  * The best of `score(p)` over the word starts p of `text` (not inside a word) where `piece` occurs,
@@ -45,33 +69,50 @@ export function bestWordStart(text: string, piece: string, score: (p: number) =>
   return best;
 }
 
-/** The λ a decoding uses, and why a model's recommended λ is off where it is. */
+/** The λ and λ_end a decoding uses, and why a model's recommended ones are off where they are. */
 export interface TagBiasChoice {
-  /** λ (0: off). */
+  /** λ where a mention opens (0: off). */
   lambda: number;
-  /** Why the model's recommended λ does not apply to this decoding, or null. */
+  /** λ_end inside a mention (0: off). */
+  endLambda: number;
+  /** Why the model's recommended guidance does not apply to this decoding, or null. */
   off: string | null;
 }
 
 /**
- * The tag-guided decoding a model recommends (its config's decodingBias, PromptTagVocabulary) for a
- * schema: its λ where every entity type of the schema has a tag and decoding is constrained and
- * greedy or sampled; off, saying why, for free decoding (what the model writes alone, the
- * comparison the constraint is measured against), beam search, or a type without a tag (a bias on
- * some types only would push mentions toward the others); 0 for a model that recommends none or a
- * schema without entity types.
+ * Why a model's prompt tags cannot guide a decoding under a schema with `entityTypes`, or null
+ * where they can: a model without tags (PROMPT_TAGS_CONFIG_KEY), beam search, or an entity type
+ * without a tag (a bias on some types only would push mentions toward the others).
+ */
+export function tagBiasRefusal(vocab: PromptTagVocabulary | null, entityTypes: readonly string[], beams: number): string | null {
+  if (vocab === null) return `this model records no prompt tags (${PROMPT_TAGS_CONFIG_KEY} in config.json); it needs a model trained with them`;
+  if (beams > 1) return 'it works with greedy or sampled decoding, not beam search';
+  const missing = entityTypes.filter((type) => !vocab.begin.has(type));
+  if (missing.length === 0) return null;
+  return `entity type${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of the schema ${missing.length > 1 ? 'have' : 'has'} no prompt tag (the model tags ${[...vocab.begin.keys()].join(', ')})`;
+}
+
+/**
+ * The tag-guided decoding a model recommends (its config's decodingBias and decodingEndBias,
+ * PromptTagVocabulary) for a schema: its λ and λ_end where tagBiasRefusal has no objection and
+ * decoding is constrained; off, saying why, for free decoding too (what the model writes alone, the
+ * comparison the constraint is measured against); 0 for a model that recommends none or a schema
+ * without entity types.
  */
 export function recommendedTagBias(vocab: PromptTagVocabulary | null, entityTypes: readonly string[], decoding: { constrained: boolean; beams: number }): TagBiasChoice {
-  const lambda = vocab?.decodingBias ?? 0;
-  if (vocab === null || lambda === 0 || entityTypes.length === 0) return { lambda: 0, off: null };
-  const off = (why: string): TagBiasChoice => ({ lambda: 0, off: `the model's tag-guided decoding (λ ${lambda}) is off: ${why}` });
-  if (!decoding.constrained) return off('it guides constrained decoding only');
-  if (decoding.beams > 1) return off('it works with greedy or sampled decoding, not beam search');
-  const missing = entityTypes.filter((type) => !vocab.begin.has(type));
-  if (missing.length > 0) {
-    return off(`entity type${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of the schema ${missing.length > 1 ? 'have' : 'has'} no prompt tag (the model tags ${[...vocab.begin.keys()].join(', ')})`);
-  }
-  return { lambda, off: null };
+  const recommended = { lambda: vocab?.decodingBias ?? 0, endLambda: vocab?.decodingEndBias ?? 0 };
+  if (vocab === null || recommended.lambda + recommended.endLambda === 0 || entityTypes.length === 0) return { lambda: 0, endLambda: 0, off: null };
+  const why = decoding.constrained ? tagBiasRefusal(vocab, entityTypes, decoding.beams) : 'it guides constrained decoding only';
+  if (why !== null) return { lambda: 0, endLambda: 0, off: `the model's tag-guided decoding (${tagBiasLabel(recommended)}) is off: ${why}` };
+  return { ...recommended, off: null };
+}
+
+/** A prompt's tag scores, by character of its input text. */
+export interface PromptTagScores {
+  /** log p(tag) at the prompt token holding character `char` of the text (over the schema's tags). */
+  logProb(char: number, tag: number): number;
+  /** Index of the prompt token holding character `char` of the text (tokens in order). */
+  token(char: number): number;
 }
 
 export interface TagBiasOptions {
@@ -80,10 +121,11 @@ export interface TagBiasOptions {
   entityTypes: readonly string[];
   /** The input text the answer's mentions come from. */
   text: string;
-  /** log p(tag) at the prompt position holding character `char` of the text (over the schema's tags). */
-  tagLogProb: (char: number, tag: number) => number;
-  /** The bias scale (> 0). */
+  tags: PromptTagScores;
+  /** The scale of the bias where a mention opens (≥ 0). */
   lambda: number;
+  /** The scale of the bias inside an open mention (≥ 0; default 0: off). One of the two is > 0. */
+  endLambda?: number;
   vocabSize: number;
   /** Decodes the answer ids so far to text (special tokens left out). */
   decodeAnswer: (ids: readonly number[]) => string;
@@ -92,25 +134,70 @@ export interface TagBiasOptions {
 /** Score of an allowed token that no word start of the text begins with (the constraint rarely allows one). */
 const NO_START = -20;
 
-/** The tag-guided bias of one answer: active only at the steps that open a mention of an entity type. */
+/** Whether `a` is a finite number ≥ 0. */
+const isScale = (a: number): boolean => Number.isFinite(a) && a >= 0;
+
+/**
+ * The end score of a token with text `piece` inside a mention whose characters so far are
+ * `prefix`: the best over the prefix's word-start occurrences in `text` that the piece carries on
+ * of — log p(I) at the prompt token the piece's first character enters (where it enters a new
+ * one), plus log(1 − p(I)) at the one after the mention where the piece closes it (`"`) before a
+ * new prompt token; 0 where the prompt's tokens do not tell (the mention ends or goes on inside
+ * one token, or at the text's end); null where the piece fits no occurrence or is an escape.
+ */
+export function mentionEndScore(text: string, prefix: string, piece: string, tags: PromptTagScores, inside: number): number | null {
+  if (piece.includes('\\')) return null;
+  const quote = piece.indexOf('"');
+  const more = quote < 0 ? piece : piece.slice(0, quote);
+  const closes = quote >= 0;
+  if (more.length === 0 && !closes) return null;
+  // A new prompt token starts at e: the mention's characters before it and from it are in different tokens.
+  const entersToken = (e: number): boolean => e > 0 && e < text.length && tags.token(e) !== tags.token(e - 1);
+  const logInside = (e: number): number => tags.logProb(e, inside);
+  const best = bestWordStart(text, prefix, (p) => {
+    const e = p + prefix.length;
+    if (!text.startsWith(more, e)) return -Infinity;
+    let score = more.length > 0 && entersToken(e) ? logInside(e) : 0;
+    const end = e + more.length;
+    if (closes && entersToken(end)) score += Math.log1p(-Math.min(Math.exp(logInside(end)), 1 - 1e-7));
+    return score;
+  });
+  return Number.isFinite(best) ? best : null;
+}
+
+/**
+ * The tag-guided bias of one answer: at the steps that open a mention of an entity type (λ) and,
+ * with λ_end > 0, at those inside one (mentionEndScore); no bias elsewhere.
+ */
 export function promptTagBias(options: TagBiasOptions): LogitBias {
-  const { tokenizer, vocab, entityTypes, text, tagLogProb, lambda, vocabSize } = options;
-  if (!(lambda > 0 && Number.isFinite(lambda))) throw new Error(`tag bias: λ ${lambda} must be a positive number`);
+  const { tokenizer, vocab, entityTypes, text, tags, lambda, vocabSize } = options;
+  const endLambda = options.endLambda ?? 0;
+  if (!(isScale(lambda) && isScale(endLambda) && lambda + endLambda > 0)) {
+    throw new Error(`tag bias: λ ${lambda} and λ_end ${endLambda} must be numbers ≥ 0, one of them > 0`);
+  }
   const pieces = new Map<number, string>();
+  const pieceOf = (v: number): string => {
+    let piece = pieces.get(v);
+    if (piece === undefined) pieces.set(v, (piece = tokenizer.decode([v])));
+    return piece;
+  };
   return {
     next(generatedIds, allowed) {
       if (generatedIds.length === 0) return null;
-      const type = openingMentionType(options.decodeAnswer(generatedIds), entityTypes);
-      const begin = type === null ? undefined : vocab.begin.get(type);
-      if (begin === undefined) return null;
+      const open = openMention(options.decodeAnswer(generatedIds), entityTypes);
+      if (open === null) return null;
+      const begin = open.prefix === '' && lambda > 0 ? vocab.begin.get(open.type) : undefined;
+      if (begin === undefined && !(open.prefix !== '' && endLambda > 0)) return null;
       const row = new Float32Array(vocabSize);
       for (let v = 0; v < vocabSize; v++) {
         if (allowed && ((allowed[v >> 5]! >>> (v & 31)) & 1) === 0) continue;
-        if (v >= tokenizer.vocabSize) continue; // a padding logit: no text, never opens a mention
-        let piece = pieces.get(v);
-        if (piece === undefined) pieces.set(v, (piece = mentionPiece(tokenizer, v)));
-        const best = bestWordStart(text, piece, (p) => tagLogProb(p, begin));
-        row[v] = lambda * (Number.isFinite(best) ? best : NO_START);
+        if (v >= tokenizer.vocabSize) continue; // a padding logit: no text, never part of a mention
+        if (begin !== undefined) {
+          const best = bestWordStart(text, mentionStartOf(pieceOf(v)), (p) => tags.logProb(p, begin));
+          row[v] = lambda * (Number.isFinite(best) ? best : NO_START);
+        } else {
+          row[v] = endLambda * (mentionEndScore(text, open.prefix, pieceOf(v), tags, vocab.inside) ?? 0);
+        }
       }
       return row;
     },
@@ -118,10 +205,10 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
 }
 
 /**
- * One prompt's tag scorer: (character of `text`, tag) → log p(tag) over `tagIds` at the prompt
- * position holding that character, from `rowLogit(row, id)`, the LM head's logit of token `id` at
- * prompt row `row`. The text is found where it last occurs in what the prompt's ids decode to
- * (special tokens left out): every prompt family ends its prompt text with it.
+ * One prompt's tag scores: log p(tag) over `tagIds` at the prompt position holding a character of
+ * `text`, from `rowLogit(row, id)`, the LM head's logit of token `id` at prompt row `row`. The text
+ * is found where it last occurs in what the prompt's ids decode to (special tokens left out): every
+ * prompt family ends its prompt text with it.
  */
 export function promptTagScorer(
   tokenizer: Tokenizer,
@@ -129,29 +216,32 @@ export function promptTagScorer(
   text: string,
   tagIds: readonly number[],
   rowLogit: (row: number, id: number) => number,
-): (char: number, tag: number) => number {
+): PromptTagScores {
   const decode = (ids: readonly number[]): string => tokenizer.decode(ids, { skipSpecialTokens: true });
   const textAt = prompt.length === 0 ? -1 : decode(prompt).lastIndexOf(text);
   if (textAt < 0) throw new Error('tag bias: the prompt does not hold its text');
   const rowAt = tokenLocator(prompt, decode);
   const cache = new Map<number, number[]>();
-  return (char, tag) => {
-    const row = rowAt(textAt + char);
-    let logProbs = cache.get(row);
-    if (logProbs === undefined) {
-      const logits = tagIds.map((id) => rowLogit(row, id));
-      const max = Math.max(...logits);
-      const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
-      cache.set(row, (logProbs = logits.map((v) => v - lse)));
-    }
-    const k = tagIds.indexOf(tag);
-    if (k < 0) throw new Error(`tag bias: token ${tag} is not one of the schema's tags`);
-    return logProbs[k]!;
+  return {
+    token: (char) => rowAt(textAt + char),
+    logProb: (char, tag) => {
+      const row = rowAt(textAt + char);
+      let logProbs = cache.get(row);
+      if (logProbs === undefined) {
+        const logits = tagIds.map((id) => rowLogit(row, id));
+        const max = Math.max(...logits);
+        const lse = max + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - max), 0));
+        cache.set(row, (logProbs = logits.map((v) => v - lse)));
+      }
+      const k = tagIds.indexOf(tag);
+      if (k < 0) throw new Error(`tag bias: token ${tag} is not one of the schema's tags`);
+      return logProbs[k]!;
+    },
   };
 }
 
 /**
- * The prompts' tag scorers (promptTagScorer) from the model's logits rows, one prefill per prompt
+ * The prompts' tag scores (promptTagScorer) from the model's logits rows, one prefill per prompt
  * so that only its own rows are held.
  */
 export async function promptTagScorers(
@@ -161,8 +251,8 @@ export async function promptTagScorers(
   prompts: readonly (readonly number[])[],
   texts: readonly string[],
   tagIds: readonly number[],
-): Promise<((char: number, tag: number) => number)[]> {
-  const scorers: ((char: number, tag: number) => number)[] = [];
+): Promise<PromptTagScores[]> {
+  const scorers: PromptTagScores[] = [];
   for (const [b, prompt] of prompts.entries()) {
     const session = new GlmSession(model, { batch: 1, capacity: prompt.length }, lora);
     let rows: Float32Array[];

@@ -5,6 +5,7 @@
 
 import { useEffect, useMemo } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
+import { tagBiasLabel } from '../ie/tag-label.ts';
 import { draftFromResult } from '../state/correction.ts';
 import { CorrectionEditor } from './CorrectionEditor.tsx';
 import { ExampleView } from './ExampleView.tsx';
@@ -42,9 +43,9 @@ export function ExtractPanel() {
           Constrained decoding (valid answers, spans copied from the text)
         </label>
         {tagGuidance && (
-          <label title={`The model tags its own input; where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type). For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
+          <label title={`The model tags its own input; where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type)${tagGuidance.endLambda > 0 ? ', and inside a mention, going on or closing gets λ_end · log p(the next word is inside it, or not)' : ''}. For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
             <input type="checkbox" checked={extraction.tagGuided} disabled={!extraction.constrained} data-testid="extract-tag-guided" onChange={(event) => store().setTagGuided(event.target.checked)} />{' '}
-            Tag-guided mention starts (the model's own tags, λ {tagGuidance.lambda})
+            Tag-guided mentions (the model's own tags, {tagBiasLabel(tagGuidance)})
           </label>
         )}
         <label>
@@ -81,7 +82,7 @@ export function ExtractPanel() {
           <p data-testid="extract-timing">
             {result.elapsedMs.toFixed(0)} ms, {result.generatedTokens} tokens, {result.decodeTokensPerSecond.toFixed(1)} tokens/s
             {result.withAdapter ? ' (with the LoRA adapter of the training run)' : ''}
-            {result.tagBias ? `, tag-guided (λ ${result.tagBias})` : ''}
+            {result.tagBias || result.tagEndBias ? `, tag-guided (${tagBiasLabel({ lambda: result.tagBias ?? 0, endLambda: result.tagEndBias ?? 0 })})` : ''}
             {result.finished ? '' : ' — stopped at the token limit'}
           </p>
           {result.tagBiasOff && <p className="muted" data-testid="extract-tag-off">Plain decoding: {result.tagBiasOff}.</p>}

@@ -4,6 +4,7 @@
 
 import { useState, type ChangeEvent, type DragEvent, type FormEvent } from 'react';
 import { checkpointFromDataTransfer } from '../io/drop.ts';
+import { tagBiasLabel } from '../ie/tag-label.ts';
 import { getAppStore, useAppState } from '../state/app-store.ts';
 import type { LoadProgress, ModelOriginKind } from '../state/types.ts';
 import type { GlmFamily } from '../model/config.ts';
@@ -109,7 +110,7 @@ export function ModelPanel() {
               <tr><th scope="row">GPU memory</th><td>{formatBytes(summary.gpuBytes)}</td></tr>
               <tr><th scope="row">read</th><td>{formatBytes(summary.bytesRead)} from {summary.files.length} files{model.loadMs !== null && <span data-testid="model-load-time">{` in ${(model.loadMs / 1000).toFixed(2)} s`}</span>}</td></tr>
               {summary.tagGuidance && (
-                <tr><th scope="row">tag-guided decoding</th><td data-testid="model-tag-guidance">λ {summary.tagGuidance.lambda} for {summary.tagGuidance.entityTypes.join(', ')}</td></tr>
+                <tr><th scope="row">tag-guided decoding</th><td data-testid="model-tag-guidance">{tagBiasLabel(summary.tagGuidance)} for {summary.tagGuidance.entityTypes.join(', ')}</td></tr>
               )}
               {model.origin && (
                 <tr><th scope="row">from</th><td data-testid="model-origin">{ORIGIN_LABELS[model.origin.kind]}{model.origin.label ? ` (${model.origin.label})` : ''}</td></tr>

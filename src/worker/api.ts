@@ -70,9 +70,10 @@ export interface ModelSummary {
   cacheKey?: string | null;
   /**
    * The tag-guided decoding the checkpoint recommends (config.json's chatuie_prompt_tags with a
-   * decodingBias: ie/tag-bias.ts): its λ and the entity types it has tags for; null when it has none.
+   * decodingBias or decodingEndBias: ie/tag-bias.ts): its λ, its λ_end (0: none) and the entity
+   * types it has tags for; null when it recommends none.
    */
-  tagGuidance?: { lambda: number; entityTypes: string[] } | null;
+  tagGuidance?: { lambda: number; endLambda: number; entityTypes: string[] } | null;
 }
 
 /** What config.json says about a checkpoint, and whether it fits this device — known before any weight is read. */
@@ -275,6 +276,8 @@ export interface ExtractionResult {
   withAdapter: boolean;
   /** The tag-guided decoding λ used (0: none). */
   tagBias?: number;
+  /** The tag-guided decoding λ_end used inside mentions (0: none). */
+  tagEndBias?: number;
   /** Why the model's recommended tag-guided decoding was off for this schema, or null. */
   tagBiasOff?: string | null;
 }

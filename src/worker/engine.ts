@@ -671,6 +671,7 @@ export class Engine implements EngineApi {
       decodeTokensPerSecond: run.decodeTokensPerSecond,
       withAdapter: lora !== null,
       tagBias: run.tagBias.lambda,
+      tagEndBias: run.tagBias.endLambda,
       tagBiasOff: run.tagBias.off,
     };
   }
@@ -858,7 +859,9 @@ function tagGuidanceOf(config: GlmConfig): ModelSummary['tagGuidance'] {
   } catch {
     return null;
   }
-  return tags?.decodingBias ? { lambda: tags.decodingBias, entityTypes: [...tags.begin.keys()] } : null;
+  const lambda = tags?.decodingBias ?? 0;
+  const endLambda = tags?.decodingEndBias ?? 0;
+  return tags && lambda + endLambda > 0 ? { lambda, endLambda, entityTypes: [...tags.begin.keys()] } : null;
 }
 
 /** A GPU out-of-memory error while uploading weights, with the size that was asked for and what to do. */

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { nodeGpu } from '../../src/gpu/node.ts';
+import { tagBiasLabel } from '../../src/ie/tag-label.ts';
 import { Engine } from '../../src/worker/engine.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 import { check, type E2eContext } from './context.ts';
@@ -63,11 +64,13 @@ async function refuseModelThatDoesNotFit({ page, baseUrl, log, screenshot }: E2e
 const DEMO_DIR = join(DIST_DIR, 'models', 'chatuie-demo');
 
 /** The demo button loads the bundled model from its URL; the summary names its layers and its URL. */
-async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: number; tagBias: number | null }> {
+async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: number; tagLabel: string | null }> {
   check(existsSync(join(DEMO_DIR, 'config.json')), `the build has no demo model (${DEMO_DIR}/config.json): public/models/chatuie-demo/ is missing`);
-  const config = JSON.parse(readFileSync(join(DEMO_DIR, 'config.json'), 'utf8')) as { num_layers: number; chatuie_prompt_tags?: { decodingBias?: number } };
+  const config = JSON.parse(readFileSync(join(DEMO_DIR, 'config.json'), 'utf8')) as { num_layers: number; chatuie_prompt_tags?: { decodingBias?: number; decodingEndBias?: number } };
   const numLayers = config.num_layers;
-  const tagBias = config.chatuie_prompt_tags?.decodingBias ?? null;
+  const tags = config.chatuie_prompt_tags;
+  // The tag-guided decoding it recommends, as the app names it ("λ 2" or "λ 2, λ_end 1"), or null.
+  const tagLabel = tags ? tagBiasLabel({ lambda: tags.decodingBias ?? 0, endLambda: tags.decodingEndBias ?? 0 }) || null : null;
   await page.getByRole('button', { name: 'Load the demo model' }).click();
   const error = page.getByTestId('model-error');
   const summary = page.getByTestId('model-summary');
@@ -79,8 +82,8 @@ async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: nu
   check(/ in \d+\.\d\d s$/.test(await page.getByTestId('model-load-time').innerText().then((t) => ` ${t.trim()}`)), 'the summary shows no load time');
   check(new RegExp(`layers\\s+${numLayers}\\b`).test(summaryText), `the demo model summary does not show ${numLayers} layers: ${summaryText}`);
   // A demo model that recommends tag-guided decoding says so in its summary.
-  if (tagBias !== null) check(summaryText.includes(`λ ${tagBias} for `), `the demo model summary does not show its tag-guided λ ${tagBias}: ${summaryText}`);
-  return { numLayers, tagBias };
+  if (tagLabel !== null) check(summaryText.includes(`${tagLabel} for `), `the demo model summary does not show its tag-guided ${tagLabel}: ${summaryText}`);
+  return { numLayers, tagLabel };
 }
 
 export default async function appTest({ page, baseUrl, resultsDir, log, screenshot }: E2eContext): Promise<void> {
@@ -171,13 +174,13 @@ export default async function appTest({ page, baseUrl, resultsDir, log, screensh
   const demo = await loadDemoModel({ page, log } as E2eContext);
   await screenshot('demo-model');
   await trainInTheBrowser({ page, resultsDir, log, screenshot } as E2eContext, lines);
-  await extractCorrectExport({ page, resultsDir, log, screenshot } as E2eContext, lines, demo.numLayers, demo.tagBias);
+  await extractCorrectExport({ page, resultsDir, log, screenshot } as E2eContext, lines, demo.numLayers, demo.tagLabel);
 }
 
 /** Answer tokens of the browser extraction (the constraint closes the answer within them; its closing reserve is ≈40 tokens for this schema, so a budget near that would close the answer after its first mention). */
 const EXTRACT_TOKENS = 96;
 
-async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eContext, lines: string[], numLayers: number, tagBias: number | null): Promise<void> {
+async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eContext, lines: string[], numLayers: number, tagLabel: string | null): Promise<void> {
   // Extract (constrained) from one of the fine-tuning sentences, with the trained run's adapter.
   const gold = JSON.parse(lines[0]!) as { text: string; entities: { start: number; end: number; type: string }[] };
   const sentence = gold.text;
@@ -200,9 +203,9 @@ async function extractCorrectExport({ page, resultsDir, log, screenshot }: E2eCo
   log(`answer: ${await page.getByTestId('extract-answer').textContent()}`);
   check(spans.length > 0, 'the extraction highlighted no entity');
   // CoNLL04's entity types all have the demo model's prompt tags: the answer was tag-guided by default.
-  if (tagBias !== null) {
+  if (tagLabel !== null) {
     check(await page.getByTestId('extract-tag-guided').isChecked(), 'tag-guided decoding is not on by default');
-    check((await page.getByTestId('extract-timing').innerText()).includes(`tag-guided (λ ${tagBias})`), 'the extraction does not say it was tag-guided');
+    check((await page.getByTestId('extract-timing').innerText()).includes(`tag-guided (${tagLabel})`), 'the extraction does not say it was tag-guided');
   }
   for (const [text, type] of spans) {
     check(text !== '' && sentence.includes(text!), `highlighted "${text}" does not occur in the sentence`);

@@ -12,7 +12,7 @@ import { testContext } from '../helpers/gpu.ts';
 import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
 import { buildByteLevelTokenizerJson } from './fixtures/tokenizers.ts';
 import { PROMPT_TAGS_CONFIG_KEY } from '../../src/ie/prompt-tags.ts';
-import { bestWordStart, mentionPiece, openingMentionType, promptTagScorers } from '../../src/ie/tag-bias.ts';
+import { bestWordStart, mentionEndScore, mentionPiece, openingMentionType, openMention, promptTagScorers } from '../../src/ie/tag-bias.ts';
 import { budgetReserve } from '../../src/ie/extract.ts';
 import { withTokenBudget } from '../../src/ie/budget.ts';
 import { buildConstraintVocabulary, createAnswerConstraint } from '../../src/ie/constraint.ts';
@@ -74,7 +74,7 @@ describe('extract', () => {
       while (row + 1 < prompt.length && tokenizer.decode(prompt.slice(0, row + 1), { skipSpecialTokens: true }).length <= textAt + char) row++;
       const logits = tagIds.map((id) => { let v = 0; for (let c = 0; c < C; c++) v += hidden[row * C + c]! * head[id * C + c]!; return v; });
       const lse = Math.log(logits.reduce((sum, v) => sum + Math.exp(v), 0));
-      tagIds.forEach((tag, k) => expect(scorer!(char, tag)).toBeCloseTo(logits[k]! - lse, 4));
+      tagIds.forEach((tag, k) => expect(scorer!.logProb(char, tag)).toBeCloseTo(logits[k]! - lse, 4));
     }
 
     // Off (0) is plain decoding; strong, every mention's first token is an allowed token whose word start scores best.
@@ -96,7 +96,7 @@ describe('extract', () => {
         if (type !== null) {
           openings++;
           const begin = type === 'person' ? tags.begin.person : tags.begin.location;
-          const score = (t: number): number => bestWordStart(result.text, mentionPiece(tokenizer, t), (p) => scorers[i]!(p, begin));
+          const score = (t: number): number => bestWordStart(result.text, mentionPiece(tokenizer, t), (p) => scorers[i]!.logProb(p, begin));
           let best = -Infinity;
           for (let t = 0; t < V; t++) if (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1) best = Math.max(best, score(t));
           expect(score(id)).toBeCloseTo(best, 4);
@@ -106,22 +106,54 @@ describe('extract', () => {
     });
     expect(openings).toBeGreaterThan(0);
 
+    // λ_end alone: at every step inside a mention, the chosen token's end score (0 where the tags do not tell) is the best allowed.
+    const ended = await extract(extractor, schema, texts, { ...options, tagBias: 0, tagEndBias: 1000 });
+    expect(ended.tagBias).toEqual({ lambda: 0, endLambda: 1000, off: null });
+    let insides = 0;
+    ended.results.forEach((result, i) => {
+      const constraint = withTokenBudget(createAnswerConstraint(vocab, schema, result.text, 'ner', { mentionBoundaries: 'words' }), vocab, options.maxNewTokens, budgetReserve(schema));
+      result.ids.forEach((id, k) => {
+        const open = k > 0 ? openMention(decodeAnswerIds(tokenizer, 'glm4-chat', result.ids.slice(0, k)), schema.entityTypes) : null;
+        const allowed = constraint.allowed();
+        if (open !== null && open.prefix !== '') {
+          insides++;
+          const score = (t: number): number => mentionEndScore(result.text, open.prefix, tokenizer.decode([t]), scorers[i]!, tags.inside) ?? 0;
+          let best = -Infinity;
+          for (let t = 0; t < V; t++) if (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1) best = Math.max(best, score(t));
+          expect(score(id)).toBeGreaterThan(best - 0.02); // ties go to the model's logits (1 logit = 0.001 here)
+        }
+        constraint.advance(id);
+      });
+    });
+    expect(insides).toBeGreaterThan(0);
+
     // 'model': the λ the model's config recommends (decodingBias), off — saying why — where it does not apply.
-    expect((await extract(extractor, schema, texts, { ...options, tagBias: 'model' })).tagBias).toEqual({ lambda: 0, off: null });
-    const recommending = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: { ...tags, decodingBias: 1000 } }), tensors))));
+    expect((await extract(extractor, schema, texts, { ...options, tagBias: 'model' })).tagBias).toEqual({ lambda: 0, endLambda: 0, off: null });
+    const recommendingOf = async (recommends: object) => GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: { ...tags, ...recommends } }), tensors))));
+    const recommending = await recommendingOf({ decodingBias: 1000 });
     const recommended = await extract({ ...extractor, model: recommending }, schema, texts, { ...options, tagBias: 'model' });
-    expect(recommended.tagBias).toEqual({ lambda: 1000, off: null });
+    expect(recommended.tagBias).toEqual({ lambda: 1000, endLambda: 0, off: null });
     expect(recommended.results.map((r) => r.ids)).toEqual(biased.results.map((r) => r.ids));
     const untaggedType = await extract({ ...extractor, model: recommending }, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 'model' });
-    expect(untaggedType.tagBias).toEqual({ lambda: 0, off: "the model's tag-guided decoding (λ 1000) is off: entity type organization of the schema has no prompt tag (the model tags person, location)" });
+    expect(untaggedType.tagBias).toEqual({ lambda: 0, endLambda: 0, off: "the model's tag-guided decoding (λ 1000) is off: entity type organization of the schema has no prompt tag (the model tags person, location)" });
     expect((await extract({ ...extractor, model: recommending }, schema, texts, { ...options, tagBias: 'model', beams: 2 })).tagBias.off).toMatch(/not beam search/);
     recommending.destroy();
+    // A recommended λ_end is used with 'model' as the same λ_end given explicitly.
+    const recommendingEnd = await recommendingOf({ decodingEndBias: 1000 });
+    const recommendedEnd = await extract({ ...extractor, model: recommendingEnd }, schema, texts, { ...options, tagBias: 'model' });
+    expect(recommendedEnd.tagBias).toEqual({ lambda: 0, endLambda: 1000, off: null });
+    expect(recommendedEnd.results.map((r) => r.ids)).toEqual(ended.results.map((r) => r.ids));
+    expect((await extract({ ...extractor, model: recommendingEnd }, schema, texts, { ...options, constrained: false, maxNewTokens: 2, tagBias: 'model' })).tagBias.off)
+      .toBe("the model's tag-guided decoding (λ_end 1000) is off: it guides constrained decoding only");
+    recommendingEnd.destroy();
 
-    await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, beams: 2 })).rejects.toThrow(/not beam search/);
-    await expect(extract(extractor, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 1 })).rejects.toThrow(/no prompt tags for entity type organization/);
+    await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, beams: 2 })).rejects.toThrow('tag bias (λ 1): it works with greedy or sampled decoding, not beam search');
+    await expect(extract(extractor, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 1 })).rejects.toThrow(/entity type organization of the schema has no prompt tag/);
+    await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, tagEndBias: -1 })).rejects.toThrow('tag bias: λ_end -1 must be a number ≥ 0');
     model.destroy();
     const untagged = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: undefined }), tensors))));
     await expect(extract({ ...extractor, model: untagged }, schema, texts, { ...options, tagBias: 1 })).rejects.toThrow(/records no prompt tags \(chatuie_prompt_tags in config.json\)/);
+    await expect(extract({ ...extractor, model: untagged }, schema, texts, { ...options, tagEndBias: 1 })).rejects.toThrow(/^tag bias \(λ_end 1\): this model records no prompt tags/);
     untagged.destroy();
   });
 });

@@ -53,6 +53,10 @@ describe('prompt tags', () => {
     expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingBias');
     expect(() => read({ ...json, decodingBias: -1 })).toThrow(/decodingBias: -1 is not a number ≥ 0/);
     expect(() => read({ ...json, decodingBias: '2' })).toThrow(/decodingBias: "2" is not a number ≥ 0/);
+    expect(read({ ...json, decodingEndBias: 1.5 })).toMatchObject({ decodingEndBias: 1.5 });
+    expect(promptTagVocabularyJson({ ...vocab, decodingEndBias: 1.5 })).toMatchObject({ decodingEndBias: 1.5 });
+    expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingEndBias');
+    expect(() => read({ ...json, decodingEndBias: null })).toThrow(/decodingEndBias: null is not a number ≥ 0/);
   });
 
   it('tag the token of each mention\'s first character B-type, its other tokens I, and outside tokens O, as prompt rows', () => {

@@ -222,9 +222,11 @@ export interface DemoPreset {
    * The trained model records its tag tokens in config.json (ie/prompt-tags.ts, PROMPT_TAGS_CONFIG_KEY).
    * `decodingBias`: the tag-guided decoding λ (ie/tag-bias.ts) the shipped model recommends in its
    * config.json — what the eval stage, `chatuie extract|eval` and the app decode with by default —
-   * chosen on dev examples; it changes nothing in training. Absent: no prompt row carries a loss.
+   * chosen on dev examples; it changes nothing in training. `decodingEndBias`: the λ_end inside a
+   * mention (ie/tag-bias.ts, mentionEndScore) it recommends the same way. Absent: no prompt row
+   * carries a loss.
    */
-  sftPromptTags?: { weight: number; negatives: number; decodingBias?: number };
+  sftPromptTags?: { weight: number; negatives: number; decodingBias?: number; decodingEndBias?: number };
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */

@@ -6,6 +6,7 @@ import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { isUnscaled, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf } from '../residual-balance.ts';
 import { DEMO_DATASETS, type DemoPreset } from './config.ts';
+import { tagBiasLabel } from '../../ie/tag-label.ts';
 import type { EvalReport, PipelineState } from './pipeline.ts';
 
 export interface ModelCardInput {
@@ -171,16 +172,20 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
       scoreRows.push(`| ${dataset} | ${split} | ${on.examples} | ${percent(on.entityF1)} | ${percent(on.relationStrictF1)} | ${percent(off.entityF1)} | ${percent(off.relationStrictF1)} | ${on.malformedAnswers} / ${off.malformedAnswers} | ${on.hallucinated} / ${off.hallucinated} | ${on.decodeTokensPerSecond.toFixed(0)} / ${off.decodeTokensPerSecond.toFixed(0)} |`);
     }
   }
-  const tagBiases = [...new Set(Object.values(report.datasets).flatMap((splits) => Object.values(splits).flatMap((modes) => Object.values(modes).map((scores) => scores.tagBias ?? 0))))];
-  const tagGuided = tagBiases.some((bias) => bias > 0)
-    ? ` Constrained decoding is tag-guided (λ ${tagBiases.filter((bias) => bias > 0).join(', ')}: the model's own prompt tags bias which word opens each mention; see Use); free decoding is not.`
+  const guidedBy = [...new Set(Object.values(report.datasets).flatMap((splits) => Object.values(splits).flatMap((modes) =>
+    Object.values(modes).map((scores) => tagBiasLabel({ lambda: scores.tagBias ?? 0, endLambda: scores.tagEndBias ?? 0 })))))].filter((label) => label !== '');
+  const tagGuided = guidedBy.length > 0
+    ? ` Constrained decoding is tag-guided (${guidedBy.join('; ')}: the model's own prompt tags bias which word opens each mention${guidedBy.some((label) => label.includes('λ_end')) ? ' and where it ends' : ''}; see Use); free decoding is not.`
     : '';
-  const decodingBias = preset.sftPromptTags?.decodingBias;
-  const tagUse = decodingBias === undefined ? '' : `
+  const { decodingBias, decodingEndBias } = preset.sftPromptTags ?? {};
+  const recommended = tagBiasLabel({ lambda: decodingBias ?? 0, endLambda: decodingEndBias ?? 0 });
+  const tagUse = recommended === '' ? '' : `
 The model was trained to tag its own input (the prompt-tag task) and records its tag tokens and a
-recommended λ of ${decodingBias} in config.json (\`"chatuie_prompt_tags"\`). The app, \`extract\` and \`eval\` decode
+recommended ${recommended} in config.json (\`"chatuie_prompt_tags"\`). The app, \`extract\` and \`eval\` decode
 with it by default: where the answer opens a mention of type T, each token the constraint allows
-gets λ · log p(B-T) of the model's tags at the word starts it could begin. It applies to
+gets λ · log p(B-T) of the model's tags at the word starts it could begin${decodingEndBias ? `; inside a mention,
+a token that carries it onto the next prompt token gets λ_end · log p(I) there, one that closes it
+before that token λ_end · log(1 − p(I))` : ''}. It applies to
 constrained greedy decoding under a schema whose entity types all have a tag (those of
 ${[...DEMO_DATASETS].join(', ')}); \`--tag-bias 0\` (or the app's switch) turns it off.
 `;

@@ -33,6 +33,7 @@ import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from 
 import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, promptTagVocabularyOf, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
+import { tagBiasLabel } from '../../ie/tag-label.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
@@ -110,6 +111,8 @@ export interface DatasetScores {
   decodeTokensPerSecond: number;
   /** The tag-guided decoding λ it was decoded with (ie/tag-bias.ts; 0 or absent: none). */
   tagBias?: number;
+  /** The tag-guided decoding λ_end inside mentions it was decoded with (0 or absent: none). */
+  tagEndBias?: number;
   metrics: IeMetrics;
 }
 
@@ -365,33 +368,38 @@ async function scoreDataset(
     unfinished: run.results.filter((r) => !r.finished).length,
     decodeTokensPerSecond: run.decodeTokensPerSecond,
     tagBias: run.tagBias.lambda,
+    tagEndBias: run.tagBias.endLambda,
     metrics,
   };
 }
 
 /**
  * The model folder's config.json and model.safetensors: the SFT checkpoint, its weights in the
- * preset's dtype, its config recording the tag-guided decoding λ the preset recommends (and none
- * when the preset recommends none, whatever a warm start recorded).
+ * preset's dtype, its config recording the tag-guided decoding λ and λ_end the preset recommends
+ * (and none when the preset recommends none, whatever a warm start recorded).
  */
 async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Record<string, Uint8Array | string>> {
   const sft = await loadCheckpoint(directorySource(sftDir));
-  const decodingBias = preset.sftPromptTags?.decodingBias;
-  if (!recordDecodingBias(sft.config, decodingBias) && decodingBias !== undefined) {
+  const { decodingBias, decodingEndBias } = preset.sftPromptTags ?? {};
+  if (!recordDecodingBias(sft.config, { decodingBias, decodingEndBias }) && (decodingBias !== undefined || decodingEndBias !== undefined)) {
     throw new Error(`${sftDir}: preset "${preset.name}" recommends tag-guided decoding, but the checkpoint records no prompt tags (${PROMPT_TAGS_CONFIG_KEY})`);
   }
   return checkpointFiles(sft.config, [...sft.tensors.values()], preset.weightsDtype ?? 'F32');
 }
 
 /**
- * Sets the recommended tag-guided λ of a config's prompt-tag record (removes it when undefined).
- * False when the config has no record.
+ * Sets the recommended tag-guided λ and λ_end of a config's prompt-tag record (removes those
+ * undefined). False when the config has no record.
  */
-function recordDecodingBias(config: GlmConfig, decodingBias: number | undefined): boolean {
+function recordDecodingBias(config: GlmConfig, recommended: { decodingBias?: number | undefined; decodingEndBias?: number | undefined }): boolean {
   const tags = promptTagVocabularyOf(config.raw, config.vocabSize);
   if (!tags) return false;
-  const { decodingBias: _recorded, ...vocab } = tags;
-  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson(decodingBias === undefined ? vocab : { ...vocab, decodingBias });
+  const { decodingBias: _bias, decodingEndBias: _endBias, ...vocab } = tags;
+  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson({
+    ...vocab,
+    ...(recommended.decodingBias !== undefined ? { decodingBias: recommended.decodingBias } : {}),
+    ...(recommended.decodingEndBias !== undefined ? { decodingEndBias: recommended.decodingEndBias } : {}),
+  });
   return true;
 }
 
@@ -639,7 +647,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
         // A model trained with prompt tags records its tag tokens (its checkpoints and the card's folder carry them).
         // A recommended λ is the model folder's alone (shippedModelFiles): a warm start's is not carried over.
         if (tagVocab) start.config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson(tagVocab);
-        else recordDecodingBias(start.config, undefined);
+        else recordDecodingBias(start.config, {});
         return start;
       },
       (record) => (state.sft = { ...record, tooLong }), state.sft?.wallMs ?? 0, devF1);
@@ -675,7 +683,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
             log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
               (scores.relationStrictF1 !== null ? ` relation F1 ${scores.relationStrictF1.toFixed(3)}` : '') +
               ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples, ${scores.decodeTokensPerSecond.toFixed(0)} tok/s` +
-              `${scores.tagBias ? `, tag bias ${scores.tagBias}` : ''})`);
+              `${scores.tagBias || scores.tagEndBias ? `, tag-guided ${tagBiasLabel({ lambda: scores.tagBias ?? 0, endLambda: scores.tagEndBias ?? 0 })}` : ''})`);
           }
           bySplit[split] = byMode;
         }
