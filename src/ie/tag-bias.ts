@@ -241,8 +241,8 @@ export function promptTagScorer(
 }
 
 /**
- * The prompts' tag scores (promptTagScorer) from the model's logits rows, one prefill per prompt
- * so that only its own rows are held.
+ * The prompts' tag scores (promptTagScorer), from one prefill of them all that reads back only the
+ * tag tokens' logits (GlmSession.readLogitColumns).
  */
 export async function promptTagScorers(
   model: GlmModel,
@@ -252,16 +252,12 @@ export async function promptTagScorers(
   texts: readonly string[],
   tagIds: readonly number[],
 ): Promise<PromptTagScores[]> {
-  const scorers: PromptTagScores[] = [];
-  for (const [b, prompt] of prompts.entries()) {
-    const session = new GlmSession(model, { batch: 1, capacity: prompt.length }, lora);
-    let rows: Float32Array[];
-    try {
-      rows = (await session.readLogits(session.prefill([prompt])))[0]!;
-    } finally {
-      session.destroy();
-    }
-    scorers.push(promptTagScorer(tokenizer, prompt, texts[b]!, tagIds, (row, id) => rows[row]![id]!));
+  const session = new GlmSession(model, { batch: prompts.length, capacity: Math.max(...prompts.map((p) => p.length)) }, lora);
+  let columns: Float32Array[][];
+  try {
+    columns = await session.readLogitColumns(session.prefill(prompts), tagIds);
+  } finally {
+    session.destroy();
   }
-  return scorers;
+  return prompts.map((prompt, b) => promptTagScorer(tokenizer, prompt, texts[b]!, tagIds, (row, id) => columns[b]![row]![tagIds.indexOf(id)]!));
 }

@@ -85,6 +85,32 @@ export class GlmSession {
   }
 
   /**
+   * LM-head logits of the token `ids` only, at the valid rows: [sequence][row] → ids.length floats
+   * (column k is token ids[k]). The head's rows of those ids are gathered into a small weight first,
+   * so the step costs rows × ids.length, not rows × V, and only that comes back.
+   */
+  async readLogitColumns(step: StepResult, ids: readonly number[]): Promise<Float32Array[][]> {
+    const { ctx, config, weights } = this.model;
+    const C = config.hiddenSize;
+    const K = ids.length;
+    const head = weights.lmHead;
+    if (K === 0) throw new Error('readLogitColumns: no token ids');
+    const gathered = this.workspace.get('columns.weight', [K, C]);
+    ids.forEach((id, k) => {
+      const chunk = head.chunks.find((c) => id >= c.firstRow && id < c.firstRow + (c.tensor.shape[0] ?? 0));
+      if (!chunk || !Number.isInteger(id)) throw new Error(`readLogitColumns: token ${id} is outside the vocabulary (${head.outFeatures})`);
+      ctx.copy(chunk.tensor.buffer, (chunk.tensor.offset + (id - chunk.firstRow) * C) * 4, gathered.buffer, (gathered.offset + k * C) * 4, C * 4);
+    });
+    const N = step.layout.seqs.length * step.layout.rows;
+    const logits = this.workspace.get('columns.logits', [N, K]);
+    linear(ctx, step.hidden, { outFeatures: K, inFeatures: C, chunks: [{ tensor: gathered, firstRow: 0 }] }, logits);
+    const all = await ctx.readF32(logits.buffer, logits.offset, N * K);
+    return step.layout.seqs.map((s, b) =>
+      Array.from({ length: s.stepLen }, (_, t) => all.slice((b * step.layout.rows + t) * K, (b * step.layout.rows + t + 1) * K)),
+    );
+  }
+
+  /**
    * LM-head logits [B, V] of each sequence's last row in this step, left on the GPU (a
    * session scratch tensor, valid until the next call). Idle sequences (no rows this step)
    * get the logits of row 0 of their padded block, which callers ignore.
