@@ -3,7 +3,7 @@
 // CLI's extract / eval commands and the app's Extract panel call it.
 
 import type { GlmModel } from '../model/model.ts';
-import { generate, type DecodeStats, type LogitBias } from '../model/generate.ts';
+import { generate, type DecodeStats, type LogitBias, type PrefillReader } from '../model/generate.ts';
 import { beamGenerate } from '../model/beam.ts';
 import type { LoraAdapters } from '../model/lora.ts';
 import type { Tokenizer } from '../io/tokenizer.ts';
@@ -16,7 +16,7 @@ import { extractionOf, type IeExample } from './spans.ts';
 import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
 import { promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
-import { promptTagBias, promptTagScorers, recommendedTagBias, tagBiasRefusal, type TagBiasChoice } from './tag-bias.ts';
+import { promptTagBias, promptTagScoresOf, recommendedTagBias, tagBiasRefusal, type TagBiasChoice } from './tag-bias.ts';
 import { tagBiasLabel } from './tag-label.ts';
 
 /**
@@ -113,7 +113,8 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraintFor = (text: string): TokenConstraint | null =>
       vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null;
-    const logitBiases = tagVocab ? await tagBiases(extractor, options.lora ?? null, schema, prompts, batch, tagVocab, tagChoice) : null;
+    // The tag scores come from the decoding's own prefill: the prompt rows' logits of the tag tokens.
+    const logitBiasesFromPrefill = tagVocab ? (prefill: PrefillReader) => tagBiases(extractor, prefill, schema, prompts, batch, tagVocab, tagChoice) : null;
     let stats: DecodeStats | null = null;
     const onStats = (s: DecodeStats) => {
       stats = s;
@@ -132,7 +133,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
           maxNewTokens: options.maxNewTokens,
           stopIds,
           ...(vocab ? { constraints: batch.map(constraintFor) } : {}),
-          ...(logitBiases ? { logitBiases } : {}),
+          ...(logitBiasesFromPrefill ? { logitBiasesFromPrefill } : {}),
           onStats,
         }, options.lora ?? null);
     const finalStats = stats as DecodeStats | null;
@@ -175,10 +176,10 @@ function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchem
   return { ...asked, off: null };
 }
 
-/** The tag-guided bias of each text of a batch: its prompt's tag scores from the model, then promptTagBias. */
+/** The tag-guided bias of each text of a batch: its prompt's tag scores from the decoding's prefill, then promptTagBias. */
 async function tagBiases(
   extractor: Extractor,
-  lora: LoraAdapters | null,
+  prefill: PrefillReader,
   schema: IeSchema,
   prompts: readonly (readonly number[])[],
   texts: readonly string[],
@@ -187,7 +188,7 @@ async function tagBiases(
 ): Promise<LogitBias[]> {
   const { model, tokenizer, family } = extractor;
   const tagIds = schemaTagIds(vocab, schema.entityTypes);
-  const scorers = await promptTagScorers(model, lora, tokenizer, prompts, texts, tagIds);
+  const scorers = promptTagScoresOf(tokenizer, prompts, texts, tagIds, await prefill.logitColumns(tagIds));
   return texts.map((text, i) => promptTagBias({
     tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, endLambda, vocabSize: model.config.vocabSize,
     tags: scorers[i]!,

@@ -241,9 +241,21 @@ export function promptTagScorer(
 }
 
 /**
- * The prompts' tag scores (promptTagScorer), from one prefill of them all that reads back only the
- * tag tokens' logits (GlmSession.readLogitColumns).
+ * The prompts' tag scores (promptTagScorer) from the LM head's logits of the tag tokens at their
+ * rows, `columns` [prompt][row] → tagIds.length floats (GlmSession.readLogitColumns, or generate's
+ * PrefillReader: the decoding's own prefill).
  */
+export function promptTagScoresOf(
+  tokenizer: Tokenizer,
+  prompts: readonly (readonly number[])[],
+  texts: readonly string[],
+  tagIds: readonly number[],
+  columns: readonly (readonly Float32Array[])[],
+): PromptTagScores[] {
+  return prompts.map((prompt, b) => promptTagScorer(tokenizer, prompt, texts[b]!, tagIds, (row, id) => columns[b]![row]![tagIds.indexOf(id)]!));
+}
+
+/** The prompts' tag scores from a prefill of their own (the decoding's is better: PrefillReader). */
 export async function promptTagScorers(
   model: GlmModel,
   lora: LoraAdapters | null,
@@ -253,11 +265,9 @@ export async function promptTagScorers(
   tagIds: readonly number[],
 ): Promise<PromptTagScores[]> {
   const session = new GlmSession(model, { batch: prompts.length, capacity: Math.max(...prompts.map((p) => p.length)) }, lora);
-  let columns: Float32Array[][];
   try {
-    columns = await session.readLogitColumns(session.prefill(prompts), tagIds);
+    return promptTagScoresOf(tokenizer, prompts, texts, tagIds, await session.readLogitColumns(session.prefill(prompts), tagIds));
   } finally {
     session.destroy();
   }
-  return prompts.map((prompt, b) => promptTagScorer(tokenizer, prompt, texts[b]!, tagIds, (row, id) => columns[b]![row]![tagIds.indexOf(id)]!));
 }

@@ -60,8 +60,19 @@ export interface GenerateOptions {
    * the choice. Logprobs stay those of the unbiased, unmasked model.
    */
   logitBiases?: readonly (LogitBias | null)[];
+  /**
+   * Instead of logitBiases: the per-sequence biases built from the prompts' own forward pass, read
+   * from generate's prefill (PrefillReader) before the first token is chosen — no second pass.
+   */
+  logitBiasesFromPrefill?: (prefill: PrefillReader) => Promise<readonly (LogitBias | null)[]>;
   /** Called once at the end with timings (tokens/s). */
   onStats?: (stats: DecodeStats) => void;
+}
+
+/** What a bias may read of the prompts' forward pass (generate's prefill step). */
+export interface PrefillReader {
+  /** LM-head logits of token `ids` at every prompt row: [sequence][row] → ids.length floats (GlmSession.readLogitColumns). */
+  logitColumns(ids: readonly number[]): Promise<Float32Array[][]>;
 }
 
 /** A bias on the next token's logits, asked for at every step of its sequence. */
@@ -108,9 +119,14 @@ function validate(model: GlmModel, prompts: readonly (readonly number[])[], opti
   if (options.constraints && options.constraints.length !== prompts.length) {
     throw new Error(`generate: ${options.constraints.length} constraints for ${prompts.length} prompts`);
   }
-  if (options.logitBiases && options.logitBiases.length !== prompts.length) {
-    throw new Error(`generate: ${options.logitBiases.length} logit biases for ${prompts.length} prompts`);
-  }
+  if (options.logitBiases && options.logitBiasesFromPrefill) throw new Error('generate: logitBiases or logitBiasesFromPrefill, not both');
+  if (options.logitBiases) biasCount(options.logitBiases, prompts.length);
+}
+
+/** The biases, checked to be one per prompt. */
+function biasCount(biases: readonly (LogitBias | null)[], prompts: number): readonly (LogitBias | null)[] {
+  if (biases.length !== prompts) throw new Error(`generate: ${biases.length} logit biases for ${prompts} prompts`);
+  return biases;
 }
 
 /** The step's bias rows [B, V] (zeros for sequences without one), or null when no sequence has one now. */
@@ -169,7 +185,7 @@ export async function generate(
   const masks = workspace.get('masks', [B, W]);
   const rawLogSumExp = workspace.get('raw.logsumexp', [B]);
   const rawArgmax = workspace.get('raw.argmax', [B]);
-  const biasRows = options.logitBiases ? workspace.get('bias', [B, V]) : null;
+  const biasRows = options.logitBiases || options.logitBiasesFromPrefill ? workspace.get('bias', [B, V]) : null;
   const allAllowed = new Uint32Array(W).fill(0xffffffff);
 
   const start = performance.now();
@@ -178,6 +194,10 @@ export async function generate(
   let decodeTokens = 0;
   try {
     let step = session.prefill(prompts);
+    const prefillStep = step;
+    const biases = options.logitBiasesFromPrefill
+      ? biasCount(await options.logitBiasesFromPrefill({ logitColumns: (columnIds) => session.readLogitColumns(prefillStep, columnIds) }), B)
+      : options.logitBiases;
     for (let t = 0; t < options.maxNewTokens; t++) {
       const logits = session.lastRowLogits(step);
       const constrained = constraints !== null && constraints.some((c, b) => c !== null && !finished[b]);
@@ -202,7 +222,7 @@ export async function generate(
           hostMasks.set(allowed, b * W);
         });
       }
-      const hostBias = biasesOf(options.logitBiases, generations, finished, hostMasks, W, V, t);
+      const hostBias = biasesOf(biases, generations, finished, hostMasks, W, V, t);
       // The model's normaliser before any bias or mask, so that logprobs stay those of the raw model.
       if (constrained || hostBias) logSoftmaxArgmax(ctx, logits, null, rawArgmax, rawLogSumExp);
       if (hostBias && biasRows) {

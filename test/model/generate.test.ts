@@ -198,6 +198,43 @@ for (const family of ['glm', 'glm2'] as const) {
       await expect(generate(model, [prompts[0]!], { maxNewTokens: 2, stopIds: [], logitBiases: [{ next: () => new Float32Array(3) }] })).rejects.toThrow(/returned 3 values at step 0/);
     });
 
+    it('biases built from the prefill: they read the prompt rows\' logits of chosen tokens, and decode as the same biases given outright', async () => {
+      const { model, config } = await tinyModel(family, 7, 1.5);
+      const V = config.vocabSize;
+      const prompts = PROMPTS[family];
+      const columnIds = [V - 1, 2, 5];
+      // The prompt rows' full logits, from a session of their own.
+      const session = new GlmSession(model, { batch: prompts.length, capacity: Math.max(...prompts.map((p) => p.length)) });
+      const rows = await session.readLogits(session.prefill(prompts));
+      session.destroy();
+      // A bias that pushes, at every step, the column token with the best logit at the prompt's first row.
+      const pushFirstRowBest = (columns: readonly Float32Array[]): LogitBias => {
+        const first = columns[0]!;
+        const best = columnIds[first.indexOf(Math.max(...first))]!;
+        return { next: () => { const row = new Float32Array(V); row[best] = 50; return row; } };
+      };
+      let read: Float32Array[][] = [];
+      const fromPrefill = await generate(model, prompts, {
+        maxNewTokens: 4,
+        stopIds: [],
+        logitBiasesFromPrefill: async (prefill) => {
+          read = await prefill.logitColumns(columnIds);
+          return read.map((columns, b) => (b === 1 ? null : pushFirstRowBest(columns)));
+        },
+      });
+      expect(read.map((seq) => seq.length)).toEqual(prompts.map((p) => p.length));
+      read.forEach((seq, b) => seq.forEach((row, t) => expect([...row]).toEqual(columnIds.map((id) => expect.closeTo(rows[b]![t]![id]!, 4)))));
+      const outright = await generate(model, prompts, {
+        maxNewTokens: 4,
+        stopIds: [],
+        logitBiases: rows.map((seq, b) => (b === 1 ? null : pushFirstRowBest([Float32Array.from(columnIds.map((id) => seq[0]![id]!))]))),
+      });
+      expect(fromPrefill.map((g) => g.ids)).toEqual(outright.map((g) => g.ids));
+      expect(fromPrefill[0]!.ids.every((id) => columnIds.includes(id))).toBe(true);
+      await expect(generate(model, prompts, { maxNewTokens: 2, stopIds: [], logitBiasesFromPrefill: async () => [null] })).rejects.toThrow(/1 logit biases for 3 prompts/);
+      await expect(generate(model, prompts, { maxNewTokens: 2, stopIds: [], logitBiases: [null, null, null], logitBiasesFromPrefill: async () => [null, null, null] })).rejects.toThrow(/not both/);
+    });
+
     it('a constraint that is done and allows nothing ends its sequence', async () => {
       const { model, config } = await tinyModel(family, 6, 1.5);
       const constraint = new FixedSetConstraint([[1, 2], [3]], config.vocabSize);
