@@ -32,6 +32,8 @@
 //   small-continued-17  600 more steps for a finished small-continued-12 model as it was trained at peak 1.5e-3, half the sequences the synthetic copy task (seed 19; stopped at step 357)
 //   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
 //   small-continued-19  600 more steps for a finished small-continued-12 model as it was trained, with the prompt-tag task (ie/prompt-tags.ts) on every IE sequence (seed 31)
+//   small-continued-20  300 more steps for a finished small-continued-19 model, the tag loss at weight 1.0 (seed 41; shipped in session 25)
+//   small-continued-21  300 more steps for a finished small-continued-20 model, the tag loss at weight 2.0 (seed 51)
 //   small-balanced  a fresh small model with the balanced residual (train/residual-balance.ts), 500 SFT steps
 //   small-balanced-2  small-balanced at cool peaks, a token of pretraining, 2200 SFT steps, copy runs of 8-16 (stopped at step 569: its answers collapsed)
 //   small-balanced-3  small-balanced-2 at 0.4 of the balance (s = 60), 1,400 SFT steps, a fifth copy runs (ran to the end: stable, no copy, behind the shipped model; not shipped)
@@ -118,7 +120,7 @@ export interface DemoStageSteps {
 }
 
 export interface DemoPreset {
-  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-continued-19' | 'small-continued-20' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'small-induct' | 'demo' | 'demo-device';
+  name: 'extra-small' | 'tiny' | 'tiny-device' | 'small' | 'small-continued' | 'small-continued-2' | 'small-continued-3' | 'small-continued-4' | 'small-continued-5' | 'small-continued-6' | 'small-continued-7' | 'small-continued-8' | 'small-continued-9' | 'small-continued-10' | 'small-continued-11' | 'small-continued-12' | 'small-continued-13' | 'small-continued-14' | 'small-continued-15' | 'small-continued-16' | 'small-continued-17' | 'small-continued-18' | 'small-continued-19' | 'small-continued-20' | 'small-continued-21' | 'small-balanced' | 'small-balanced-2' | 'small-balanced-3' | 'small-words' | 'small-words-2' | 'small-copy' | 'small-copy-2' | 'small-copy-ie' | 'small-induct' | 'demo' | 'demo-device';
   /**
    * A preset that continues another one's SFT: the run must be warm-started (--warm-start) from a
    * finished model folder of that preset, whose tokenizer, pretraining and model it takes over.
@@ -514,6 +516,13 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'small-continued-20': (() => {
     const run = constrainedLossRun('small-continued-20', 'small-continued-19', 41, 0.5);
     return { ...run, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 1, negatives: 2, decodingBias: 2, decodingEndBias: 2 } };
+  })(),
+  // small-continued-20's recipe for 300 more steps from a finished small-continued-20 model, the tag
+  // loss at twice its weight again (2.0), seed 51: does the tagger, and with it the decoding, keep
+  // improving? Decoded as -20 (λ 2, λ_end 2) until measured otherwise.
+  'small-continued-21': (() => {
+    const run = constrainedLossRun('small-continued-21', 'small-continued-20', 51, 0.5);
+    return { ...run, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 2, negatives: 2, decodingBias: 2, decodingEndBias: 2 } };
   })(),
   'small-balanced': SMALL_BALANCED,
   'small-balanced-2': SMALL_BALANCED_2,
