@@ -2,7 +2,7 @@
 // ChatGLM2/3 checkpoints are (65024 logits, 64798 tokens): the constraint's mask covers every
 // logit and padding ids are never chosen.
 import { describe, expect, it } from 'vitest';
-import { extract } from '../../src/ie/extract.ts';
+import { extract, type ExtractRun } from '../../src/ie/extract.ts';
 import { checkpointFiles, loadCheckpoint } from '../../src/io/checkpoint.ts';
 import { memorySource } from '../../src/io/source.ts';
 import { loadHfTokenizer } from '../../src/io/tokenizer.ts';
@@ -84,48 +84,45 @@ describe('extract', () => {
     const biased = await extract(extractor, schema, texts, { ...options, tagBias: 1000 });
     expect(biased.results.map((r) => r.ids)).not.toEqual(plain.results.map((r) => r.ids));
     const scorers = await promptTagScorers(model, null, tokenizer, texts.map((text) => promptIdsFor({ tokenizer, family: 'glm4-chat', schema, task: 'ner', style: 'full' }, text)), texts, tagIds);
-    // Replay each answer through extract()'s constraint: at every step that opens a mention, the
-    // chosen token's tag score is the best of the tokens the constraint allowed there.
+    // Replay each answer through extract()'s constraint: at each step, `check` gets the answer so far,
+    // the chosen token and the best of `score` over the tokens the constraint allowed there.
     const vocab = buildConstraintVocabulary(tokenizer, 'glm4-chat', V);
-    let openings = 0;
-    biased.results.forEach((result, i) => {
-      const constraint = withTokenBudget(createAnswerConstraint(vocab, schema, result.text, 'ner', { mentionBoundaries: 'words' }), vocab, options.maxNewTokens, budgetReserve(schema));
-      result.ids.forEach((id, k) => {
-        const type = k > 0 ? openingMentionType(decodeAnswerIds(tokenizer, 'glm4-chat', result.ids.slice(0, k)), schema.entityTypes) : null;
-        const allowed = constraint.allowed();
-        if (type !== null) {
-          openings++;
-          const begin = type === 'person' ? tags.begin.person : tags.begin.location;
-          const score = (t: number): number => bestWordStart(result.text, mentionPiece(tokenizer, t), (p) => scorers[i]!.logProb(p, begin));
-          let best = -Infinity;
-          for (let t = 0; t < V; t++) if (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1) best = Math.max(best, score(t));
-          expect(score(id)).toBeCloseTo(best, 4);
-        }
-        constraint.advance(id);
+    const replay = (run: ExtractRun, score: (i: number, answerSoFar: string, t: number) => number | null): { chosen: number; best: number }[] => {
+      const steps: { chosen: number; best: number }[] = [];
+      run.results.forEach((result, i) => {
+        const constraint = withTokenBudget(createAnswerConstraint(vocab, schema, result.text, 'ner', { mentionBoundaries: 'words' }), vocab, options.maxNewTokens, budgetReserve(schema));
+        result.ids.forEach((id, k) => {
+          const answerSoFar = k > 0 ? decodeAnswerIds(tokenizer, 'glm4-chat', result.ids.slice(0, k)) : '';
+          const allowed = constraint.allowed();
+          const chosen = k > 0 ? score(i, answerSoFar, id) : null;
+          if (chosen !== null) {
+            let best = -Infinity;
+            for (let t = 0; t < V; t++) if (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1) best = Math.max(best, score(i, answerSoFar, t)!);
+            steps.push({ chosen, best });
+          }
+          constraint.advance(id);
+        });
       });
+      return steps;
+    };
+    // At every step that opens a mention, the chosen token's tag score is the best allowed.
+    const openings = replay(biased, (i, answerSoFar, t) => {
+      const type = openingMentionType(answerSoFar, schema.entityTypes);
+      const begin = type === 'person' ? tags.begin.person : tags.begin.location;
+      return type === null ? null : bestWordStart(texts[i]!, mentionPiece(tokenizer, t), (p) => scorers[i]!.logProb(p, begin));
     });
-    expect(openings).toBeGreaterThan(0);
+    expect(openings.length).toBeGreaterThan(0);
+    for (const { chosen, best } of openings) expect(chosen).toBeCloseTo(best, 4);
 
     // λ_end alone: at every step inside a mention, the chosen token's end score (0 where the tags do not tell) is the best allowed.
     const ended = await extract(extractor, schema, texts, { ...options, tagBias: 0, tagEndBias: 1000 });
     expect(ended.tagBias).toEqual({ lambda: 0, endLambda: 1000, off: null });
-    let insides = 0;
-    ended.results.forEach((result, i) => {
-      const constraint = withTokenBudget(createAnswerConstraint(vocab, schema, result.text, 'ner', { mentionBoundaries: 'words' }), vocab, options.maxNewTokens, budgetReserve(schema));
-      result.ids.forEach((id, k) => {
-        const open = k > 0 ? openMention(decodeAnswerIds(tokenizer, 'glm4-chat', result.ids.slice(0, k)), schema.entityTypes) : null;
-        const allowed = constraint.allowed();
-        if (open !== null && open.prefix !== '') {
-          insides++;
-          const score = (t: number): number => mentionEndScore(result.text, open.prefix, tokenizer.decode([t]), scorers[i]!, tags.inside) ?? 0;
-          let best = -Infinity;
-          for (let t = 0; t < V; t++) if (((allowed[t >> 5]! >>> (t & 31)) & 1) === 1) best = Math.max(best, score(t));
-          expect(score(id)).toBeGreaterThan(best - 0.02); // ties go to the model's logits (1 logit = 0.001 here)
-        }
-        constraint.advance(id);
-      });
+    const insides = replay(ended, (i, answerSoFar, t) => {
+      const open = openMention(answerSoFar, schema.entityTypes);
+      return open === null || open.prefix === '' ? null : mentionEndScore(texts[i]!, open.prefix, tokenizer.decode([t]), scorers[i]!, tags.inside) ?? 0;
     });
-    expect(insides).toBeGreaterThan(0);
+    expect(insides.length).toBeGreaterThan(0);
+    for (const { chosen, best } of insides) expect(chosen).toBeGreaterThan(best - 0.02); // ties go to the model's logits (1 logit = 0.001 here)
 
     // 'model': the λ the model's config recommends (decodingBias), off — saying why — where it does not apply.
     expect((await extract(extractor, schema, texts, { ...options, tagBias: 'model' })).tagBias).toEqual({ lambda: 0, endLambda: 0, off: null });
