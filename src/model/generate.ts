@@ -19,7 +19,7 @@ import { Workspace } from '../gpu/workspace.ts';
 import type { TokenConstraint } from '../ie/constraint.ts';
 import type { LoraAdapters } from './lora.ts';
 import type { GlmModel } from './model.ts';
-import { GlmSession } from './session.ts';
+import { GlmSession, type StepResult } from './session.ts';
 import { mulberry32 } from './random.ts';
 
 export type { TokenConstraint } from '../ie/constraint.ts';
@@ -69,7 +69,10 @@ export interface GenerateOptions {
   onStats?: (stats: DecodeStats) => void;
 }
 
-/** What a bias may read of the prompts' forward pass (generate's prefill step). */
+/**
+ * What a bias may read of the prompts' forward pass (generate's prefill step), while
+ * logitBiasesFromPrefill runs: the first decoding step overwrites the prefill's states.
+ */
 export interface PrefillReader {
   /** LM-head logits of token `ids` at every prompt row: [sequence][row] → ids.length floats (GlmSession.readLogitColumns). */
   logitColumns(ids: readonly number[]): Promise<Float32Array[][]>;
@@ -127,6 +130,25 @@ function validate(model: GlmModel, prompts: readonly (readonly number[])[], opti
 function biasCount(biases: readonly (LogitBias | null)[], prompts: number): readonly (LogitBias | null)[] {
   if (biases.length !== prompts) throw new Error(`generate: ${biases.length} logit biases for ${prompts} prompts`);
   return biases;
+}
+
+/** The biases `build` makes from a prefill step, which it may read only until it resolves. */
+async function biasesFromPrefill(
+  session: GlmSession,
+  prefill: StepResult,
+  build: (prefill: PrefillReader) => Promise<readonly (LogitBias | null)[]>,
+): Promise<readonly (LogitBias | null)[]> {
+  let open = true;
+  try {
+    return await build({
+      logitColumns: (ids) => {
+        if (!open) return Promise.reject(new Error('generate: the prefill was read after logitBiasesFromPrefill returned (decoding has overwritten it)'));
+        return session.readLogitColumns(prefill, ids);
+      },
+    });
+  } finally {
+    open = false;
+  }
 }
 
 /** The step's bias rows [B, V] (zeros for sequences without one), or null when no sequence has one now. */
@@ -194,10 +216,7 @@ export async function generate(
   let decodeTokens = 0;
   try {
     let step = session.prefill(prompts);
-    const prefillStep = step;
-    const biases = options.logitBiasesFromPrefill
-      ? biasCount(await options.logitBiasesFromPrefill({ logitColumns: (columnIds) => session.readLogitColumns(prefillStep, columnIds) }), B)
-      : options.logitBiases;
+    const biases = options.logitBiasesFromPrefill ? biasCount(await biasesFromPrefill(session, step, options.logitBiasesFromPrefill), B) : options.logitBiases;
     for (let t = 0; t < options.maxNewTokens; t++) {
       const logits = session.lastRowLogits(step);
       const constrained = constraints !== null && constraints.some((c, b) => c !== null && !finished[b]);

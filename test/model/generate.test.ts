@@ -1,7 +1,7 @@
 // generate(): batched greedy / sampled / constrained decoding on tiny random GLMs of both
 // families, checked against step-by-step decoding over full logits rows read back to the host.
 import { describe, expect, it } from 'vitest';
-import { generate, type DecodeStats, type GenerateOptions, type LogitBias, type TokenConstraint } from '../../src/model/generate.ts';
+import { generate, type DecodeStats, type GenerateOptions, type LogitBias, type PrefillReader, type TokenConstraint } from '../../src/model/generate.ts';
 import type { GlmModel } from '../../src/model/model.ts';
 import { GlmSession } from '../../src/model/session.ts';
 import { logSumExpRef } from '../../src/reference/sample.ts';
@@ -232,6 +232,10 @@ for (const family of ['glm', 'glm2'] as const) {
       expect(fromPrefill.map((g) => g.ids)).toEqual(outright.map((g) => g.ids));
       expect(fromPrefill[0]!.ids.every((id) => columnIds.includes(id))).toBe(true);
       await expect(generate(model, prompts, { maxNewTokens: 2, stopIds: [], logitBiasesFromPrefill: async () => [null] })).rejects.toThrow(/1 logit biases for 3 prompts/);
+      // The reader serves only while the biases are built: decoding overwrites the prefill's states.
+      let kept: PrefillReader | null = null;
+      await generate(model, prompts, { maxNewTokens: 2, stopIds: [], logitBiasesFromPrefill: async (prefill) => { kept = prefill; return prompts.map(() => null); } });
+      await expect(kept!.logitColumns([0])).rejects.toThrow(/the prefill was read after logitBiasesFromPrefill returned/);
       await expect(generate(model, prompts, { maxNewTokens: 2, stopIds: [], logitBiases: [null, null, null], logitBiasesFromPrefill: async () => [null, null, null] })).rejects.toThrow(/not both/);
     });
 
