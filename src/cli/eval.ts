@@ -1,7 +1,8 @@
 // `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
 // and per type, malformed answers and hallucinated spans, as one JSON object (with the
-// tag-guided decoding λ and λ_end it used: the model's recommended ones unless --tag-bias or --tag-end-bias say otherwise).
+// tag-guided decoding λ and λ_end it used: the model's recommended ones unless --tag-bias or
+// --tag-end-bias say otherwise).
 // --predictions also writes one line per example (text, the gold answer, the model's answer,
 // whether it finished) for reading the errors.
 
