@@ -33,7 +33,7 @@
 //   small-continued-18  300 steps of 16 for a finished small-continued-12 model on the copy task alone (seed 20; stopped at step 212)
 //   small-continued-19  600 more steps for a finished small-continued-12 model as it was trained, with the prompt-tag task (ie/prompt-tags.ts) on every IE sequence (seed 31)
 //   small-continued-20  300 more steps for a finished small-continued-19 model, the tag loss at weight 1.0 (seed 41; shipped in session 25)
-//   small-continued-21  300 more steps for a finished small-continued-20 model, the tag loss at weight 2.0 (seed 51)
+//   small-continued-21  300 more steps for a finished small-continued-20 model, the tag loss at weight 2.0 (seed 51; not shipped)
 //   small-balanced  a fresh small model with the balanced residual (train/residual-balance.ts), 500 SFT steps
 //   small-balanced-2  small-balanced at cool peaks, a token of pretraining, 2200 SFT steps, copy runs of 8-16 (stopped at step 569: its answers collapsed)
 //   small-balanced-3  small-balanced-2 at 0.4 of the balance (s = 60), 1,400 SFT steps, a fifth copy runs (ran to the end: stable, no copy, behind the shipped model; not shipped)
@@ -519,7 +519,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   })(),
   // small-continued-20's recipe for 300 more steps from a finished small-continued-20 model, the tag
   // loss at twice its weight again (2.0), seed 51: does the tagger, and with it the decoding, keep
-  // improving? Decoded as -20 (λ 2, λ_end 2) until measured otherwise.
+  // improving? Not on whole dev splits at -20's λ 2 and λ_end 2 (mean 23.5 → 22.7; not shipped).
   'small-continued-21': (() => {
     const run = constrainedLossRun('small-continued-21', 'small-continued-20', 51, 0.5);
     return { ...run, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 2, negatives: 2, decodingBias: 2, decodingEndBias: 2 } };
