@@ -32,11 +32,8 @@ import path from 'node:path';
 import { readSplit } from '../src/train/demo/pipeline.ts';
 import { syntheticCopySequences } from '../src/train/copy-task.ts';
 import { characterRoles } from './answer-characters.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '100'));

@@ -18,11 +18,8 @@ import { loadCheckpointTokenizer, promptIdsFor } from '../src/ie/task-data.ts';
 import { DEMO_DATASETS } from '../src/train/demo/config.ts';
 import { readSplit } from '../src/train/demo/pipeline.ts';
 import { characterRoles } from './answer-characters.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const dataDir = arg('data', '../shared/data');
 const limit = Number(arg('limit', '0'));
 const trainSplit = arg('train', '');

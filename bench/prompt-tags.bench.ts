@@ -26,11 +26,8 @@ import { glmHiddenRef } from '../src/reference/glm.ts';
 import { DEMO_DATASETS } from '../src/train/demo/config.ts';
 import { readSplit } from '../src/train/demo/pipeline.ts';
 import { demoTagVocabulary } from './prompt-tag-scores.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data');
 const limit = Number(arg('limit', '50'));

@@ -18,11 +18,8 @@ import { schemaFromDataset } from '../src/ie/schema.ts';
 import { trainingStep } from '../src/model/positions.ts';
 import { glmHiddenRef, type ParamLookup } from '../src/reference/glm.ts';
 import { readSplit } from '../src/train/demo/pipeline.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '8'));

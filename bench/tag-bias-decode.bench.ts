@@ -20,11 +20,8 @@ import { promptTagBias } from '../src/ie/tag-bias.ts';
 import { promptIdsFor } from '../src/ie/task-data.ts';
 import { generate } from '../src/model/generate.ts';
 import { loadTagBench, promptTagScores } from './prompt-tag-scores.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const modelDir = arg('model', 'runs/more19/sft');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '50'));

@@ -17,11 +17,8 @@ import { answerLogits } from '../src/model/logits.ts';
 import { characterRoles } from './answer-characters.ts';
 import { mentionPiece } from '../src/ie/tag-bias.ts';
 import { loadTagBench, promptTagScores } from './prompt-tag-scores.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const modelDir = arg('model', 'runs/more19/sft');
 const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '100'));

@@ -10,11 +10,8 @@ import { promptTagScorer, promptTagScorers } from '../src/ie/tag-bias.ts';
 import { promptIdsFor } from '../src/ie/task-data.ts';
 import { GlmSession } from '../src/model/session.ts';
 import { loadTagBench } from './prompt-tag-scores.ts';
+import { arg } from './args.ts';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : fallback;
-}
 const modelDir = arg('model', 'public/models/chatuie-demo');
 const dataDir = arg('data', '../shared/data/conll04');
 const batch = Number(arg('batch', '25'));

@@ -101,8 +101,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
   const encoder = { tokenizer, family, schema, task, style: extractor.style ?? 'full' };
   const vocab = options.constrained ? buildConstraintVocabulary(tokenizer, family, model.config.vocabSize) : null;
   const stopIds = stopTokenIds(tokenizer, family);
-  const tagChoice = tagBiasChoice(options, model, schema);
-  const tagVocab = tagChoice.lambda + tagChoice.endLambda > 0 ? promptTagVocabularyOf(model.config.raw, model.config.vocabSize) : null;
+  const { choice: tagChoice, vocab: tagVocab } = tagBiasChoice(options, model, schema);
   const results: Extracted[] = [];
   let decodeMs = 0;
   let generatedTokens = 0;
@@ -158,22 +157,27 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
 }
 
 /**
- * The tag-guided decoding of an extraction: the model's recommendation for 'model', else the λ and
- * λ_end asked for, refused (tagBiasRefusal) where the model's tags cannot guide it.
+ * The tag-guided decoding of an extraction — the model's recommendation for 'model', else the λ and
+ * λ_end asked for, refused (tagBiasRefusal) where the model's tags cannot guide it — and the model's
+ * tag vocabulary where it guides (config.json read only when guidance is asked for).
  */
-function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchema): TagBiasChoice {
+function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchema): { choice: TagBiasChoice; vocab: PromptTagVocabulary | null } {
   const beams = options.beams ?? 1;
+  const recorded = (): PromptTagVocabulary | null => promptTagVocabularyOf(model.config.raw, model.config.vocabSize);
+  const guiding = (choice: TagBiasChoice, vocab: PromptTagVocabulary | null) => ({ choice, vocab: choice.lambda + choice.endLambda > 0 ? vocab : null });
   if (options.tagBias === 'model') {
-    return recommendedTagBias(promptTagVocabularyOf(model.config.raw, model.config.vocabSize), schema.entityTypes, { constrained: options.constrained, beams });
+    const vocab = recorded();
+    return guiding(recommendedTagBias(vocab, schema.entityTypes, { constrained: options.constrained, beams }), vocab);
   }
   const asked = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0 };
   for (const [name, value] of [['λ', asked.lambda], ['λ_end', asked.endLambda]] as const) {
     if (!(Number.isFinite(value) && value >= 0)) throw new Error(`tag bias: ${name} ${value} must be a number ≥ 0`);
   }
-  if (asked.lambda + asked.endLambda === 0) return { ...asked, off: null };
-  const why = tagBiasRefusal(promptTagVocabularyOf(model.config.raw, model.config.vocabSize), schema.entityTypes, beams);
+  if (asked.lambda + asked.endLambda === 0) return { choice: { ...asked, off: null }, vocab: null };
+  const vocab = recorded();
+  const why = tagBiasRefusal(vocab, schema.entityTypes, beams);
   if (why !== null) throw new Error(`tag bias (${tagBiasLabel(asked)}): ${why}`);
-  return { ...asked, off: null };
+  return guiding({ ...asked, off: null }, vocab);
 }
 
 /** The tag-guided bias of each text of a batch: its prompt's tag scores from the decoding's prefill, then promptTagBias. */
