@@ -17,6 +17,7 @@ import { scoreExtractions } from '../src/ie/metrics.ts';
 import { decodeAnswerIds, stopTokenIds } from '../src/ie/prompt.ts';
 import { extractionOf, type Extraction } from '../src/ie/spans.ts';
 import { promptTagBias } from '../src/ie/tag-bias.ts';
+import { nonEntityKeys } from '../src/ie/tag-list-bias.ts';
 import { promptIdsFor } from '../src/ie/task-data.ts';
 import { generate } from '../src/model/generate.ts';
 import { loadTagBench, promptTagScores } from './prompt-tag-scores.ts';
@@ -27,6 +28,7 @@ const dataDir = arg('data', '../shared/data/conll04');
 const limit = Number(arg('limit', '50'));
 const lambdas = arg('lambdas', '0,2').split(',').map(Number);
 const endLambdas = arg('end-lambdas', '0').split(',').map(Number);
+const listLambdas = arg('list-lambdas', '0').split(',').map(Number);
 const maxNewTokens = 128;
 const batch = 25;
 
@@ -37,16 +39,16 @@ const scores = examples.map((example, i) => promptTagScores(config, params, toke
 const stopIds = stopTokenIds(tokenizer, 'glm');
 
 console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags\n`);
-console.log('| λ | λ_end | entity F1 % | right / written / gold | relation F1 % (strict) |');
-console.log('| ---: | ---: | ---: | ---: | ---: |');
-for (const [lambda, endLambda] of lambdas.flatMap((l) => endLambdas.map((e) => [l, e] as const))) {
+console.log('| λ | λ_end | λ_list | entity F1 % | right / written / gold | relation F1 % (strict) |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const [lambda, endLambda, listLambda] of lambdas.flatMap((l) => endLambdas.flatMap((e) => listLambdas.map((k) => [l, e, k] as const)))) {
   const pairs: { gold: Extraction; predicted: AnswerParseResult }[] = [];
   for (let start = 0; start < examples.length; start += batch) {
     const slice = examples.slice(start, start + batch);
     const constraints = slice.map((example) =>
       withTokenBudget(createAnswerConstraint(constraintVocab, schema, example.text, task, { mentionBoundaries: 'words' }), constraintVocab, maxNewTokens, budgetReserve(schema)));
-    const logitBiases = lambda === 0 && endLambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
-      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, vocabSize: config.vocabSize,
+    const logitBiases = lambda + endLambda + listLambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
+      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, listLambda, otherKeys: nonEntityKeys(schema), vocabSize: config.vocabSize,
       tags: scores[start + i]!.at,
       decodeAnswer: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
     }));
@@ -58,6 +60,6 @@ for (const [lambda, endLambda] of lambdas.flatMap((l) => endLambdas.map((e) => [
   }
   const metrics = scoreExtractions(pairs);
   const e = metrics.entities.overall;
-  console.log(`| ${lambda} | ${endLambda} | ${(100 * e.f1).toFixed(1)} | ${e.tp} / ${e.predicted} / ${e.gold} | ${(100 * metrics.relationsStrict.overall.f1).toFixed(1)} |`);
+  console.log(`| ${lambda} | ${endLambda} | ${listLambda} | ${(100 * e.f1).toFixed(1)} | ${e.tp} / ${e.predicted} / ${e.gold} | ${(100 * metrics.relationsStrict.overall.f1).toFixed(1)} |`);
 }
 model.destroy();

@@ -1,8 +1,8 @@
 // `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
 // and per type, malformed answers and hallucinated spans, as one JSON object (with the
-// tag-guided decoding λ and λ_end it used: the model's recommended ones unless --tag-bias or
-// --tag-end-bias say otherwise).
+// tag-guided decoding λ, λ_end and λ_list it used: the model's recommended ones unless
+// --tag-bias, --tag-end-bias or --tag-list-bias say otherwise).
 // --predictions also writes one line per example (text, the gold answer, the model's answer,
 // whether it finished) for reading the errors.
 
@@ -15,7 +15,7 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end]';
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list]';
 
 export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {
@@ -50,6 +50,7 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
       constrained: choice.constrained,
       tagBias: run.tagBias.lambda,
       tagEndBias: run.tagBias.endLambda,
+      tagListBias: run.tagBias.listLambda,
       schema,
       unfinished: run.results.filter((r) => !r.finished).length,
       decodeTokensPerSecond: run.decodeTokensPerSecond,

@@ -7,7 +7,7 @@ import { validSchemaOrThrow } from '../ie/schema.ts';
 import { parseArgs } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end]';
+export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list]';
 
 export async function extractCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {
@@ -34,6 +34,7 @@ export async function extractCommand(argv: readonly string[], out: (text: string
       constrained: choice.constrained,
       tagBias: run.tagBias.lambda,
       tagEndBias: run.tagBias.endLambda,
+      tagListBias: run.tagBias.listLambda,
       tokens: result.ids.length,
       ms: Math.round(run.elapsedMs),
     }) + '\n');

@@ -25,6 +25,7 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   'length-penalty': { kind: 'value' },
   'tag-bias': { kind: 'value' },
   'tag-end-bias': { kind: 'value' },
+  'tag-list-bias': { kind: 'value' },
 };
 
 export interface DecodingChoice {
@@ -42,11 +43,13 @@ export interface DecodingChoice {
   lengthPenalty: number;
   /**
    * Tag-guided decoding's λ (ie/tag-bias.ts; 0: off), for models trained with prompt tags; by
-   * default ('model') the λ and λ_end the model recommends in its config.json, where they apply.
+   * default ('model') the scales the model recommends in its config.json, where they apply.
    */
   tagBias: number | 'model';
   /** λ_end inside a mention, with a number for tagBias (0: off). */
   tagEndBias: number;
+  /** λ_list on the types listed and how many mentions, with a number for tagBias (0: off). */
+  tagListBias: number;
 }
 
 const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
@@ -70,7 +73,7 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   if (penaltyText !== undefined && (penaltyText.trim() === '' || !Number.isFinite(lengthPenalty) || lengthPenalty < 0)) {
     throw new UsageError(`--length-penalty: "${penaltyText}" is not a number ≥ 0`);
   }
-  // Either of --tag-bias and --tag-end-bias sets both (the other 0); neither: the model's.
+  // Any of --tag-bias, --tag-end-bias and --tag-list-bias sets all three (the others 0); none: the model's.
   const scale = (name: string): number | undefined => {
     const text = args.get(name)?.[0];
     if (text === undefined) return undefined;
@@ -80,12 +83,14 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   };
   const tagBias = scale('tag-bias');
   const tagEndBias = scale('tag-end-bias');
-  const explicit = tagBias !== undefined || tagEndBias !== undefined;
+  const tagListBias = scale('tag-list-bias');
+  const explicit = tagBias !== undefined || tagEndBias !== undefined || tagListBias !== undefined;
   return {
     beams,
     lengthPenalty,
     tagBias: explicit ? tagBias ?? 0 : 'model',
     tagEndBias: tagEndBias ?? 0,
+    tagListBias: tagListBias ?? 0,
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
     allowRepeatedEntities: args.has('allow-repeated-entities'),

@@ -17,7 +17,8 @@ import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
 import { promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
 import { promptTagBias, promptTagScoresOf, recommendedTagBias, tagBiasRefusal, type TagBiasChoice } from './tag-bias.ts';
-import { tagBiasLabel } from './tag-label.ts';
+import { namedTagScales, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
+import { nonEntityKeys } from './tag-list-bias.ts';
 
 /**
  * Tokens kept for closing an answer, in the worst case of one token per character: from
@@ -64,6 +65,12 @@ export interface ExtractOptions {
    * before it (tag-bias.ts, mentionEndScore). Same needs as tagBias. Default 0: off.
    */
   tagEndBias?: number;
+  /**
+   * With a number for tagBias: λ_list > 0 guides which entity types the answer lists and how many
+   * mentions each list holds, by the B tags' log-probabilities of each decision (tag-list-bias.ts).
+   * Same needs as tagBias. Default 0: off.
+   */
+  tagListBias?: number;
 }
 
 export interface Extracted {
@@ -157,23 +164,23 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
 }
 
 /**
- * The tag-guided decoding of an extraction — the model's recommendation for 'model', else the λ and
- * λ_end asked for, refused (tagBiasRefusal) where the model's tags cannot guide it — and the model's
- * tag vocabulary where it guides (config.json read only when guidance is asked for).
+ * The tag-guided decoding of an extraction — the model's recommendation for 'model', else the
+ * scales asked for, refused (tagBiasRefusal) where the model's tags cannot guide it — and the
+ * model's tag vocabulary where it guides (config.json read only when guidance is asked for).
  */
 function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchema): { choice: TagBiasChoice; vocab: PromptTagVocabulary | null } {
   const beams = options.beams ?? 1;
   const recorded = (): PromptTagVocabulary | null => promptTagVocabularyOf(model.config.raw, model.config.vocabSize);
-  const guiding = (choice: TagBiasChoice, vocab: PromptTagVocabulary | null) => ({ choice, vocab: choice.lambda + choice.endLambda > 0 ? vocab : null });
+  const guiding = (choice: TagBiasChoice, vocab: PromptTagVocabulary | null) => ({ choice, vocab: tagGuided(choice) ? vocab : null });
   if (options.tagBias === 'model') {
     const vocab = recorded();
     return guiding(recommendedTagBias(vocab, schema.entityTypes, { constrained: options.constrained, beams }), vocab);
   }
-  const asked = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0 };
-  for (const [name, value] of [['λ', asked.lambda], ['λ_end', asked.endLambda]] as const) {
+  const asked: TagScales = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0, listLambda: options.tagListBias ?? 0 };
+  for (const [name, value] of namedTagScales(asked)) {
     if (!(Number.isFinite(value) && value >= 0)) throw new Error(`tag bias: ${name} ${value} must be a number ≥ 0`);
   }
-  if (asked.lambda + asked.endLambda === 0) return { choice: { ...asked, off: null }, vocab: null };
+  if (!tagGuided(asked)) return { choice: { ...asked, off: null }, vocab: null };
   const vocab = recorded();
   const why = tagBiasRefusal(vocab, schema.entityTypes, beams);
   if (why !== null) throw new Error(`tag bias (${tagBiasLabel(asked)}): ${why}`);
@@ -188,13 +195,13 @@ async function tagBiases(
   prompts: readonly (readonly number[])[],
   texts: readonly string[],
   vocab: PromptTagVocabulary,
-  { lambda, endLambda }: TagBiasChoice,
+  { lambda, endLambda, listLambda }: TagBiasChoice,
 ): Promise<LogitBias[]> {
   const { model, tokenizer, family } = extractor;
   const tagIds = schemaTagIds(vocab, schema.entityTypes);
   const scorers = promptTagScoresOf(tokenizer, prompts, texts, tagIds, await prefill.logitColumns(tagIds));
   return texts.map((text, i) => promptTagBias({
-    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, endLambda, vocabSize: model.config.vocabSize,
+    tokenizer, vocab, entityTypes: schema.entityTypes, otherKeys: nonEntityKeys(schema), text, lambda, endLambda, listLambda, vocabSize: model.config.vocabSize,
     tags: scorers[i]!,
     decodeAnswer: (ids) => decodeAnswerIds(tokenizer, family, ids),
   }));

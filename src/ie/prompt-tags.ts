@@ -41,6 +41,8 @@ export interface PromptTagVocabulary {
   decodingBias?: number;
   /** The λ_end inside a mention (ie/tag-bias.ts, mentionEndScore) the model recommends, when its config records one. */
   decodingEndBias?: number;
+  /** The λ_list on which types an answer lists and how many mentions (ie/tag-list-bias.ts) the model recommends, when its config records one. */
+  decodingListBias?: number;
 }
 
 export interface PromptTagOptions {
@@ -84,22 +86,23 @@ export const PROMPT_TAGS_CONFIG_KEY = 'chatuie_prompt_tags';
 
 /**
  * The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}},
- * with "decodingBias": λ and "decodingEndBias": λ_end where the vocabulary has them.
+ * with "decodingBias": λ, "decodingEndBias": λ_end and "decodingListBias": λ_list where the vocabulary has them.
  */
-export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number>; decodingBias?: number; decodingEndBias?: number } {
+export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number>; decodingBias?: number; decodingEndBias?: number; decodingListBias?: number } {
   return {
     outside: vocab.outside,
     inside: vocab.inside,
     begin: Object.fromEntries(vocab.begin),
     ...(vocab.decodingBias !== undefined ? { decodingBias: vocab.decodingBias } : {}),
     ...(vocab.decodingEndBias !== undefined ? { decodingEndBias: vocab.decodingEndBias } : {}),
+    ...(vocab.decodingListBias !== undefined ? { decodingListBias: vocab.decodingListBias } : {}),
   };
 }
 
 /**
  * The tag tokens a checkpoint's config.json records (PROMPT_TAGS_CONFIG_KEY), or null when it has
- * none (a model never trained on the task), with its recommended decodingBias and decodingEndBias
- * where it records them. Refuses ids outside the model's vocabulary, repeated ids, a λ that is not a
+ * none (a model never trained on the task), with its recommended decodingBias, decodingEndBias and
+ * decodingListBias where it records them. Refuses ids outside the model's vocabulary, repeated ids, a λ that is not a
  * number ≥ 0, and a record of another shape, naming what is wrong.
  */
 export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown>>, modelVocabSize: number): PromptTagVocabulary | null {
@@ -120,7 +123,7 @@ export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown
   const vocab: PromptTagVocabulary = { outside: id('outside', record.outside), inside: id('inside', record.inside), begin, maskWords: Math.ceil(modelVocabSize / 32) };
   const ids = [vocab.outside, vocab.inside, ...begin.values()];
   if (new Set(ids).size !== ids.length) fail('gives one token id to two tags');
-  for (const key of ['decodingBias', 'decodingEndBias'] as const) {
+  for (const key of ['decodingBias', 'decodingEndBias', 'decodingListBias'] as const) {
     const bias = record[key];
     if (bias === undefined) continue;
     if (!(typeof bias === 'number' && Number.isFinite(bias) && bias >= 0)) return fail(`${key}: ${JSON.stringify(bias)} is not a number ≥ 0`);

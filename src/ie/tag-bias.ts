@@ -18,7 +18,8 @@ import type { GlmModel } from '../model/model.ts';
 import { GlmSession } from '../model/session.ts';
 import { PROMPT_TAGS_CONFIG_KEY, tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
-import { tagBiasLabel } from './tag-label.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList, listPotential } from './tag-list-bias.ts';
+import { NO_TAG_SCALES, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
 
 /** The answer so far ends inside an element of a list under key T: `"T": [`, complete strings, `"`, the element's characters. */
 const OPEN_ELEMENT = /"((?:[^"\\]|\\.)*)":\s*\[(?:"(?:[^"\\]|\\.)*",\s*)*"((?:[^"\\]|\\.)*)$/;
@@ -69,12 +70,8 @@ export function bestWordStart(text: string, piece: string, score: (p: number) =>
   return best;
 }
 
-/** The λ and λ_end a decoding uses, and why a model's recommended ones are off where they are. */
-export interface TagBiasChoice {
-  /** λ where a mention opens (0: off). */
-  lambda: number;
-  /** λ_end inside a mention (0: off). */
-  endLambda: number;
+/** The scales a decoding uses (TagScales), and why a model's recommended ones are off where they are. */
+export interface TagBiasChoice extends TagScales {
   /** Why the model's recommended guidance does not apply to this decoding, or null. */
   off: string | null;
 }
@@ -93,17 +90,17 @@ export function tagBiasRefusal(vocab: PromptTagVocabulary | null, entityTypes: r
 }
 
 /**
- * The tag-guided decoding a model recommends (its config's decodingBias and decodingEndBias,
- * PromptTagVocabulary) for a schema: its λ and λ_end where tagBiasRefusal has no objection and
- * decoding is constrained; off, saying why, for free decoding too (what the model writes alone, the
- * comparison the constraint is measured against); 0 for a model that recommends none or a schema
- * without entity types.
+ * The tag-guided decoding a model recommends (its config's decodingBias, decodingEndBias and
+ * decodingListBias, PromptTagVocabulary) for a schema: its scales where tagBiasRefusal has no
+ * objection and decoding is constrained; off, saying why, for free decoding too (what the model
+ * writes alone, the comparison the constraint is measured against); none for a model that
+ * recommends none or a schema without entity types.
  */
 export function recommendedTagBias(vocab: PromptTagVocabulary | null, entityTypes: readonly string[], decoding: { constrained: boolean; beams: number }): TagBiasChoice {
-  const recommended = { lambda: vocab?.decodingBias ?? 0, endLambda: vocab?.decodingEndBias ?? 0 };
-  if (vocab === null || recommended.lambda + recommended.endLambda === 0 || entityTypes.length === 0) return { lambda: 0, endLambda: 0, off: null };
+  const recommended: TagScales = { lambda: vocab?.decodingBias ?? 0, endLambda: vocab?.decodingEndBias ?? 0, listLambda: vocab?.decodingListBias ?? 0 };
+  if (vocab === null || !tagGuided(recommended) || entityTypes.length === 0) return { ...NO_TAG_SCALES, off: null };
   const why = decoding.constrained ? tagBiasRefusal(vocab, entityTypes, decoding.beams) : 'it guides constrained decoding only';
-  if (why !== null) return { lambda: 0, endLambda: 0, off: `the model's tag-guided decoding (${tagBiasLabel(recommended)}) is off: ${why}` };
+  if (why !== null) return { ...NO_TAG_SCALES, off: `the model's tag-guided decoding (${tagBiasLabel(recommended)}) is off: ${why}` };
   return { ...recommended, off: null };
 }
 
@@ -124,8 +121,12 @@ export interface TagBiasOptions {
   tags: PromptTagScores;
   /** The scale of the bias where a mention opens (≥ 0). */
   lambda: number;
-  /** The scale of the bias inside an open mention (≥ 0; default 0: off). One of the two is > 0. */
+  /** The scale of the bias inside an open mention (≥ 0; default 0: off). */
   endLambda?: number;
+  /** The scale of the bias on which types the answer lists and how many mentions (≥ 0; default 0: off; tag-list-bias.ts). One of the three is > 0. */
+  listLambda?: number;
+  /** The schema's keys that are not entity types (relation and event types), for listLambda. */
+  otherKeys?: readonly string[];
   vocabSize: number;
   /** Decodes the answer ids so far to text (special tokens left out). */
   decodeAnswer: (ids: readonly number[]) => string;
@@ -172,8 +173,9 @@ export function mentionEndScore(text: string, prefix: string, piece: string, tag
 export function promptTagBias(options: TagBiasOptions): LogitBias {
   const { tokenizer, vocab, entityTypes, text, tags, lambda, vocabSize } = options;
   const endLambda = options.endLambda ?? 0;
-  if (!(isScale(lambda) && isScale(endLambda) && lambda + endLambda > 0)) {
-    throw new Error(`tag bias: λ ${lambda} and λ_end ${endLambda} must be numbers ≥ 0, one of them > 0`);
+  const listLambda = options.listLambda ?? 0;
+  if (!(isScale(lambda) && isScale(endLambda) && isScale(listLambda) && lambda + endLambda + listLambda > 0)) {
+    throw new Error(`tag bias: λ ${lambda}, λ_end ${endLambda} and λ_list ${listLambda} must be numbers ≥ 0, one of them > 0`);
   }
   const pieces = new Map<number, string>();
   const pieceOf = (v: number): string => {
@@ -181,13 +183,21 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
     if (piece === undefined) pieces.set(v, (piece = tokenizer.decode([v])));
     return piece;
   };
+  const beginTags = entityTypes.map((type) => vocab.begin.get(type));
+  const evidence = listLambda > 0 && beginTags.every((tag) => tag !== undefined)
+    ? entityStartEvidence(text, entityTypes, options.otherKeys ?? [], beginTags as number[], tags)
+    : null;
   return {
     next(generatedIds, allowed) {
       if (generatedIds.length === 0) return null;
-      const open = openMention(options.decodeAnswer(generatedIds), entityTypes);
-      if (open === null) return null;
-      const begin = open.prefix === '' && lambda > 0 ? vocab.begin.get(open.type) : undefined;
-      if (begin === undefined && !(open.prefix !== '' && endLambda > 0)) return null;
+      const answer = options.decodeAnswer(generatedIds);
+      const open = openMention(answer, entityTypes);
+      const begin = open !== null && open.prefix === '' && lambda > 0 ? vocab.begin.get(open.type) : undefined;
+      const inside = open !== null && open.prefix !== '' && endLambda > 0;
+      const scan = evidence === null ? null : answerListScan(evidence, answer);
+      const listed = scan !== null && scan.phase !== 'done' && evidence !== null;
+      if (begin === undefined && !inside && !listed) return null;
+      const base = listed ? listPotential(evidence, scan) : 0;
       const row = new Float32Array(vocabSize);
       for (let v = 0; v < vocabSize; v++) {
         if (allowed && ((allowed[v >> 5]! >>> (v & 31)) & 1) === 0) continue;
@@ -195,9 +205,10 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
         if (begin !== undefined) {
           const best = bestWordStart(text, mentionStartOf(pieceOf(v)), (p) => tags.logProb(p, begin));
           row[v] = lambda * (Number.isFinite(best) ? best : NO_START);
-        } else {
+        } else if (inside) {
           row[v] = endLambda * (mentionEndScore(text, open.prefix, pieceOf(v), tags, vocab.inside) ?? 0);
         }
+        if (listed) row[v] += listLambda * (listPotential(evidence, feedAnswerList(evidence, scan, pieceOf(v))) - base);
       }
       return row;
     },

@@ -1,7 +1,37 @@
 // How tag-guided decoding (ie/tag-bias.ts) is named to a user: the scales it uses, "λ 2" or
-// "λ 2, λ_end 1". A module of its own so that the UI names it without the engine.
+// "λ 2, λ_end 1, λ_list 2". A module of its own so that the UI names it without the engine.
 
-/** The tag-guided decoding a choice names: its λ where a mention opens and its λ_end inside one, those > 0. */
-export function tagBiasLabel(choice: { lambda: number; endLambda: number }): string {
-  return [choice.lambda > 0 ? `λ ${choice.lambda}` : '', choice.endLambda > 0 ? `λ_end ${choice.endLambda}` : ''].filter((part) => part !== '').join(', ');
+/** The scales of tag-guided decoding (0: that part off). */
+export interface TagScales {
+  /** Where a mention opens: λ · log p(B-type) of its word start (tag-bias.ts). */
+  lambda: number;
+  /** Inside a mention: λ_end · log p(I), or log(1 − p(I)), of the next prompt token (tag-bias.ts, mentionEndScore). */
+  endLambda: number;
+  /** Which types the answer lists and how many mentions each: λ_list · the B tags' log-odds of each decision (tag-list-bias.ts). */
+  listLambda: number;
+}
+
+/** No tag guidance. */
+export const NO_TAG_SCALES: TagScales = { lambda: 0, endLambda: 0, listLambda: 0 };
+
+const NAMES: readonly (readonly [keyof TagScales, string])[] = [['lambda', 'λ'], ['endLambda', 'λ_end'], ['listLambda', 'λ_list']];
+
+/** Whether any part of the guidance is on. */
+export function tagGuided(scales: TagScales): boolean {
+  return scales.lambda + scales.endLambda + scales.listLambda > 0;
+}
+
+/** The tag-guided decoding scales name, those > 0: "λ 2, λ_end 2, λ_list 2". */
+export function tagBiasLabel(scales: TagScales): string {
+  return NAMES.filter(([key]) => scales[key] > 0).map(([key, name]) => `${name} ${scales[key]}`).join(', ');
+}
+
+/** Each scale with its name, in order (for messages that check them). */
+export function namedTagScales(scales: TagScales): [string, number][] {
+  return NAMES.map(([key, name]) => [name, scales[key]]);
+}
+
+/** The scales a result records as tagBias, tagEndBias and tagListBias (absent: 0). */
+export function recordedTagScales(result: { tagBias?: number | undefined; tagEndBias?: number | undefined; tagListBias?: number | undefined }): TagScales {
+  return { lambda: result.tagBias ?? 0, endLambda: result.tagEndBias ?? 0, listLambda: result.tagListBias ?? 0 };
 }

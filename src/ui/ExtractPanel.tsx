@@ -5,7 +5,7 @@
 
 import { useEffect, useMemo } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
-import { tagBiasLabel } from '../ie/tag-label.ts';
+import { recordedTagScales, tagBiasLabel, tagGuided } from '../ie/tag-label.ts';
 import { draftFromResult } from '../state/correction.ts';
 import { CorrectionEditor } from './CorrectionEditor.tsx';
 import { ExampleView } from './ExampleView.tsx';
@@ -43,7 +43,7 @@ export function ExtractPanel() {
           Constrained decoding (valid answers, spans copied from the text)
         </label>
         {tagGuidance && (
-          <label title={`The model tags its own input; where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type)${tagGuidance.endLambda > 0 ? ', and inside a mention, going on or closing gets λ_end · log p(the next word is inside it, or not)' : ''}. For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
+          <label title={`The model tags its own input; where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type)${tagGuidance.endLambda > 0 ? '; inside a mention, going on or closing gets λ_end · log p(the next word is inside it, or not)' : ''}${tagGuidance.listLambda > 0 ? '; opening or skipping a type\'s list, and adding a mention to it or closing it, gets λ_list · log p(a mention of that type begins there, or not)' : ''}. For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
             <input type="checkbox" checked={extraction.tagGuided} disabled={!extraction.constrained} data-testid="extract-tag-guided" onChange={(event) => store().setTagGuided(event.target.checked)} />{' '}
             Tag-guided mentions (the model's own tags, {tagBiasLabel(tagGuidance)})
           </label>
@@ -82,7 +82,7 @@ export function ExtractPanel() {
           <p data-testid="extract-timing">
             {result.elapsedMs.toFixed(0)} ms, {result.generatedTokens} tokens, {result.decodeTokensPerSecond.toFixed(1)} tokens/s
             {result.withAdapter ? ' (with the LoRA adapter of the training run)' : ''}
-            {result.tagBias || result.tagEndBias ? `, tag-guided (${tagBiasLabel({ lambda: result.tagBias ?? 0, endLambda: result.tagEndBias ?? 0 })})` : ''}
+            {tagGuided(recordedTagScales(result)) ? `, tag-guided (${tagBiasLabel(recordedTagScales(result))})` : ''}
             {result.finished ? '' : ' — stopped at the token limit'}
           </p>
           {result.tagBiasOff && <p className="muted" data-testid="extract-tag-off">Plain decoding: {result.tagBiasOff}.</p>}

@@ -12,6 +12,7 @@ import type { AnswerParseResult } from '../ie/answer.ts';
 import type { GpuFeatures, GpuLimits } from '../gpu/context.ts';
 import type { IeSchema } from '../ie/schema.ts';
 import type { IeExample } from '../ie/spans.ts';
+import type { TagScales } from '../ie/tag-label.ts';
 import type { GlmFamily } from '../model/config.ts';
 import type { DevF1, HistoryPoint } from '../train/checkpoint.ts';
 import type { SftProgress } from '../train/sft.ts';
@@ -70,10 +71,10 @@ export interface ModelSummary {
   cacheKey?: string | null;
   /**
    * The tag-guided decoding the checkpoint recommends (config.json's chatuie_prompt_tags with a
-   * decodingBias or decodingEndBias: ie/tag-bias.ts): its λ, its λ_end (0: none) and the entity
-   * types it has tags for; null when it recommends none.
+   * decodingBias, decodingEndBias or decodingListBias: ie/tag-bias.ts): its λ, λ_end and λ_list
+   * (0: none) and the entity types it has tags for; null when it recommends none.
    */
-  tagGuidance?: { lambda: number; endLambda: number; entityTypes: string[] } | null;
+  tagGuidance?: (TagScales & { entityTypes: string[] }) | null;
 }
 
 /** What config.json says about a checkpoint, and whether it fits this device — known before any weight is read. */
@@ -278,6 +279,8 @@ export interface ExtractionResult {
   tagBias?: number;
   /** The tag-guided decoding λ_end used inside mentions (0: none). */
   tagEndBias?: number;
+  /** The tag-guided decoding λ_list used on the types listed and how many mentions (0: none). */
+  tagListBias?: number;
   /** Why the model's recommended tag-guided decoding was off for this schema, or null. */
   tagBiasOff?: string | null;
 }

@@ -12,6 +12,7 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { extract, extractAndScore, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { promptTagVocabularyOf, type PromptTagVocabulary } from '../ie/prompt-tags.ts';
+import { tagGuided, type TagScales } from '../ie/tag-label.ts';
 import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
 import { encodeSftSplits, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
@@ -672,6 +673,7 @@ export class Engine implements EngineApi {
       withAdapter: lora !== null,
       tagBias: run.tagBias.lambda,
       tagEndBias: run.tagBias.endLambda,
+      tagListBias: run.tagBias.listLambda,
       tagBiasOff: run.tagBias.off,
     };
   }
@@ -859,9 +861,9 @@ function tagGuidanceOf(config: GlmConfig): ModelSummary['tagGuidance'] {
   } catch {
     return null;
   }
-  const lambda = tags?.decodingBias ?? 0;
-  const endLambda = tags?.decodingEndBias ?? 0;
-  return tags && lambda + endLambda > 0 ? { lambda, endLambda, entityTypes: [...tags.begin.keys()] } : null;
+  if (tags === null) return null;
+  const scales: TagScales = { lambda: tags.decodingBias ?? 0, endLambda: tags.decodingEndBias ?? 0, listLambda: tags.decodingListBias ?? 0 };
+  return tagGuided(scales) ? { ...scales, entityTypes: [...tags.begin.keys()] } : null;
 }
 
 /** A GPU out-of-memory error while uploading weights, with the size that was asked for and what to do. */

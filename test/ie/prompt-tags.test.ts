@@ -57,6 +57,10 @@ describe('prompt tags', () => {
     expect(promptTagVocabularyJson({ ...vocab, decodingEndBias: 1.5 })).toMatchObject({ decodingEndBias: 1.5 });
     expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingEndBias');
     expect(() => read({ ...json, decodingEndBias: null })).toThrow(/decodingEndBias: null is not a number ≥ 0/);
+    expect(read({ ...json, decodingListBias: 2 })).toMatchObject({ decodingListBias: 2 });
+    expect(promptTagVocabularyJson({ ...vocab, decodingListBias: 2 })).toMatchObject({ decodingListBias: 2 });
+    expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingListBias');
+    expect(() => read({ ...json, decodingListBias: '2' })).toThrow(/decodingListBias: "2" is not a number ≥ 0/);
   });
 
   it('tag the token of each mention\'s first character B-type, its other tokens I, and outside tokens O, as prompt rows', () => {

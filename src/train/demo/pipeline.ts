@@ -33,7 +33,7 @@ import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from 
 import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, promptTagVocabularyOf, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
-import { tagBiasLabel } from '../../ie/tag-label.ts';
+import { recordedTagScales, tagBiasLabel, tagGuided } from '../../ie/tag-label.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
@@ -113,6 +113,8 @@ export interface DatasetScores {
   tagBias?: number;
   /** The tag-guided decoding λ_end inside mentions it was decoded with (0 or absent: none). */
   tagEndBias?: number;
+  /** The tag-guided decoding λ_list on the types listed and how many mentions (0 or absent: none). */
+  tagListBias?: number;
   metrics: IeMetrics;
 }
 
@@ -369,37 +371,36 @@ async function scoreDataset(
     decodeTokensPerSecond: run.decodeTokensPerSecond,
     tagBias: run.tagBias.lambda,
     tagEndBias: run.tagBias.endLambda,
+    tagListBias: run.tagBias.listLambda,
     metrics,
   };
 }
 
 /**
  * The model folder's config.json and model.safetensors: the SFT checkpoint, its weights in the
- * preset's dtype, its config recording the tag-guided decoding λ and λ_end the preset recommends
+ * preset's dtype, its config recording the tag-guided decoding scales the preset recommends
  * (and none when the preset recommends none, whatever a warm start recorded).
  */
 async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Record<string, Uint8Array | string>> {
   const sft = await loadCheckpoint(directorySource(sftDir));
-  const { decodingBias, decodingEndBias } = preset.sftPromptTags ?? {};
-  if (!recordDecodingBias(sft.config, { decodingBias, decodingEndBias }) && (decodingBias !== undefined || decodingEndBias !== undefined)) {
+  const { decodingBias, decodingEndBias, decodingListBias } = preset.sftPromptTags ?? {};
+  const recommended = { decodingBias, decodingEndBias, decodingListBias };
+  if (!recordDecodingBias(sft.config, recommended) && Object.values(recommended).some((scale) => scale !== undefined)) {
     throw new Error(`${sftDir}: preset "${preset.name}" recommends tag-guided decoding, but the checkpoint records no prompt tags (${PROMPT_TAGS_CONFIG_KEY})`);
   }
   return checkpointFiles(sft.config, [...sft.tensors.values()], preset.weightsDtype ?? 'F32');
 }
 
 /**
- * Sets the recommended tag-guided λ and λ_end of a config's prompt-tag record (removes those
- * undefined). False when the config has no record.
+ * Sets the recommended tag-guided λ, λ_end and λ_list of a config's prompt-tag record (removes
+ * those undefined). False when the config has no record.
  */
-function recordDecodingBias(config: GlmConfig, recommended: { decodingBias?: number | undefined; decodingEndBias?: number | undefined }): boolean {
+function recordDecodingBias(config: GlmConfig, recommended: { decodingBias?: number | undefined; decodingEndBias?: number | undefined; decodingListBias?: number | undefined }): boolean {
   const tags = promptTagVocabularyOf(config.raw, config.vocabSize);
   if (!tags) return false;
-  const { decodingBias: _bias, decodingEndBias: _endBias, ...vocab } = tags;
-  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson({
-    ...vocab,
-    ...(recommended.decodingBias !== undefined ? { decodingBias: recommended.decodingBias } : {}),
-    ...(recommended.decodingEndBias !== undefined ? { decodingEndBias: recommended.decodingEndBias } : {}),
-  });
+  const { decodingBias: _bias, decodingEndBias: _endBias, decodingListBias: _listBias, ...vocab } = tags;
+  const defined = Object.entries(recommended).filter(([, scale]) => scale !== undefined);
+  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson({ ...vocab, ...Object.fromEntries(defined) });
   return true;
 }
 
@@ -683,7 +684,7 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
             log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
               (scores.relationStrictF1 !== null ? ` relation F1 ${scores.relationStrictF1.toFixed(3)}` : '') +
               ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples, ${scores.decodeTokensPerSecond.toFixed(0)} tok/s` +
-              `${scores.tagBias || scores.tagEndBias ? `, tag-guided ${tagBiasLabel({ lambda: scores.tagBias ?? 0, endLambda: scores.tagEndBias ?? 0 })}` : ''})`);
+              `${tagGuided(recordedTagScales(scores)) ? `, tag-guided ${tagBiasLabel(recordedTagScales(scores))}` : ''})`);
           }
           bySplit[split] = byMode;
         }
