@@ -5,10 +5,11 @@
 // λ · (the best log p(B-T) of the word starts where a mention beginning with it could start), the
 // tag scores from the CPU reference forward of the prompt (bench/prompt-tag-scores.ts). With
 // --end-lambdas, each λ_end > 0 also guides the steps inside a mention by the I tags (where it goes on
-// or ends: tag-bias.ts, mentionEndScore); every λ is run with every λ_end. λ = λ_end = 0 is
-// extract()'s decoding. Batches of 25, 128 new tokens. Never fails on a number.
+// or ends: tag-bias.ts, mentionEndScore), and with --list-lambdas each λ_list > 0 the step after a
+// mention (another one of its type, or the list's end: tag-list-bias.ts); every combination is run.
+// All 0 is extract()'s decoding. Batches of 25, 128 new tokens. Never fails on a number.
 //   node --import ./bin/register.mjs bench/tag-bias-decode.bench.ts --model runs/more19/sft
-//     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2] [--end-lambdas 0,1]
+//     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2] [--end-lambdas 0,1] [--list-lambdas 0,2]
 import { parseAnswer, type AnswerParseResult } from '../src/ie/answer.ts';
 import { withTokenBudget } from '../src/ie/budget.ts';
 import { createAnswerConstraint } from '../src/ie/constraint.ts';
@@ -17,7 +18,6 @@ import { scoreExtractions } from '../src/ie/metrics.ts';
 import { decodeAnswerIds, stopTokenIds } from '../src/ie/prompt.ts';
 import { extractionOf, type Extraction } from '../src/ie/spans.ts';
 import { promptTagBias } from '../src/ie/tag-bias.ts';
-import { nonEntityKeys } from '../src/ie/tag-list-bias.ts';
 import { promptIdsFor } from '../src/ie/task-data.ts';
 import { generate } from '../src/model/generate.ts';
 import { loadTagBench, promptTagScores } from './prompt-tag-scores.ts';
@@ -38,7 +38,7 @@ const prompts = examples.map((example) => promptIdsFor(encoder, example.text));
 const scores = examples.map((example, i) => promptTagScores(config, params, tokenizer, prompts[i]!, example.text, tagIds));
 const stopIds = stopTokenIds(tokenizer, 'glm');
 
-console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags\n`);
+console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags, its end by λ_end, the list's end by λ_list\n`);
 console.log('| λ | λ_end | λ_list | entity F1 % | right / written / gold | relation F1 % (strict) |');
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [lambda, endLambda, listLambda] of lambdas.flatMap((l) => endLambdas.flatMap((e) => listLambdas.map((k) => [l, e, k] as const)))) {
@@ -48,7 +48,7 @@ for (const [lambda, endLambda, listLambda] of lambdas.flatMap((l) => endLambdas.
     const constraints = slice.map((example) =>
       withTokenBudget(createAnswerConstraint(constraintVocab, schema, example.text, task, { mentionBoundaries: 'words' }), constraintVocab, maxNewTokens, budgetReserve(schema)));
     const logitBiases = lambda + endLambda + listLambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
-      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, listLambda, otherKeys: nonEntityKeys(schema), vocabSize: config.vocabSize,
+      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, listLambda, vocabSize: config.vocabSize,
       tags: scores[start + i]!.at,
       decodeAnswer: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
     }));

@@ -48,7 +48,7 @@ export interface DecodingChoice {
   tagBias: number | 'model';
   /** λ_end inside a mention, with a number for tagBias (0: off). */
   tagEndBias: number;
-  /** λ_list on the types listed and how many mentions, with a number for tagBias (0: off). */
+  /** λ_list on how many mentions each entity list holds, with a number for tagBias (0: off). */
   tagListBias: number;
 }
 

@@ -18,7 +18,6 @@ import { withTokenBudget } from './budget.ts';
 import { promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
 import { promptTagBias, promptTagScoresOf, recommendedTagBias, tagBiasRefusal, type TagBiasChoice } from './tag-bias.ts';
 import { namedTagScales, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
-import { nonEntityKeys } from './tag-list-bias.ts';
 
 /**
  * Tokens kept for closing an answer, in the worst case of one token per character: from
@@ -66,8 +65,9 @@ export interface ExtractOptions {
    */
   tagEndBias?: number;
   /**
-   * With a number for tagBias: λ_list > 0 guides which entity types the answer lists and how many
-   * mentions each list holds, by the B tags' log-probabilities of each decision (tag-list-bias.ts).
+   * With a number for tagBias: λ_list > 0 guides how many mentions each entity list holds: after a
+   * mention, going on to another gets λ_list · log of the best p(B-type) after it, closing the list
+   * λ_list · log(1 − that) (tag-list-bias.ts).
    * Same needs as tagBias. Default 0: off.
    */
   tagListBias?: number;
@@ -201,7 +201,7 @@ async function tagBiases(
   const tagIds = schemaTagIds(vocab, schema.entityTypes);
   const scorers = promptTagScoresOf(tokenizer, prompts, texts, tagIds, await prefill.logitColumns(tagIds));
   return texts.map((text, i) => promptTagBias({
-    tokenizer, vocab, entityTypes: schema.entityTypes, otherKeys: nonEntityKeys(schema), text, lambda, endLambda, listLambda, vocabSize: model.config.vocabSize,
+    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, endLambda, listLambda, vocabSize: model.config.vocabSize,
     tags: scorers[i]!,
     decodeAnswer: (ids) => decodeAnswerIds(tokenizer, family, ids),
   }));

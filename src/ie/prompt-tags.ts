@@ -41,7 +41,7 @@ export interface PromptTagVocabulary {
   decodingBias?: number;
   /** The λ_end inside a mention (ie/tag-bias.ts, mentionEndScore) the model recommends, when its config records one. */
   decodingEndBias?: number;
-  /** The λ_list on which types an answer lists and how many mentions (ie/tag-list-bias.ts) the model recommends, when its config records one. */
+  /** The λ_list on how many mentions each entity list holds (ie/tag-list-bias.ts) the model recommends, when its config records one. */
   decodingListBias?: number;
 }
 

@@ -9,6 +9,8 @@
 // follows the mention so far: a token that carries the mention onto that prompt token gets
 // λ_end · log p(I) there, one that closes the mention before it λ_end · log(1 − p(I)) — where a
 // mention ends is the other choice the small model gets wrong (docs/demo-model.md, session 25).
+// With a list scale λ_list > 0, the step after each mention is guided too: going on to another
+// mention of its type, or closing the list, by the B tags after it (tag-list-bias.ts, session 26).
 // Everything else — the types, the answer's shape — stays the model's and the constraint's.
 
 import type { Tokenizer } from '../io/tokenizer.ts';
@@ -18,7 +20,7 @@ import type { GlmModel } from '../model/model.ts';
 import { GlmSession } from '../model/session.ts';
 import { PROMPT_TAGS_CONFIG_KEY, tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
-import { answerListScan, entityStartEvidence, feedAnswerList, listPotential } from './tag-list-bias.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList } from './tag-list-bias.ts';
 import { NO_TAG_SCALES, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
 
 /** The answer so far ends inside an element of a list under key T: `"T": [`, complete strings, `"`, the element's characters. */
@@ -123,10 +125,8 @@ export interface TagBiasOptions {
   lambda: number;
   /** The scale of the bias inside an open mention (≥ 0; default 0: off). */
   endLambda?: number;
-  /** The scale of the bias on which types the answer lists and how many mentions (≥ 0; default 0: off; tag-list-bias.ts). One of the three is > 0. */
+  /** The scale of the bias on how many mentions each entity list holds (≥ 0; default 0: off; tag-list-bias.ts). One of the three is > 0. */
   listLambda?: number;
-  /** The schema's keys that are not entity types (relation and event types), for listLambda. */
-  otherKeys?: readonly string[];
   vocabSize: number;
   /** Decodes the answer ids so far to text (special tokens left out). */
   decodeAnswer: (ids: readonly number[]) => string;
@@ -167,8 +167,10 @@ export function mentionEndScore(text: string, prefix: string, piece: string, tag
 }
 
 /**
- * The tag-guided bias of one answer: at the steps that open a mention of an entity type (λ) and,
- * with λ_end > 0, at those inside one (mentionEndScore); no bias elsewhere.
+ * The tag-guided bias of one answer: at the steps that open a mention of an entity type (λ); with
+ * λ_end > 0, at those inside one (mentionEndScore); with λ_list > 0, λ_list · the change a token makes
+ * to the list decisions the answer commits to (tag-list-bias.ts: another mention or the list's end);
+ * no bias elsewhere.
  */
 export function promptTagBias(options: TagBiasOptions): LogitBias {
   const { tokenizer, vocab, entityTypes, text, tags, lambda, vocabSize } = options;
@@ -185,7 +187,7 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
   };
   const beginTags = entityTypes.map((type) => vocab.begin.get(type));
   const evidence = listLambda > 0 && beginTags.every((tag) => tag !== undefined)
-    ? entityStartEvidence(text, entityTypes, options.otherKeys ?? [], beginTags as number[], tags)
+    ? entityStartEvidence(text, entityTypes, beginTags as number[], tags)
     : null;
   return {
     next(generatedIds, allowed) {
@@ -197,7 +199,7 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
       const scan = evidence === null ? null : answerListScan(evidence, answer);
       const listed = scan !== null && scan.phase !== 'done' && evidence !== null;
       if (begin === undefined && !inside && !listed) return null;
-      const base = listed ? listPotential(evidence, scan) : 0;
+      const base = listed ? scan.committed : 0;
       const row = new Float32Array(vocabSize);
       for (let v = 0; v < vocabSize; v++) {
         if (allowed && ((allowed[v >> 5]! >>> (v & 31)) & 1) === 0) continue;
@@ -208,7 +210,7 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
         } else if (inside) {
           row[v] = endLambda * (mentionEndScore(text, open.prefix, pieceOf(v), tags, vocab.inside) ?? 0);
         }
-        if (listed) row[v] += listLambda * (listPotential(evidence, feedAnswerList(evidence, scan, pieceOf(v))) - base);
+        if (listed) row[v] += listLambda * (feedAnswerList(evidence, scan, pieceOf(v)).committed - base);
       }
       return row;
     },

@@ -7,7 +7,7 @@ export interface TagScales {
   lambda: number;
   /** Inside a mention: λ_end · log p(I), or log(1 − p(I)), of the next prompt token (tag-bias.ts, mentionEndScore). */
   endLambda: number;
-  /** Which types the answer lists and how many mentions each: λ_list · the B tags' log-odds of each decision (tag-list-bias.ts). */
+  /** After a mention: another of its type, or the list's end, λ_list · log p of the B tags after it (tag-list-bias.ts). */
   listLambda: number;
 }
 

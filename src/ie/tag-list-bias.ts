@@ -1,19 +1,15 @@
-// Which entity types an answer lists, and how many mentions each list holds, scored by the prompt
-// tags (ie/prompt-tags.ts). The answer writes entity types in schema order, types without mentions
-// left out, each list's mentions by start (ie/answer.ts). So every token that ends a list, opens a
-// type's list, skips a type or closes the answer commits to a decision the tags can score:
-//   - opening type T's list: a mention of T starts somewhere — log m_T, m_T the best p(B-T) over the
-//     text's word starts;
-//   - skipping T (a later key, a relation's key or the closing brace): log(1 − m_T);
-//   - another mention after one that ends at e (`,`): log M_T(e), the best p(B-T) at or after e;
-//     closing the list there (`]`): log(1 − M_T(e)).
-// `answerListScan` reads an answer's text into the sum of its committed decisions (`committed`)
-// and where it stands; `feedAnswerList` carries a scan on by a token's characters, so a decoding
-// step scores each allowed token by the change it makes (`listPotential`) without reading the
-// whole answer again. A key written in part scores as its best completion. Relations and events
-// are left to the model: once the answer is past its entity lists, nothing is scored.
+// How many mentions an answer's entity lists hold, scored by the prompt tags (ie/prompt-tags.ts).
+// The answer writes each entity type's mentions in order of their start (ie/answer.ts), so after a
+// mention of type T that ends at character e, the token that goes on to another mention (`,`)
+// commits to "a mention of T starts after e" — log M_T(e), M_T(e) the best p(B-T) over the text's
+// word starts at or after e — and the one that closes the list (`]`) to the opposite,
+// log(1 − M_T(e)). `answerListScan` reads an answer's text into the sum of those decisions
+// (`committed`) and where it stands; `feedAnswerList` carries a scan on by a token's characters, so
+// a decoding step scores each allowed token by the change it makes without reading the whole answer
+// again. Which types get a list at all is left to the model: scoring that too (opening T's list
+// log m_T, skipping it log(1 − m_T)) silenced the tweets, whose tags are weak (docs/demo-model.md,
+// session 26). Relations and events are left to the model as well.
 
-import type { IeSchema } from './schema.ts';
 import type { PromptTagScores } from './tag-bias.ts';
 import { isWordCharacterCode } from './spans.ts';
 
@@ -21,8 +17,6 @@ import { isWordCharacterCode } from './spans.ts';
 export interface EntityStartEvidence {
   /** The schema's entity types, in order. */
   types: readonly string[];
-  /** Keys of the schema that are not entity types (relations, events): writing one skips every type left. */
-  otherKeys: readonly string[];
   text: string;
   /** max over word starts p ≥ from of p(B-types[type]) at p (0 where there is none). */
   bestStartAfter(type: number, from: number): number;
@@ -35,7 +29,7 @@ export function isWordStart(text: string, p: number): boolean {
 }
 
 /** The evidence a prompt's tag scores give, `beginTags[j]` the B tag of `types[j]`. */
-export function entityStartEvidence(text: string, types: readonly string[], otherKeys: readonly string[], beginTags: readonly number[], tags: PromptTagScores): EntityStartEvidence {
+export function entityStartEvidence(text: string, types: readonly string[], beginTags: readonly number[], tags: PromptTagScores): EntityStartEvidence {
   const starts: number[] = [];
   for (let p = 0; p < text.length; p++) if (isWordStart(text, p)) starts.push(p);
   const suffixMax = beginTags.map((tag) => {
@@ -51,7 +45,7 @@ export function entityStartEvidence(text: string, types: readonly string[], othe
     return best;
   });
   return {
-    types, otherKeys, text,
+    types, text,
     bestStartAfter: (type, from) => suffixMax[type]![Math.max(0, Math.min(from, text.length))]!,
   };
 }
@@ -62,7 +56,7 @@ type Phase = 'start' | 'beforeKey' | 'key' | 'afterKey' | 'list' | 'element' | '
 /** A scan of an answer's text so far (answerListScan, feedAnswerList). */
 export interface AnswerListScan {
   phase: Phase;
-  /** Index of the first entity type the answer has not passed yet. */
+  /** Index of the first entity type the answer has not written a list of yet (keys come in schema order). */
   next: number;
   /** The entity type of the list the answer is in (-1 outside one). */
   type: number;
@@ -81,13 +75,6 @@ const EPSILON = 1e-4;
 const logOf = (p: number): number => Math.log(Math.min(Math.max(p, EPSILON), 1 - EPSILON));
 const logNot = (p: number): number => logOf(1 - p);
 const isSpace = (c: string): boolean => c === ' ' || c === '\n' || c === '\t' || c === '\r';
-
-/** log(1 − m_T) summed over the types [from, to): each of them has no list in the answer. */
-function skipped(evidence: EntityStartEvidence, from: number, to: number): number {
-  let sum = 0;
-  for (let j = from; j < to; j++) sum += logNot(evidence.bestStartAfter(j, 0));
-  return sum;
-}
 
 /** The scan of an answer's text (from its first character, `{`). */
 export function answerListScan(evidence: EntityStartEvidence, answer: string): AnswerListScan {
@@ -118,7 +105,6 @@ function placement(text: string, mention: string, from: number): number {
 /** A copy of `scan` carried on by `chars`. */
 export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListScan, chars: string): AnswerListScan {
   const s = { ...scan };
-  const n = evidence.types.length;
   const closeMention = (): void => {
     const mention = decoded(s.chars);
     const at = mention === null ? -1 : placement(evidence.text, mention, s.from);
@@ -133,7 +119,6 @@ export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListSc
         break;
       case 'beforeKey':
         if (c === '"') Object.assign(s, { phase: 'key', chars: '', escaped: false });
-        else if (c === '}') Object.assign(s, { phase: 'done', committed: s.committed + skipped(evidence, s.next, n) });
         else if (!isSpace(c)) s.phase = 'done';
         break;
       case 'key':
@@ -147,8 +132,8 @@ export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListSc
         } else if (s.phase === 'key') {
           const key = decoded(s.chars);
           const j = key === null ? -1 : evidence.types.indexOf(key, s.next);
-          if (j < 0) Object.assign(s, { phase: 'done', committed: s.committed + skipped(evidence, s.next, n) });
-          else Object.assign(s, { phase: 'afterKey', type: j, next: j + 1, from: 0, committed: s.committed + skipped(evidence, s.next, j) + logOf(evidence.bestStartAfter(j, 0)) });
+          if (j < 0) s.phase = 'done'; // a relation's or event's key: past the entity lists
+          else Object.assign(s, { phase: 'afterKey', type: j, next: j + 1, from: 0 });
         } else {
           closeMention();
           s.phase = s.phase === 'element' ? 'afterElement' : 'pairRest';
@@ -180,35 +165,9 @@ export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListSc
         break;
       }
       case 'afterList':
-        if (c === ',') s.phase = 'beforeKey';
-        else if (c === '}') Object.assign(s, { phase: 'done', committed: s.committed + skipped(evidence, s.next, n) });
-        else if (!isSpace(c)) s.phase = 'done';
+        s.phase = c === ',' ? 'beforeKey' : isSpace(c) ? 'afterList' : 'done';
         break;
     }
   }
   return s;
-}
-
-/**
- * What an answer scanned so far is worth under the tags: its committed decisions, plus, for a key
- * written in part, its best completion (an entity type at or after the next, the types before it
- * skipped; or a relation's or event's key, every type left skipped).
- */
-export function listPotential(evidence: EntityStartEvidence, scan: AnswerListScan): number {
-  if (scan.phase !== 'key') return scan.committed;
-  const prefix = scan.escaped ? scan.chars.slice(0, -1) : scan.chars;
-  const n = evidence.types.length;
-  let best = -Infinity;
-  let skip = 0;
-  for (let j = scan.next; j < n; j++) {
-    if (evidence.types[j]!.startsWith(prefix)) best = Math.max(best, skip + logOf(evidence.bestStartAfter(j, 0)));
-    skip += logNot(evidence.bestStartAfter(j, 0));
-  }
-  if (best === -Infinity || evidence.otherKeys.some((key) => key.startsWith(prefix))) best = Math.max(best, skip);
-  return scan.committed + best;
-}
-
-/** The keys of a schema's answers that are not entity types: its relation and event types. */
-export function nonEntityKeys(schema: IeSchema): string[] {
-  return [...schema.relationTypes.map((relation) => relation.name), ...schema.eventTypes.map((event) => event.name)];
 }

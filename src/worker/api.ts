@@ -279,7 +279,7 @@ export interface ExtractionResult {
   tagBias?: number;
   /** The tag-guided decoding λ_end used inside mentions (0: none). */
   tagEndBias?: number;
-  /** The tag-guided decoding λ_list used on the types listed and how many mentions (0: none). */
+  /** The tag-guided decoding λ_list used on how many mentions each list holds (0: none). */
   tagListBias?: number;
   /** Why the model's recommended tag-guided decoding was off for this schema, or null. */
   tagBiasOff?: string | null;

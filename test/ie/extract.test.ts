@@ -13,7 +13,7 @@ import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
 import { buildByteLevelTokenizerJson } from './fixtures/tokenizers.ts';
 import { PROMPT_TAGS_CONFIG_KEY } from '../../src/ie/prompt-tags.ts';
 import { bestWordStart, mentionEndScore, mentionPiece, openingMentionType, openMention, promptTagScorers } from '../../src/ie/tag-bias.ts';
-import { answerListScan, entityStartEvidence, feedAnswerList, listPotential, nonEntityKeys } from '../../src/ie/tag-list-bias.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList } from '../../src/ie/tag-list-bias.ts';
 import { budgetReserve } from '../../src/ie/extract.ts';
 import { withTokenBudget } from '../../src/ie/budget.ts';
 import { buildConstraintVocabulary, createAnswerConstraint } from '../../src/ie/constraint.ts';
@@ -125,13 +125,13 @@ describe('extract', () => {
     expect(insides.length).toBeGreaterThan(0);
     for (const { chosen, best } of insides) expect(chosen).toBeGreaterThan(best - 0.02); // ties go to the model's logits (1 logit = 0.001 here)
 
-    // λ_list alone: at every step before the answer is past its entity lists, the chosen token's change of the list potential is the best allowed.
+    // λ_list alone: at every step before the answer is past its entity lists, the chosen token's change of the committed list decisions is the best allowed.
     const listed = await extract(extractor, schema, texts, { ...options, tagListBias: 1000 });
     expect(listed.tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 1000, off: null });
-    const evidence = texts.map((text, i) => entityStartEvidence(text, schema.entityTypes, nonEntityKeys(schema), [tags.begin.person, tags.begin.location], scorers[i]!));
+    const evidence = texts.map((text, i) => entityStartEvidence(text, schema.entityTypes, [tags.begin.person, tags.begin.location], scorers[i]!));
     const decisions = replay(listed, (i, answerSoFar, t) => {
       const scan = answerListScan(evidence[i]!, answerSoFar);
-      return scan.phase === 'done' ? null : listPotential(evidence[i]!, feedAnswerList(evidence[i]!, scan, tokenizer.decode([t]))) - listPotential(evidence[i]!, scan);
+      return scan.phase === 'done' ? null : feedAnswerList(evidence[i]!, scan, tokenizer.decode([t])).committed - scan.committed;
     });
     expect(decisions.some(({ chosen }) => chosen !== 0)).toBe(true); // some steps decide something
     for (const { chosen, best } of decisions) expect(chosen).toBeGreaterThan(best - 0.02);

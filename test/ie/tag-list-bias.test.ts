@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { promptTagVocabulary, tokenCounts } from '../../src/ie/prompt-tags.ts';
 import { promptTagBias, type PromptTagScores } from '../../src/ie/tag-bias.ts';
-import { answerListScan, entityStartEvidence, feedAnswerList, isWordStart, listPotential, nonEntityKeys } from '../../src/ie/tag-list-bias.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList, isWordStart } from '../../src/ie/tag-list-bias.ts';
 import { loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { DECONCINI } from '../helpers/ie-example.ts';
@@ -22,12 +22,11 @@ const pOf = (char: number, tag: number): number => {
   return 0.01;
 };
 const tags: PromptTagScores = { logProb: (char, tag) => Math.log(pOf(char, tag)), token: wordToken };
-const schema = { entityTypes: types, relationTypes: [{ name: 'live in' }, { name: 'work for' }], eventTypes: [] };
-const evidence = entityStartEvidence(text, types, nonEntityKeys(schema), [person, location, organization], tags);
+const evidence = entityStartEvidence(text, types, [person, location, organization], tags);
 const log = Math.log;
 const committed = (answer: string): number => answerListScan(evidence, answer).committed;
 
-describe('tag-guided decoding: which types an answer lists and how many mentions', () => {
+describe('tag-guided decoding: how many mentions each entity list holds', () => {
   it('finds the word starts of a text and the best B tag at or after a character', () => {
     expect([0, 3, 5, 12, 22, 42].map((p) => isWordStart(text, p))).toEqual([true, true, true, true, true, true]);
     expect([1, 4, 6, 13].map((p) => isWordStart(text, p))).toEqual([false, false, false, false]); // inside a word, or a space
@@ -37,36 +36,28 @@ describe('tag-guided decoding: which types an answer lists and how many mentions
     expect(evidence.bestStartAfter(0, 38)).toBeCloseTo(0.01, 9);
     expect(evidence.bestStartAfter(0, text.length)).toBe(0);
     expect(evidence.bestStartAfter(1, 0)).toBeCloseTo(0.9, 9);
-    expect(nonEntityKeys(schema)).toEqual(['live in', 'work for']);
   });
 
-  it('adds up the decisions an answer commits to: lists opened and skipped, mentions added and lists closed', () => {
-    expect(committed('{"person": ["Dennis')).toBeCloseTo(log(0.8), 9); // a person list opens
-    expect(committed('{"person": ["Dennis DeConcini", ')).toBeCloseTo(log(0.8) + log(0.6), 9); // another mention after character 21
-    expect(committed('{"person": ["Dennis DeConcini", "Bush"]')).toBeCloseTo(log(0.8) + log(0.6) + log(0.99), 9); // nothing after "Bush"
-    expect(committed('{"person": ["Dennis DeConcini"], ')).toBeCloseTo(log(0.8) + log(0.4), 9); // closed before "Bush"
-    expect(committed('{"location": [')).toBeCloseTo(log(0.2) + log(0.9), 9); // person skipped
-    expect(committed('{"person": ["Bush"], "organization": [')).toBeCloseTo(log(0.8) + log(0.99) + log(0.1) + log(0.01), 9); // location skipped
-    expect(committed('{}')).toBeCloseTo(log(0.2) + log(0.1) + log(0.99), 9);
-    expect(committed('{"person": ["Bush"]}')).toBeCloseTo(log(0.8) + log(0.99) + log(0.1) + log(0.99), 9);
-    // A relation's key skips the types left, and nothing after it is scored.
-    const relation = answerListScan(evidence, '{"person": ["Bush"], "live in": [["Bush", "Arizona"]]}');
+  it('adds up the decisions an answer commits to: another mention after each one, or the list\'s end', () => {
+    expect(committed('{"person": ["Dennis')).toBe(0); // lists opened and mentions begun commit nothing
+    expect(committed('{"person": ["Dennis DeConcini"')).toBe(0);
+    expect(committed('{"person": ["Dennis DeConcini", ')).toBeCloseTo(log(0.6), 9); // another person after character 21: "Bush"
+    expect(committed('{"person": ["Dennis DeConcini", "Bush"]')).toBeCloseTo(log(0.6) + log(0.99), 9); // nothing after "Bush"
+    expect(committed('{"person": ["Dennis DeConcini"], ')).toBeCloseTo(log(0.4), 9); // closed before "Bush"
+    expect(committed('{"person": ["Dennis"], ')).toBeCloseTo(log(0.3), 9); // after "Dennis", "DeConcini" (0.7) could start one
+    expect(committed('{"location": ["Arizona"], "organization": ["Sen."]}')).toBeCloseTo(log(0.99) + log(0.99), 9);
+    expect(committed('{}')).toBe(0);
+    // A relation's key ends the entity lists: nothing after it is scored.
+    const relation = answerListScan(evidence, '{"person": ["Bush"], "live in": [["Bush", "Arizona"], ');
     expect(relation.phase).toBe('done');
-    expect(relation.committed).toBeCloseTo(log(0.8) + log(0.99) + log(0.1) + log(0.99), 9);
-    // A mention placed at its first word start after the last one: "Bush" twice would be placed at 37, then nowhere after.
-    expect(committed('{"person": [["Bush", 1], ')).toBeCloseTo(log(0.8) + log(0.01), 9); // the pair form
-    expect(committed('{"person": ["say \\"Bush\\"", ')).toBeCloseTo(log(0.8) + log(0.8), 9); // an escaped quote does not end it; not in the text: placed nowhere, from 0
-    expect(committed('{"person": [')).toBeCloseTo(log(0.8), 9);
-  });
-
-  it('scores a key written in part by its best completion', () => {
-    const potential = (answer: string): number => listPotential(evidence, answerListScan(evidence, answer));
-    expect(potential('{"lo')).toBeCloseTo(log(0.2) + log(0.9), 9);
-    expect(potential('{"')).toBeCloseTo(log(0.8), 9); // best: a person list
-    expect(potential('{"person": ["Bush"], "')).toBeCloseTo(log(0.8) + log(0.99) + log(0.9), 9);
-    expect(potential('{"person": ["Bush"], "w')).toBeCloseTo(log(0.8) + log(0.99) + log(0.1) + log(0.99), 9); // "work for": the types left skipped
-    expect(potential('{"person": ["Bush"], "o')).toBeCloseTo(log(0.8) + log(0.99) + log(0.1) + log(0.01), 9);
-    expect(potential('{"person"')).toBeCloseTo(log(0.8), 9);
+    expect(relation.committed).toBeCloseTo(log(0.99), 9);
+    // A mention is placed at its first word start after the last one, else at its first anywhere.
+    expect(committed('{"person": [["Bush", 1], ')).toBeCloseTo(log(0.01), 9); // the pair form: after "Bush" only "." starts a word
+    expect(committed('{"person": ["Bush", "Dennis", ')).toBeCloseTo(log(0.01) + log(0.7), 9); // "Dennis" before "Bush": placed at 5
+    expect(committed('{"person": ["say \\"Bush\\"", ')).toBeCloseTo(log(0.8), 9); // an escaped quote does not end it; not in the text: placed nowhere, from 0
+    // Keys out of schema order, or a broken answer: past what can be scored.
+    expect(answerListScan(evidence, '{"location": ["Arizona"], "person": [').phase).toBe('done');
+    expect(answerListScan(evidence, '{"person": ["Bush"]x').phase).toBe('done');
   });
 
   it('carries a scan on by any split of the text as if it read the whole', () => {
@@ -79,14 +70,14 @@ describe('tag-guided decoding: which types an answer lists and how many mentions
     }
   });
 
-  it('biases each allowed token by λ_list · the change in what the answer is worth, alone or with λ', () => {
+  it('biases each allowed token by λ_list · the change it makes to the committed decisions, alone or with λ', () => {
     const comma = tokenizer.encode(',')[0]!;
     const close = tokenizer.encode(']')[0]!;
     expect(tokenizer.decode([comma])).toBe(',');
     expect(tokenizer.decode([close])).toBe(']');
     const allowed = new Uint32Array(Math.ceil(tokenizer.vocabSize / 32));
     for (const id of [comma, close]) allowed[id >> 5]! |= 1 << (id & 31);
-    const options = { tokenizer, vocab, entityTypes: types, otherKeys: nonEntityKeys(schema), text, tags, vocabSize: tokenizer.vocabSize, decodeAnswer: (ids: readonly number[]) => tokenizer.decode(ids) };
+    const options = { tokenizer, vocab, entityTypes: types, text, tags, vocabSize: tokenizer.vocabSize, decodeAnswer: (ids: readonly number[]) => tokenizer.decode(ids) };
     const bias = promptTagBias({ ...options, lambda: 0, listLambda: 2 });
     const row = bias.next(tokenizer.encode('{"person": ["Dennis DeConcini"'), allowed)!;
     expect(row[comma]).toBeCloseTo(2 * log(0.6), 5); // another person after "DeConcini": "Bush"

@@ -216,9 +216,9 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
-    expect(thirdCard).toContain('Constrained decoding is tag-guided (λ 1, λ_end 0.5, λ_list 0.25: the model\'s own prompt tags bias which word opens each mention and where it ends, which types are listed and how many mentions each; see Use); free decoding is not.');
+    expect(thirdCard).toContain('Constrained decoding is tag-guided (λ 1, λ_end 0.5, λ_list 0.25: the model\'s own prompt tags bias which word opens each mention and where it ends and how many mentions each list holds; see Use); free decoding is not.');
     expect(thirdCard).toContain('records its tag tokens and a\nrecommended λ 1, λ_end 0.5, λ_list 0.25 in config.json');
-    expect(thirdCard).toContain('a token that opens type T\'s list gets\nλ_list · log m_T');
+    expect(thirdCard).toContain('after a mention of type T,\na token that goes on to another gets λ_list · log of the best p(B-T) at the word starts after it');
     expect(thirdCard).toContain('inside a mention,\na token that carries it onto the next prompt token gets λ_end · log p(I) there');
     expect(continuedCard).not.toContain('tag-guided');
     expect(thirdCard).toContain('batches grouped by length over 2 steps, hidden dropout 0.1 on the attention and MLP outputs, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');

@@ -69,7 +69,7 @@ describe('ExtractPanel', () => {
     expect(box.checked).toBe(true);
     expect(box.parentElement!.textContent).toContain('λ 2, λ_end 1.5, λ_list 3');
     expect(box.parentElement!.title).toContain('inside a mention');
-    expect(box.parentElement!.title).toContain("a type's list");
+    expect(box.parentElement!.title).toContain('closing the list gets λ_list');
     await act(async () => store.getState().setExtractText(SAMPLE_EXAMPLES[0]!.text));
     await act(async () => view.button(/^Extract$/).click());
     expect(requests[0]!.tagGuided).toBe(true);

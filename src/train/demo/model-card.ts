@@ -176,7 +176,7 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     Object.values(modes).map((scores) => tagBiasLabel(recordedTagScales(scores))))))].filter((label) => label !== '');
   const guides = (name: string): boolean => guidedBy.some((label) => label.includes(`${name} `));
   const tagGuided = guidedBy.length > 0
-    ? ` Constrained decoding is tag-guided (${guidedBy.join('; ')}: the model's own prompt tags bias which word opens each mention${guides('λ_end') ? ' and where it ends' : ''}${guides('λ_list') ? ', which types are listed and how many mentions each' : ''}; see Use); free decoding is not.`
+    ? ` Constrained decoding is tag-guided (${guidedBy.join('; ')}: the model's own prompt tags bias which word opens each mention${guides('λ_end') ? ' and where it ends' : ''}${guides('λ_list') ? ' and how many mentions each list holds' : ''}; see Use); free decoding is not.`
     : '';
   const { decodingBias, decodingEndBias, decodingListBias } = preset.sftPromptTags ?? {};
   const recommended = tagBiasLabel({ lambda: decodingBias ?? 0, endLambda: decodingEndBias ?? 0, listLambda: decodingListBias ?? 0 });
@@ -186,10 +186,9 @@ recommended ${recommended} in config.json (\`"chatuie_prompt_tags"\`). The app, 
 with it by default: where the answer opens a mention of type T, each token the constraint allows
 gets λ · log p(B-T) of the model's tags at the word starts it could begin${decodingEndBias ? `; inside a mention,
 a token that carries it onto the next prompt token gets λ_end · log p(I) there, one that closes it
-before that token λ_end · log(1 − p(I))` : ''}${decodingListBias ? `; a token that opens type T's list gets
-λ_list · log m_T (m_T the best p(B-T) over the text's word starts), one that skips T λ_list · log(1 − m_T),
-and after a mention, going on to another gets λ_list · log of the best p(B-T) after it, closing the
-list λ_list · log(1 − that best p)` : ''}. It applies to
+before that token λ_end · log(1 − p(I))` : ''}${decodingListBias ? `; after a mention of type T,
+a token that goes on to another gets λ_list · log of the best p(B-T) at the word starts after it, one
+that closes the list λ_list · log(1 − that)` : ''}. It applies to
 constrained greedy decoding under a schema whose entity types all have a tag (those of
 ${[...DEMO_DATASETS].join(', ')}); \`--tag-bias 0\` (or the app's switch) turns it off.
 `;

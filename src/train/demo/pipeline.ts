@@ -113,7 +113,7 @@ export interface DatasetScores {
   tagBias?: number;
   /** The tag-guided decoding λ_end inside mentions it was decoded with (0 or absent: none). */
   tagEndBias?: number;
-  /** The tag-guided decoding λ_list on the types listed and how many mentions (0 or absent: none). */
+  /** The tag-guided decoding λ_list on how many mentions each list holds (0 or absent: none). */
   tagListBias?: number;
   metrics: IeMetrics;
 }
