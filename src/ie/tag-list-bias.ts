@@ -30,18 +30,11 @@ export function isWordStart(text: string, p: number): boolean {
 
 /** The evidence a prompt's tag scores give, `beginTags[j]` the B tag of `types[j]`. */
 export function entityStartEvidence(text: string, types: readonly string[], beginTags: readonly number[], tags: PromptTagScores): EntityStartEvidence {
-  const starts: number[] = [];
-  for (let p = 0; p < text.length; p++) if (isWordStart(text, p)) starts.push(p);
+  const wordStart = new Uint8Array(text.length);
+  for (let p = 0; p < text.length; p++) wordStart[p] = isWordStart(text, p) ? 1 : 0;
   const suffixMax = beginTags.map((tag) => {
     const best = new Float64Array(text.length + 1);
-    let s = starts.length - 1;
-    for (let p = text.length - 1; p >= 0; p--) {
-      best[p] = best[p + 1]!;
-      if (s >= 0 && starts[s] === p) {
-        best[p] = Math.max(best[p]!, Math.exp(tags.logProb(p, tag)));
-        s--;
-      }
-    }
+    for (let p = text.length - 1; p >= 0; p--) best[p] = wordStart[p] ? Math.max(best[p + 1]!, Math.exp(tags.logProb(p, tag))) : best[p + 1]!;
     return best;
   });
   return {
