@@ -95,71 +95,48 @@ function placement(text: string, mention: string, from: number): number {
   return first;
 }
 
+/** The phases a character moves a scan between outside strings (white space keeps the phase; any other character ends the scan). */
+const MOVES: Partial<Record<Phase, Readonly<Record<string, Phase>>>> = {
+  start: { '{': 'beforeKey' },
+  beforeKey: { '"': 'key' },
+  afterKey: { ':': 'afterKey', '[': 'list' },
+  list: { '"': 'element', '[': 'pairOpen', ']': 'afterList' },
+  pairOpen: { '"': 'pairString' },
+  pairRest: { ',': 'pairRest', ']': 'afterElement' },
+  afterList: { ',': 'beforeKey' },
+};
+
+const isString = (phase: Phase): boolean => phase === 'key' || phase === 'element' || phase === 'pairString';
+
 /** A copy of `scan` carried on by `chars`. */
 export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListScan, chars: string): AnswerListScan {
   const s = { ...scan };
-  const closeMention = (): void => {
-    const mention = decoded(s.chars);
-    const at = mention === null ? -1 : placement(evidence.text, mention, s.from);
-    if (at >= 0) s.from = at + mention!.length;
-  };
   for (const c of chars) {
     if (s.phase === 'done') break;
-    switch (s.phase) {
-      case 'start':
-        if (c === '{') s.phase = 'beforeKey';
-        else if (!isSpace(c)) s.phase = 'done';
-        break;
-      case 'beforeKey':
-        if (c === '"') Object.assign(s, { phase: 'key', chars: '', escaped: false });
-        else if (!isSpace(c)) s.phase = 'done';
-        break;
-      case 'key':
-      case 'element':
-      case 'pairString':
-        if (s.escaped || c === '\\') {
-          s.chars += c;
-          s.escaped = !s.escaped;
-        } else if (c !== '"') {
-          s.chars += c;
-        } else if (s.phase === 'key') {
-          const key = decoded(s.chars);
-          const j = key === null ? -1 : evidence.types.indexOf(key, s.next);
-          if (j < 0) s.phase = 'done'; // a relation's or event's key: past the entity lists
-          else Object.assign(s, { phase: 'afterKey', type: j, next: j + 1, from: 0 });
-        } else {
-          closeMention();
-          s.phase = s.phase === 'element' ? 'afterElement' : 'pairRest';
-        }
-        break;
-      case 'afterKey':
-        if (c === '[') s.phase = 'list';
-        else if (c !== ':' && !isSpace(c)) s.phase = 'done';
-        break;
-      case 'list':
-        if (c === '"') Object.assign(s, { phase: 'element', chars: '', escaped: false });
-        else if (c === '[') s.phase = 'pairOpen';
-        else if (c === ']') s.phase = 'afterList';
-        else if (!isSpace(c)) s.phase = 'done';
-        break;
-      case 'pairOpen':
-        if (c === '"') Object.assign(s, { phase: 'pairString', chars: '', escaped: false });
-        else if (!isSpace(c)) s.phase = 'done';
-        break;
-      case 'pairRest':
-        if (c === ']') s.phase = 'afterElement';
-        else if (!(c === ',' || isSpace(c) || (c >= '0' && c <= '9'))) s.phase = 'done';
-        break;
-      case 'afterElement': {
-        const more = evidence.bestStartAfter(s.type, s.from);
-        if (c === ',') Object.assign(s, { phase: 'list', committed: s.committed + logOf(more) });
-        else if (c === ']') Object.assign(s, { phase: 'afterList', committed: s.committed + logNot(more) });
-        else if (!isSpace(c)) s.phase = 'done';
-        break;
+    if (isString(s.phase)) {
+      if (s.escaped || c === '\\') {
+        s.chars += c;
+        s.escaped = !s.escaped;
+      } else if (c !== '"') {
+        s.chars += c;
+      } else if (s.phase === 'key') {
+        const key = decoded(s.chars);
+        const j = key === null ? -1 : evidence.types.indexOf(key, s.next);
+        if (j < 0) s.phase = 'done'; // a relation's or event's key: past the entity lists
+        else Object.assign(s, { phase: 'afterKey', type: j, next: j + 1, from: 0 });
+      } else {
+        // The mention is placed at its first word start after the list's last one (else its first).
+        const mention = decoded(s.chars);
+        const at = mention === null ? -1 : placement(evidence.text, mention, s.from);
+        if (at >= 0) s.from = at + mention!.length;
+        s.phase = s.phase === 'element' ? 'afterElement' : 'pairRest';
       }
-      case 'afterList':
-        s.phase = c === ',' ? 'beforeKey' : isSpace(c) ? 'afterList' : 'done';
-        break;
+    } else if (s.phase === 'afterElement' && (c === ',' || c === ']')) {
+      const more = evidence.bestStartAfter(s.type, s.from);
+      Object.assign(s, c === ',' ? { phase: 'list', committed: s.committed + logOf(more) } : { phase: 'afterList', committed: s.committed + logNot(more) });
+    } else if (!(isSpace(c) || (s.phase === 'pairRest' && c >= '0' && c <= '9'))) {
+      const phase = MOVES[s.phase]?.[c] ?? 'done';
+      Object.assign(s, isString(phase) ? { phase, chars: '', escaped: false } : { phase });
     }
   }
   return s;
