@@ -22,10 +22,14 @@ import type { PromptTags, TrainSequence } from '../model/positions.ts';
 import { mulberry32 } from '../model/random.ts';
 import type { IeExample } from './spans.ts';
 import { flatMentions } from './tagged-text.ts';
+import { RECOMMENDED_TAG_SCALE_KEYS, type RecommendedTagScales } from './tag-label.ts';
 import { promptTextFor, type EncodedDataset, type IeTaskEncoder } from './task-data.ts';
 
-/** Which token stands for each tag. */
-export interface PromptTagVocabulary {
+/**
+ * Which token stands for each tag, and the tag-guided decoding scales (ie/tag-bias.ts) the model
+ * recommends — what its card's scores use — where its config records them.
+ */
+export interface PromptTagVocabulary extends RecommendedTagScales {
   /** B-T: the token of "begins an entity of type T", per entity type. */
   begin: ReadonlyMap<string, number>;
   /** I: inside an entity (any type), past its first token. */
@@ -34,15 +38,6 @@ export interface PromptTagVocabulary {
   outside: number;
   /** Words of a bitmask row over the model's vocabulary (ceil(V / 32)). */
   maskWords: number;
-  /**
-   * The tag-guided decoding λ (ie/tag-bias.ts) the model recommends — what its card's scores use —
-   * when its config records one; absent otherwise.
-   */
-  decodingBias?: number;
-  /** The λ_end inside a mention (ie/tag-bias.ts, mentionEndScore) the model recommends, when its config records one. */
-  decodingEndBias?: number;
-  /** The λ_list on how many mentions each entity list holds (ie/tag-list-bias.ts) the model recommends, when its config records one. */
-  decodingListBias?: number;
 }
 
 export interface PromptTagOptions {
@@ -88,14 +83,12 @@ export const PROMPT_TAGS_CONFIG_KEY = 'chatuie_prompt_tags';
  * The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}},
  * with "decodingBias": λ, "decodingEndBias": λ_end and "decodingListBias": λ_list where the vocabulary has them.
  */
-export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number>; decodingBias?: number; decodingEndBias?: number; decodingListBias?: number } {
+export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number> } & RecommendedTagScales {
   return {
     outside: vocab.outside,
     inside: vocab.inside,
     begin: Object.fromEntries(vocab.begin),
-    ...(vocab.decodingBias !== undefined ? { decodingBias: vocab.decodingBias } : {}),
-    ...(vocab.decodingEndBias !== undefined ? { decodingEndBias: vocab.decodingEndBias } : {}),
-    ...(vocab.decodingListBias !== undefined ? { decodingListBias: vocab.decodingListBias } : {}),
+    ...Object.fromEntries(RECOMMENDED_TAG_SCALE_KEYS.filter((key) => vocab[key] !== undefined).map((key) => [key, vocab[key]])),
   };
 }
 
@@ -123,7 +116,7 @@ export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown
   const vocab: PromptTagVocabulary = { outside: id('outside', record.outside), inside: id('inside', record.inside), begin, maskWords: Math.ceil(modelVocabSize / 32) };
   const ids = [vocab.outside, vocab.inside, ...begin.values()];
   if (new Set(ids).size !== ids.length) fail('gives one token id to two tags');
-  for (const key of ['decodingBias', 'decodingEndBias', 'decodingListBias'] as const) {
+  for (const key of RECOMMENDED_TAG_SCALE_KEYS) {
     const bias = record[key];
     if (bias === undefined) continue;
     if (!(typeof bias === 'number' && Number.isFinite(bias) && bias >= 0)) return fail(`${key}: ${JSON.stringify(bias)} is not a number ≥ 0`);

@@ -21,7 +21,7 @@ import { GlmSession } from '../model/session.ts';
 import { PROMPT_TAGS_CONFIG_KEY, tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
 import { answerListScan, entityStartEvidence, feedAnswerList } from './tag-list-bias.ts';
-import { NO_TAG_SCALES, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
+import { NO_TAG_SCALES, recommendedTagScales, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
 
 /** The answer so far ends inside an element of a list under key T: `"T": [`, complete strings, `"`, the element's characters. */
 const OPEN_ELEMENT = /"((?:[^"\\]|\\.)*)":\s*\[(?:"(?:[^"\\]|\\.)*",\s*)*"((?:[^"\\]|\\.)*)$/;
@@ -99,7 +99,7 @@ export function tagBiasRefusal(vocab: PromptTagVocabulary | null, entityTypes: r
  * recommends none or a schema without entity types.
  */
 export function recommendedTagBias(vocab: PromptTagVocabulary | null, entityTypes: readonly string[], decoding: { constrained: boolean; beams: number }): TagBiasChoice {
-  const recommended: TagScales = { lambda: vocab?.decodingBias ?? 0, endLambda: vocab?.decodingEndBias ?? 0, listLambda: vocab?.decodingListBias ?? 0 };
+  const recommended = recommendedTagScales(vocab ?? {});
   if (vocab === null || !tagGuided(recommended) || entityTypes.length === 0) return { ...NO_TAG_SCALES, off: null };
   const why = decoding.constrained ? tagBiasRefusal(vocab, entityTypes, decoding.beams) : 'it guides constrained decoding only';
   if (why !== null) return { ...NO_TAG_SCALES, off: `the model's tag-guided decoding (${tagBiasLabel(recommended)}) is off: ${why}` };

@@ -35,3 +35,24 @@ export function namedTagScales(scales: TagScales): [string, number][] {
 export function recordedTagScales(result: { tagBias?: number | undefined; tagEndBias?: number | undefined; tagListBias?: number | undefined }): TagScales {
   return { lambda: result.tagBias ?? 0, endLambda: result.tagEndBias ?? 0, listLambda: result.tagListBias ?? 0 };
 }
+
+/**
+ * The scales a model recommends, as its config.json's prompt-tag record (ie/prompt-tags.ts) and a
+ * demo preset (train/demo/config.ts) name them; absent: not recommended.
+ */
+export interface RecommendedTagScales {
+  /** λ where a mention opens. */
+  decodingBias?: number | undefined;
+  /** λ_end inside a mention. */
+  decodingEndBias?: number | undefined;
+  /** λ_list on how many mentions each entity list holds. */
+  decodingListBias?: number | undefined;
+}
+
+/** The keys of RecommendedTagScales, in TagScales' order. */
+export const RECOMMENDED_TAG_SCALE_KEYS = ['decodingBias', 'decodingEndBias', 'decodingListBias'] as const;
+
+/** The scales a record recommends (absent: 0). */
+export function recommendedTagScales(record: RecommendedTagScales): TagScales {
+  return { lambda: record.decodingBias ?? 0, endLambda: record.decodingEndBias ?? 0, listLambda: record.decodingListBias ?? 0 };
+}

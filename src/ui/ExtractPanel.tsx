@@ -5,7 +5,7 @@
 
 import { useEffect, useMemo } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
-import { recordedTagScales, tagBiasLabel, tagGuided } from '../ie/tag-label.ts';
+import { recordedTagScales, tagBiasLabel } from '../ie/tag-label.ts';
 import { draftFromResult } from '../state/correction.ts';
 import { CorrectionEditor } from './CorrectionEditor.tsx';
 import { ExampleView } from './ExampleView.tsx';
@@ -25,6 +25,7 @@ export function ExtractPanel() {
   const { result, schema } = extraction;
   const shown = useMemo(() => (result && schema ? draftFromResult(result, schema).example : null), [result, schema]);
   const parsed = result ? (result.parsed.ok ? result.parsed.answer : result.parsed.partial) : null;
+  const guidance = result ? tagBiasLabel(recordedTagScales(result)) : '';
   const counts = correction.counts;
   return (
     <section className="panel" aria-labelledby="extract-title">
@@ -82,7 +83,7 @@ export function ExtractPanel() {
           <p data-testid="extract-timing">
             {result.elapsedMs.toFixed(0)} ms, {result.generatedTokens} tokens, {result.decodeTokensPerSecond.toFixed(1)} tokens/s
             {result.withAdapter ? ' (with the LoRA adapter of the training run)' : ''}
-            {tagGuided(recordedTagScales(result)) ? `, tag-guided (${tagBiasLabel(recordedTagScales(result))})` : ''}
+            {guidance ? `, tag-guided (${guidance})` : ''}
             {result.finished ? '' : ' — stopped at the token limit'}
           </p>
           {result.tagBiasOff && <p className="muted" data-testid="extract-tag-off">Plain decoding: {result.tagBiasOff}.</p>}

@@ -12,7 +12,7 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { extract, extractAndScore, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { promptTagVocabularyOf, type PromptTagVocabulary } from '../ie/prompt-tags.ts';
-import { tagGuided, type TagScales } from '../ie/tag-label.ts';
+import { recommendedTagScales, tagGuided } from '../ie/tag-label.ts';
 import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
 import { encodeSftSplits, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
@@ -862,7 +862,7 @@ function tagGuidanceOf(config: GlmConfig): ModelSummary['tagGuidance'] {
     return null;
   }
   if (tags === null) return null;
-  const scales: TagScales = { lambda: tags.decodingBias ?? 0, endLambda: tags.decodingEndBias ?? 0, listLambda: tags.decodingListBias ?? 0 };
+  const scales = recommendedTagScales(tags);
   return tagGuided(scales) ? { ...scales, entityTypes: [...tags.begin.keys()] } : null;
 }
 

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { nodeGpu } from '../../src/gpu/node.ts';
-import { tagBiasLabel } from '../../src/ie/tag-label.ts';
+import { recommendedTagScales, tagBiasLabel, type RecommendedTagScales } from '../../src/ie/tag-label.ts';
 import { Engine } from '../../src/worker/engine.ts';
 import { DATA_DIR } from '../ie/realdata.ts';
 import { check, type E2eContext } from './context.ts';
@@ -66,11 +66,11 @@ const DEMO_DIR = join(DIST_DIR, 'models', 'chatuie-demo');
 /** The demo button loads the bundled model from its URL; the summary names its layers and its URL. */
 async function loadDemoModel({ page, log }: E2eContext): Promise<{ numLayers: number; tagLabel: string | null }> {
   check(existsSync(join(DEMO_DIR, 'config.json')), `the build has no demo model (${DEMO_DIR}/config.json): public/models/chatuie-demo/ is missing`);
-  const config = JSON.parse(readFileSync(join(DEMO_DIR, 'config.json'), 'utf8')) as { num_layers: number; chatuie_prompt_tags?: { decodingBias?: number; decodingEndBias?: number; decodingListBias?: number } };
+  const config = JSON.parse(readFileSync(join(DEMO_DIR, 'config.json'), 'utf8')) as { num_layers: number; chatuie_prompt_tags?: RecommendedTagScales };
   const numLayers = config.num_layers;
   const tags = config.chatuie_prompt_tags;
   // The tag-guided decoding it recommends, as the app names it ("λ 2" or "λ 2, λ_end 1, λ_list 2"), or null.
-  const tagLabel = tags ? tagBiasLabel({ lambda: tags.decodingBias ?? 0, endLambda: tags.decodingEndBias ?? 0, listLambda: tags.decodingListBias ?? 0 }) || null : null;
+  const tagLabel = tags ? tagBiasLabel(recommendedTagScales(tags)) || null : null;
   await page.getByRole('button', { name: 'Load the demo model' }).click();
   const error = page.getByTestId('model-error');
   const summary = page.getByTestId('model-summary');

@@ -56,6 +56,7 @@ import { parseGlmConfig, type GlmConfig } from '../../model/config.ts';
 import { PROMPT_STYLE_CONFIG_KEY } from '../../ie/prompt.ts';
 import type { Tokenizer } from '../../io/tokenizer.ts';
 import type { BpeSplit } from '../../io/bpe-trainer.ts';
+import type { RecommendedTagScales } from '../../ie/tag-label.ts';
 import { balancedOutputScale, withSublayerOutputScales } from '../residual-balance.ts';
 
 /** The datasets of ../shared/data the pipeline trains and evaluates on. */
@@ -229,7 +230,7 @@ export interface DemoPreset {
    * mentions each entity list holds (ie/tag-list-bias.ts) it recommends the same way. Absent: no prompt row
    * carries a loss.
    */
-  sftPromptTags?: { weight: number; negatives: number; decodingBias?: number; decodingEndBias?: number; decodingListBias?: number };
+  sftPromptTags?: { weight: number; negatives: number } & RecommendedTagScales;
 }
 
 /** The SwiftShader smoke preset; tiny-device is it with budgets. */

@@ -6,7 +6,7 @@ import type { HistoryPoint } from '../checkpoint.ts';
 import type { GlmConfig } from '../../model/config.ts';
 import { isUnscaled, SUBLAYER_OUTPUT_LR_SCALE_KEY, sublayerOutputLrScaleOf } from '../residual-balance.ts';
 import { DEMO_DATASETS, type DemoPreset } from './config.ts';
-import { recordedTagScales, tagBiasLabel } from '../../ie/tag-label.ts';
+import { recommendedTagScales, recordedTagScales, tagBiasLabel } from '../../ie/tag-label.ts';
 import type { EvalReport, PipelineState } from './pipeline.ts';
 
 export interface ModelCardInput {
@@ -178,8 +178,8 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
   const tagGuided = guidedBy.length > 0
     ? ` Constrained decoding is tag-guided (${guidedBy.join('; ')}: the model's own prompt tags bias which word opens each mention${guides('λ_end') ? ' and where it ends' : ''}${guides('λ_list') ? ' and how many mentions each list holds' : ''}; see Use); free decoding is not.`
     : '';
-  const { decodingBias, decodingEndBias, decodingListBias } = preset.sftPromptTags ?? {};
-  const recommended = tagBiasLabel({ lambda: decodingBias ?? 0, endLambda: decodingEndBias ?? 0, listLambda: decodingListBias ?? 0 });
+  const { decodingEndBias, decodingListBias } = preset.sftPromptTags ?? {};
+  const recommended = tagBiasLabel(recommendedTagScales(preset.sftPromptTags ?? {}));
   const tagUse = recommended === '' ? '' : `
 The model was trained to tag its own input (the prompt-tag task) and records its tag tokens and a
 recommended ${recommended} in config.json (\`"chatuie_prompt_tags"\`). The app, \`extract\` and \`eval\` decode

@@ -33,7 +33,7 @@ import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from 
 import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, promptTagVocabularyOf, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
-import { recordedTagScales, tagBiasLabel, tagGuided } from '../../ie/tag-label.ts';
+import { RECOMMENDED_TAG_SCALE_KEYS, recordedTagScales, tagBiasLabel, type RecommendedTagScales } from '../../ie/tag-label.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
@@ -383,9 +383,8 @@ async function scoreDataset(
  */
 async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Record<string, Uint8Array | string>> {
   const sft = await loadCheckpoint(directorySource(sftDir));
-  const { decodingBias, decodingEndBias, decodingListBias } = preset.sftPromptTags ?? {};
-  const recommended = { decodingBias, decodingEndBias, decodingListBias };
-  if (!recordDecodingBias(sft.config, recommended) && Object.values(recommended).some((scale) => scale !== undefined)) {
+  const recommended: RecommendedTagScales = preset.sftPromptTags ?? {};
+  if (!recordDecodingBias(sft.config, recommended) && RECOMMENDED_TAG_SCALE_KEYS.some((key) => recommended[key] !== undefined)) {
     throw new Error(`${sftDir}: preset "${preset.name}" recommends tag-guided decoding, but the checkpoint records no prompt tags (${PROMPT_TAGS_CONFIG_KEY})`);
   }
   return checkpointFiles(sft.config, [...sft.tensors.values()], preset.weightsDtype ?? 'F32');
@@ -395,12 +394,12 @@ async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Re
  * Sets the recommended tag-guided λ, λ_end and λ_list of a config's prompt-tag record (removes
  * those undefined). False when the config has no record.
  */
-function recordDecodingBias(config: GlmConfig, recommended: { decodingBias?: number | undefined; decodingEndBias?: number | undefined; decodingListBias?: number | undefined }): boolean {
+function recordDecodingBias(config: GlmConfig, recommended: RecommendedTagScales): boolean {
   const tags = promptTagVocabularyOf(config.raw, config.vocabSize);
   if (!tags) return false;
-  const { decodingBias: _bias, decodingEndBias: _endBias, decodingListBias: _listBias, ...vocab } = tags;
-  const defined = Object.entries(recommended).filter(([, scale]) => scale !== undefined);
-  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson({ ...vocab, ...Object.fromEntries(defined) });
+  const vocab = { ...tags };
+  for (const key of RECOMMENDED_TAG_SCALE_KEYS) vocab[key] = recommended[key];
+  config.raw[PROMPT_TAGS_CONFIG_KEY] = promptTagVocabularyJson(vocab);
   return true;
 }
 
@@ -681,10 +680,11 @@ export async function runDemoPipeline(options: DemoPipelineOptions): Promise<Pip
             const scores = await scoreDataset(extractor, schema, examples,
               { constrained, maxNewTokens: preset.eval.maxNewTokens, batchSize: preset.eval.batchSize, tagBias: 'model' });
             byMode[constrained ? 'constrained' : 'free'] = scores;
+            const guidance = tagBiasLabel(recordedTagScales(scores));
             log(`[eval] ${dataset} ${split} ${constrained ? 'constrained' : 'free'}: entity F1 ${scores.entityF1.toFixed(3)}` +
               (scores.relationStrictF1 !== null ? ` relation F1 ${scores.relationStrictF1.toFixed(3)}` : '') +
               ` malformed ${scores.malformedAnswers} hallucinated ${scores.hallucinated} (${examples.length} examples, ${scores.decodeTokensPerSecond.toFixed(0)} tok/s` +
-              `${tagGuided(recordedTagScales(scores)) ? `, tag-guided ${tagBiasLabel(recordedTagScales(scores))}` : ''})`);
+              `${guidance ? `, tag-guided ${guidance}` : ''})`);
           }
           bySplit[split] = byMode;
         }
