@@ -6,10 +6,12 @@
 // tag scores from the CPU reference forward of the prompt (bench/prompt-tag-scores.ts). With
 // --end-lambdas, each λ_end > 0 also guides the steps inside a mention by the I tags (where it goes on
 // or ends: tag-bias.ts, mentionEndScore), and with --list-lambdas each λ_list > 0 the step after a
-// mention (another one of its type, or the list's end: tag-list-bias.ts); every combination is run.
+// mention (another one of its type, or the list's end: tag-list-bias.ts), and with --skip-lambdas
+// each λ_skip > 0 each key that passes over an entity type (tag-list-bias.ts, skipPotential); every
+// combination is run.
 // All 0 is extract()'s decoding. Batches of 25, 128 new tokens. Never fails on a number.
 //   node --import ./bin/register.mjs bench/tag-bias-decode.bench.ts --model runs/more19/sft
-//     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2] [--end-lambdas 0,1] [--list-lambdas 0,2]
+//     [--data ../shared/data/conll04] [--limit 50] [--lambdas 0,2] [--end-lambdas 0,1] [--list-lambdas 0,2] [--skip-lambdas 0,2]
 import { parseAnswer, type AnswerParseResult } from '../src/ie/answer.ts';
 import { withTokenBudget } from '../src/ie/budget.ts';
 import { createAnswerConstraint } from '../src/ie/constraint.ts';
@@ -29,6 +31,7 @@ const limit = Number(arg('limit', '50'));
 const lambdas = arg('lambdas', '0,2').split(',').map(Number);
 const endLambdas = arg('end-lambdas', '0').split(',').map(Number);
 const listLambdas = arg('list-lambdas', '0').split(',').map(Number);
+const skipLambdas = arg('skip-lambdas', '0').split(',').map(Number);
 const maxNewTokens = 128;
 const batch = 25;
 
@@ -38,17 +41,18 @@ const prompts = examples.map((example) => promptIdsFor(encoder, example.text));
 const scores = examples.map((example, i) => promptTagScores(config, params, tokenizer, prompts[i]!, example.text, tagIds));
 const stopIds = stopTokenIds(tokenizer, 'glm');
 
-console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags, its end by λ_end, the list's end by λ_list\n`);
-console.log('| λ | λ_end | λ_list | entity F1 % | right / written / gold | relation F1 % (strict) |');
-console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const [lambda, endLambda, listLambda] of lambdas.flatMap((l) => endLambdas.flatMap((e) => listLambdas.map((k) => [l, e, k] as const)))) {
+console.log(`model ${modelDir}; first ${examples.length} dev examples of ${dataDir}; constrained greedy decoding, ${maxNewTokens} new tokens, a mention's first token biased by λ · log p(B-type) of the prompt tags, its end by λ_end, the list's end by λ_list, each type passed over by λ_skip\n`);
+console.log('| λ | λ_end | λ_list | λ_skip | entity F1 % | right / written / gold | relation F1 % (strict) |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const grid = lambdas.flatMap((l) => endLambdas.flatMap((e) => listLambdas.flatMap((k) => skipLambdas.map((t) => [l, e, k, t] as const))));
+for (const [lambda, endLambda, listLambda, skipLambda] of grid) {
   const pairs: { gold: Extraction; predicted: AnswerParseResult }[] = [];
   for (let start = 0; start < examples.length; start += batch) {
     const slice = examples.slice(start, start + batch);
     const constraints = slice.map((example) =>
       withTokenBudget(createAnswerConstraint(constraintVocab, schema, example.text, task, { mentionBoundaries: 'words' }), constraintVocab, maxNewTokens, budgetReserve(schema)));
-    const logitBiases = lambda + endLambda + listLambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
-      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, listLambda, vocabSize: config.vocabSize,
+    const logitBiases = lambda + endLambda + listLambda + skipLambda === 0 ? undefined : slice.map((example, i) => promptTagBias({
+      tokenizer, vocab, entityTypes: schema.entityTypes, text: example.text, lambda, endLambda, listLambda, skipLambda, vocabSize: config.vocabSize,
       tags: scores[start + i]!.at,
       decodeAnswer: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }),
     }));
@@ -60,6 +64,6 @@ for (const [lambda, endLambda, listLambda] of lambdas.flatMap((l) => endLambdas.
   }
   const metrics = scoreExtractions(pairs);
   const e = metrics.entities.overall;
-  console.log(`| ${lambda} | ${endLambda} | ${listLambda} | ${(100 * e.f1).toFixed(1)} | ${e.tp} / ${e.predicted} / ${e.gold} | ${(100 * metrics.relationsStrict.overall.f1).toFixed(1)} |`);
+  console.log(`| ${lambda} | ${endLambda} | ${listLambda} | ${skipLambda} | ${(100 * e.f1).toFixed(1)} | ${e.tp} / ${e.predicted} / ${e.gold} | ${(100 * metrics.relationsStrict.overall.f1).toFixed(1)} |`);
 }
 model.destroy();

@@ -1,8 +1,8 @@
 // `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
 // and per type, malformed answers and hallucinated spans, as one JSON object (with the
-// tag-guided decoding λ, λ_end and λ_list it used: the model's recommended ones unless
-// --tag-bias, --tag-end-bias or --tag-list-bias say otherwise).
+// tag-guided decoding λ, λ_end, λ_list and λ_skip it used: the model's recommended ones unless
+// --tag-bias, --tag-end-bias, --tag-list-bias or --tag-skip-bias say otherwise).
 // --predictions also writes one line per example (text, the gold answer, the model's answer,
 // whether it finished) for reading the errors.
 
@@ -12,10 +12,11 @@ import { extractAndScore, type Extracted } from '../ie/extract.ts';
 import { inferTaskKind, serializeAnswer } from '../ie/answer.ts';
 import type { IeExample } from '../ie/spans.ts';
 import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/schema.ts';
+import { tagScaleRecord } from '../ie/tag-label.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list]';
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list] [--tag-skip-bias λ_skip]';
 
 export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {
@@ -48,9 +49,7 @@ export async function evalCommand(argv: readonly string[], out: (text: string) =
     out(JSON.stringify({
       data: file,
       constrained: choice.constrained,
-      tagBias: run.tagBias.lambda,
-      tagEndBias: run.tagBias.endLambda,
-      tagListBias: run.tagBias.listLambda,
+      ...tagScaleRecord(run.tagBias),
       schema,
       unfinished: run.results.filter((r) => !r.finished).length,
       decodeTokensPerSecond: run.decodeTokensPerSecond,

@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { extract } from '../ie/extract.ts';
 import { validSchemaOrThrow } from '../ie/schema.ts';
+import { tagScaleRecord } from '../ie/tag-label.ts';
 import { parseArgs } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list]';
+export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list] [--tag-skip-bias λ_skip]';
 
 export async function extractCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {
@@ -32,9 +33,7 @@ export async function extractCommand(argv: readonly string[], out: (text: string
       events: answer.events,
       hallucinated: answer.hallucinated,
       constrained: choice.constrained,
-      tagBias: run.tagBias.lambda,
-      tagEndBias: run.tagBias.endLambda,
-      tagListBias: run.tagBias.listLambda,
+      ...tagScaleRecord(run.tagBias),
       tokens: result.ids.length,
       ms: Math.round(run.elapsedMs),
     }) + '\n');

@@ -26,6 +26,7 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   'tag-bias': { kind: 'value' },
   'tag-end-bias': { kind: 'value' },
   'tag-list-bias': { kind: 'value' },
+  'tag-skip-bias': { kind: 'value' },
 };
 
 export interface DecodingChoice {
@@ -50,6 +51,8 @@ export interface DecodingChoice {
   tagEndBias: number;
   /** λ_list on how many mentions each entity list holds, with a number for tagBias (0: off). */
   tagListBias: number;
+  /** λ_skip on each entity type an answer passes over without a list, with a number for tagBias (0: off). */
+  tagSkipBias: number;
 }
 
 const MENTION_BOUNDARIES: readonly MentionBoundaries[] = ['words', 'anywhere'];
@@ -73,7 +76,7 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   if (penaltyText !== undefined && (penaltyText.trim() === '' || !Number.isFinite(lengthPenalty) || lengthPenalty < 0)) {
     throw new UsageError(`--length-penalty: "${penaltyText}" is not a number ≥ 0`);
   }
-  // Any of --tag-bias, --tag-end-bias and --tag-list-bias sets all three (the others 0); none: the model's.
+  // Any of --tag-bias, --tag-end-bias, --tag-list-bias and --tag-skip-bias sets all four (the others 0); none: the model's.
   const scale = (name: string): number | undefined => {
     const text = args.get(name)?.[0];
     if (text === undefined) return undefined;
@@ -84,13 +87,15 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
   const tagBias = scale('tag-bias');
   const tagEndBias = scale('tag-end-bias');
   const tagListBias = scale('tag-list-bias');
-  const explicit = tagBias !== undefined || tagEndBias !== undefined || tagListBias !== undefined;
+  const tagSkipBias = scale('tag-skip-bias');
+  const explicit = [tagBias, tagEndBias, tagListBias, tagSkipBias].some((value) => value !== undefined);
   return {
     beams,
     lengthPenalty,
     tagBias: explicit ? tagBias ?? 0 : 'model',
     tagEndBias: tagEndBias ?? 0,
     tagListBias: tagListBias ?? 0,
+    tagSkipBias: tagSkipBias ?? 0,
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
     allowRepeatedEntities: args.has('allow-repeated-entities'),

@@ -54,7 +54,7 @@ export interface ExtractOptions {
    * Tag-guided decoding (ie/tag-bias.ts): λ > 0 adds λ · log p(B-type) of the model's own prompt
    * tags to the tokens that can open a mention of that type. Needs a model trained with prompt tags
    * (config.json's chatuie_prompt_tags) and greedy or sampled decoding (not beams). 'model': the λ
-   * and λ_end the model recommends (recommendedTagBias), off where they do not apply (free decoding
+   * scales the model recommends (recommendedTagBias), off where they do not apply (free decoding
    * among them). Default 0: off.
    */
   tagBias?: number | 'model';
@@ -71,6 +71,12 @@ export interface ExtractOptions {
    * Same needs as tagBias. Default 0: off.
    */
   tagListBias?: number;
+  /**
+   * With a number for tagBias: λ_skip > 0 guides which entity types get a list: each key (or the
+   * answer's end) that passes over a type gets λ_skip · log(1 − the best p(B-type) in the text)
+   * (tag-list-bias.ts, skipPotential). Same needs as tagBias. Default 0: off.
+   */
+  tagSkipBias?: number;
 }
 
 export interface Extracted {
@@ -176,7 +182,7 @@ function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchem
     const vocab = recorded();
     return guiding(recommendedTagBias(vocab, schema.entityTypes, { constrained: options.constrained, beams }), vocab);
   }
-  const asked: TagScales = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0, listLambda: options.tagListBias ?? 0 };
+  const asked: TagScales = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0, listLambda: options.tagListBias ?? 0, skipLambda: options.tagSkipBias ?? 0 };
   for (const [name, value] of namedTagScales(asked)) {
     if (!(Number.isFinite(value) && value >= 0)) throw new Error(`tag bias: ${name} ${value} must be a number ≥ 0`);
   }
@@ -195,13 +201,13 @@ async function tagBiases(
   prompts: readonly (readonly number[])[],
   texts: readonly string[],
   vocab: PromptTagVocabulary,
-  { lambda, endLambda, listLambda }: TagBiasChoice,
+  { lambda, endLambda, listLambda, skipLambda }: TagBiasChoice,
 ): Promise<LogitBias[]> {
   const { model, tokenizer, family } = extractor;
   const tagIds = schemaTagIds(vocab, schema.entityTypes);
   const scorers = promptTagScoresOf(tokenizer, prompts, texts, tagIds, await prefill.logitColumns(tagIds));
   return texts.map((text, i) => promptTagBias({
-    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, endLambda, listLambda, vocabSize: model.config.vocabSize,
+    tokenizer, vocab, entityTypes: schema.entityTypes, text, lambda, endLambda, listLambda, skipLambda, vocabSize: model.config.vocabSize,
     tags: scorers[i]!,
     decodeAnswer: (ids) => decodeAnswerIds(tokenizer, family, ids),
   }));

@@ -81,7 +81,7 @@ export const PROMPT_TAGS_CONFIG_KEY = 'chatuie_prompt_tags';
 
 /**
  * The tag tokens as config.json records them: {"outside": id, "inside": id, "begin": {type: id}},
- * with "decodingBias": λ, "decodingEndBias": λ_end and "decodingListBias": λ_list where the vocabulary has them.
+ * with "decodingBias": λ, "decodingEndBias": λ_end, "decodingListBias": λ_list and "decodingSkipBias": λ_skip where the vocabulary has them.
  */
 export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: number; inside: number; begin: Record<string, number> } & RecommendedTagScales {
   return {
@@ -94,8 +94,8 @@ export function promptTagVocabularyJson(vocab: PromptTagVocabulary): { outside: 
 
 /**
  * The tag tokens a checkpoint's config.json records (PROMPT_TAGS_CONFIG_KEY), or null when it has
- * none (a model never trained on the task), with its recommended decodingBias, decodingEndBias and
- * decodingListBias where it records them. Refuses ids outside the model's vocabulary, repeated ids, a λ that is not a
+ * none (a model never trained on the task), with its recommended decodingBias, decodingEndBias,
+ * decodingListBias and decodingSkipBias where it records them. Refuses ids outside the model's vocabulary, repeated ids, a λ that is not a
  * number ≥ 0, and a record of another shape, naming what is wrong.
  */
 export function promptTagVocabularyOf(rawConfig: Readonly<Record<string, unknown>>, modelVocabSize: number): PromptTagVocabulary | null {

@@ -10,8 +10,10 @@
 // λ_end · log p(I) there, one that closes the mention before it λ_end · log(1 − p(I)) — where a
 // mention ends is the other choice the small model gets wrong (docs/demo-model.md, session 25).
 // With a list scale λ_list > 0, the step after each mention is guided too: going on to another
-// mention of its type, or closing the list, by the B tags after it (tag-list-bias.ts, session 26).
-// Everything else — the types, the answer's shape — stays the model's and the constraint's.
+// mention of its type, or closing the list, by the B tags after it (tag-list-bias.ts, session 26);
+// with a skip scale λ_skip > 0, so is each key that passes over an entity type, by that type's best
+// B tag in the text (session 27). Everything else — which type each mention is given, the answer's
+// shape, relations and events — stays the model's and the constraint's.
 
 import type { Tokenizer } from '../io/tokenizer.ts';
 import type { LogitBias } from '../model/generate.ts';
@@ -20,7 +22,7 @@ import type { GlmModel } from '../model/model.ts';
 import { GlmSession } from '../model/session.ts';
 import { PROMPT_TAGS_CONFIG_KEY, tokenLocator, type PromptTagVocabulary } from './prompt-tags.ts';
 import { isWordCharacterCode } from './spans.ts';
-import { answerListScan, entityStartEvidence, feedAnswerList } from './tag-list-bias.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList, skipPotential } from './tag-list-bias.ts';
 import { NO_TAG_SCALES, recommendedTagScales, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
 
 /** The answer so far ends inside an element of a list under key T: `"T": [`, complete strings, `"`, the element's characters. */
@@ -125,8 +127,10 @@ export interface TagBiasOptions {
   lambda: number;
   /** The scale of the bias inside an open mention (≥ 0; default 0: off). */
   endLambda?: number;
-  /** The scale of the bias on how many mentions each entity list holds (≥ 0; default 0: off; tag-list-bias.ts). One of the three is > 0. */
+  /** The scale of the bias on how many mentions each entity list holds (≥ 0; default 0: off; tag-list-bias.ts). */
   listLambda?: number;
+  /** The scale of the bias on each entity type the answer passes over without a list (≥ 0; default 0: off; tag-list-bias.ts). One of the four is > 0. */
+  skipLambda?: number;
   vocabSize: number;
   /** Decodes the answer ids so far to text (special tokens left out). */
   decodeAnswer: (ids: readonly number[]) => string;
@@ -170,14 +174,16 @@ export function mentionEndScore(text: string, prefix: string, piece: string, tag
  * The tag-guided bias of one answer: at the steps that open a mention of an entity type (λ); with
  * λ_end > 0, at those inside one (mentionEndScore); with λ_list > 0, λ_list · the change a token makes
  * to the list decisions the answer commits to (tag-list-bias.ts: another mention or the list's end);
- * no bias elsewhere.
+ * with λ_skip > 0, λ_skip · the change it makes to the cost of the entity types passed over
+ * (skipPotential); no bias elsewhere.
  */
 export function promptTagBias(options: TagBiasOptions): LogitBias {
   const { tokenizer, vocab, entityTypes, text, tags, lambda, vocabSize } = options;
   const endLambda = options.endLambda ?? 0;
   const listLambda = options.listLambda ?? 0;
-  if (!(isScale(lambda) && isScale(endLambda) && isScale(listLambda) && lambda + endLambda + listLambda > 0)) {
-    throw new Error(`tag bias: λ ${lambda}, λ_end ${endLambda} and λ_list ${listLambda} must be numbers ≥ 0, one of them > 0`);
+  const skipLambda = options.skipLambda ?? 0;
+  if (!([lambda, endLambda, listLambda, skipLambda].every(isScale) && lambda + endLambda + listLambda + skipLambda > 0)) {
+    throw new Error(`tag bias: λ ${lambda}, λ_end ${endLambda}, λ_list ${listLambda} and λ_skip ${skipLambda} must be numbers ≥ 0, one of them > 0`);
   }
   const pieces = new Map<number, string>();
   const pieceOf = (v: number): string => {
@@ -186,7 +192,7 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
     return piece;
   };
   const beginTags = entityTypes.map((type) => vocab.begin.get(type));
-  const evidence = listLambda > 0 && beginTags.every((tag) => tag !== undefined)
+  const evidence = listLambda + skipLambda > 0 && beginTags.every((tag) => tag !== undefined)
     ? entityStartEvidence(text, entityTypes, beginTags as number[], tags)
     : null;
   return {
@@ -200,6 +206,7 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
       const listed = scan !== null && scan.phase !== 'done' && evidence !== null;
       if (begin === undefined && !inside && !listed) return null;
       const base = listed ? scan.committed : 0;
+      const skipBase = listed ? skipPotential(evidence, scan) : 0;
       const row = new Float32Array(vocabSize);
       for (let v = 0; v < vocabSize; v++) {
         if (allowed && ((allowed[v >> 5]! >>> (v & 31)) & 1) === 0) continue;
@@ -210,7 +217,10 @@ export function promptTagBias(options: TagBiasOptions): LogitBias {
         } else if (inside) {
           row[v] = endLambda * (mentionEndScore(text, open.prefix, pieceOf(v), tags, vocab.inside) ?? 0);
         }
-        if (listed) row[v] += listLambda * (feedAnswerList(evidence, scan, pieceOf(v)).committed - base);
+        if (listed) {
+          const fed = feedAnswerList(evidence, scan, pieceOf(v));
+          row[v] += listLambda * (fed.committed - base) + skipLambda * (skipPotential(evidence, fed) - skipBase);
+        }
       }
       return row;
     },

@@ -1,14 +1,18 @@
-// How many mentions an answer's entity lists hold, scored by the prompt tags (ie/prompt-tags.ts).
-// The answer writes each entity type's mentions in order of their start (ie/answer.ts), so after a
-// mention of type T that ends at character e, the token that goes on to another mention (`,`)
-// commits to "a mention of T starts after e" — log M_T(e), M_T(e) the best p(B-T) over the text's
-// word starts at or after e — and the one that closes the list (`]`) to the opposite,
-// log(1 − M_T(e)). `answerListScan` reads an answer's text into the sum of those decisions
-// (`committed`) and where it stands; `feedAnswerList` carries a scan on by a token's characters, so
-// a decoding step scores each allowed token by the change it makes without reading the whole answer
-// again. Which types get a list at all is left to the model: scoring that too (opening T's list
-// log m_T, skipping it log(1 − m_T)) silenced the tweets, whose tags are weak (docs/demo-model.md,
-// session 26). Relations and events are left to the model as well.
+// Which entity types an answer lists, and how many mentions each list holds, scored by the prompt
+// tags (ie/prompt-tags.ts). The answer writes entity types in schema order, types without mentions
+// left out, each list's mentions in order of their start (ie/answer.ts). So:
+//   - after a mention of type T that ends at character e, the token that goes on to another mention
+//     (`,`) commits to "a mention of T starts after e" — log M_T(e), M_T(e) the best p(B-T) over the
+//     text's word starts at or after e — and the one that closes the list (`]`) to the opposite,
+//     log(1 − M_T(e)) (`committed`: λ_list, session 26);
+//   - a key, relation key or closing brace that passes over type T commits to "no mention of T" —
+//     log(1 − M_T(0)) (`skipped`: λ_skip, session 27). Opening T's list is free: scoring it
+//     log M_T(0) as well silenced the tweets, whose tags are weak (docs/demo-model.md, session 26).
+// `answerListScan` reads an answer's text into those sums and where it stands; `feedAnswerList`
+// carries a scan on by a token's characters, so a decoding step scores each allowed token by the
+// change it makes without reading the whole answer again; `skipPotential` scores a key written in
+// part as its best completion. Relations and events are left to the model: once the answer is past
+// its entity lists, nothing more is scored.
 
 import type { PromptTagScores } from './tag-bias.ts';
 import { isWordCharacterCode } from './spans.ts';
@@ -49,7 +53,7 @@ type Phase = 'start' | 'beforeKey' | 'key' | 'afterKey' | 'list' | 'element' | '
 /** A scan of an answer's text so far (answerListScan, feedAnswerList). */
 export interface AnswerListScan {
   phase: Phase;
-  /** Index of the first entity type the answer has not written a list of yet (keys come in schema order). */
+  /** Index of the first entity type the answer has not passed yet (keys come in schema order). */
   next: number;
   /** The entity type of the list the answer is in (-1 outside one). */
   type: number;
@@ -59,8 +63,10 @@ export interface AnswerListScan {
   escaped: boolean;
   /** Where the current list's next mention can start: the end of its last one placed (0 before any). */
   from: number;
-  /** Sum of the log-probabilities of the decisions the answer has committed to. */
+  /** Sum of the log-probabilities of the list decisions the answer has committed to: another mention, or the list's end. */
   committed: number;
+  /** Sum of log(1 − M_T(0)) over the entity types the answer has passed over without a list. */
+  skipped: number;
 }
 
 /** p kept off 0 and 1, so a decision the tags rule out costs a finite amount. */
@@ -71,7 +77,14 @@ const isSpace = (c: string): boolean => c === ' ' || c === '\n' || c === '\t' ||
 
 /** The scan of an answer's text (from its first character, `{`). */
 export function answerListScan(evidence: EntityStartEvidence, answer: string): AnswerListScan {
-  return feedAnswerList(evidence, { phase: 'start', next: 0, type: -1, chars: '', escaped: false, from: 0, committed: 0 }, answer);
+  return feedAnswerList(evidence, { phase: 'start', next: 0, type: -1, chars: '', escaped: false, from: 0, committed: 0, skipped: 0 }, answer);
+}
+
+/** log(1 − M_T(0)) summed over the entity types [from, to): the answer passes over them. */
+function skipCost(evidence: EntityStartEvidence, from: number, to: number): number {
+  let sum = 0;
+  for (let j = from; j < to; j++) sum += logNot(evidence.bestStartAfter(j, 0));
+  return sum;
 }
 
 /** The decoded string of JSON string characters, or null where they do not decode. */
@@ -122,8 +135,8 @@ export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListSc
       } else if (s.phase === 'key') {
         const key = decoded(s.chars);
         const j = key === null ? -1 : evidence.types.indexOf(key, s.next);
-        if (j < 0) s.phase = 'done'; // a relation's or event's key: past the entity lists
-        else Object.assign(s, { phase: 'afterKey', type: j, next: j + 1, from: 0 });
+        if (j < 0) Object.assign(s, { phase: 'done', skipped: s.skipped + skipCost(evidence, s.next, evidence.types.length) }); // a relation's or event's key: past the entity lists
+        else Object.assign(s, { phase: 'afterKey', type: j, next: j + 1, from: 0, skipped: s.skipped + skipCost(evidence, s.next, j) });
       } else {
         // The mention is placed at its first word start after the list's last one (else its first).
         const mention = decoded(s.chars);
@@ -134,10 +147,26 @@ export function feedAnswerList(evidence: EntityStartEvidence, scan: AnswerListSc
     } else if (s.phase === 'afterElement' && (c === ',' || c === ']')) {
       const more = evidence.bestStartAfter(s.type, s.from);
       Object.assign(s, c === ',' ? { phase: 'list', committed: s.committed + logOf(more) } : { phase: 'afterList', committed: s.committed + logNot(more) });
+    } else if (c === '}' && (s.phase === 'beforeKey' || s.phase === 'afterList')) {
+      Object.assign(s, { phase: 'done', skipped: s.skipped + skipCost(evidence, s.next, evidence.types.length) });
     } else if (!(isSpace(c) || (s.phase === 'pairRest' && c >= '0' && c <= '9'))) {
       const phase = MOVES[s.phase]?.[c] ?? 'done';
       Object.assign(s, isString(phase) ? { phase, chars: '', escaped: false } : { phase });
     }
   }
   return s;
+}
+
+/**
+ * `scan.skipped`, and for a key written in part its best completion: the first entity type at or
+ * after the next one that it can still become, the types before it passed over (passing over fewer
+ * never costs more); where it can become none, a relation's or event's key: every type left passed over.
+ */
+export function skipPotential(evidence: EntityStartEvidence, scan: AnswerListScan): number {
+  if (scan.phase !== 'key') return scan.skipped;
+  const prefix = scan.escaped ? scan.chars.slice(0, -1) : scan.chars;
+  const n = evidence.types.length;
+  let first = scan.next;
+  while (first < n && !JSON.stringify(evidence.types[first]!).slice(1, -1).startsWith(prefix)) first++;
+  return scan.skipped + skipCost(evidence, scan.next, first);
 }

@@ -5,7 +5,7 @@
 
 import { useEffect, useMemo } from 'react';
 import { getAppStore, useAppState } from '../state/app-store.ts';
-import { recordedTagScales, tagBiasLabel } from '../ie/tag-label.ts';
+import { recordedTagScales, tagBiasLabel, tagGuidanceParts } from '../ie/tag-label.ts';
 import { draftFromResult } from '../state/correction.ts';
 import { CorrectionEditor } from './CorrectionEditor.tsx';
 import { ExampleView } from './ExampleView.tsx';
@@ -44,7 +44,7 @@ export function ExtractPanel() {
           Constrained decoding (valid answers, spans copied from the text)
         </label>
         {tagGuidance && (
-          <label title={`The model tags its own input; where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type)${tagGuidance.endLambda > 0 ? '; inside a mention, going on or closing gets λ_end · log p(the next word is inside it, or not)' : ''}${tagGuidance.listLambda > 0 ? '; after a mention, going on to another of its type or closing the list gets λ_list · log p(one begins later in the text, or not)' : ''}. For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
+          <label title={`The model tags its own input; ${tagGuidanceParts(tagGuidance).join('; ')}. For schemas of the types it tags: ${tagGuidance.entityTypes.join(', ')}.`}>
             <input type="checkbox" checked={extraction.tagGuided} disabled={!extraction.constrained} data-testid="extract-tag-guided" onChange={(event) => store().setTagGuided(event.target.checked)} />{' '}
             Tag-guided mentions (the model's own tags, {tagBiasLabel(tagGuidance)})
           </label>

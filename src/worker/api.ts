@@ -12,7 +12,7 @@ import type { AnswerParseResult } from '../ie/answer.ts';
 import type { GpuFeatures, GpuLimits } from '../gpu/context.ts';
 import type { IeSchema } from '../ie/schema.ts';
 import type { IeExample } from '../ie/spans.ts';
-import type { TagScales } from '../ie/tag-label.ts';
+import type { RecordedTagScales, TagScales } from '../ie/tag-label.ts';
 import type { GlmFamily } from '../model/config.ts';
 import type { DevF1, HistoryPoint } from '../train/checkpoint.ts';
 import type { SftProgress } from '../train/sft.ts';
@@ -71,8 +71,8 @@ export interface ModelSummary {
   cacheKey?: string | null;
   /**
    * The tag-guided decoding the checkpoint recommends (config.json's chatuie_prompt_tags with a
-   * decodingBias, decodingEndBias or decodingListBias: ie/tag-bias.ts): its λ, λ_end and λ_list
-   * (0: none) and the entity types it has tags for; null when it recommends none.
+   * decodingBias, decodingEndBias, decodingListBias or decodingSkipBias: ie/tag-bias.ts): its λ,
+   * λ_end, λ_list and λ_skip (0: none) and the entity types it has tags for; null when it recommends none.
    */
   tagGuidance?: (TagScales & { entityTypes: string[] }) | null;
 }
@@ -262,7 +262,7 @@ export interface ExtractRequest {
   tagGuided?: boolean;
 }
 
-export interface ExtractionResult {
+export interface ExtractionResult extends RecordedTagScales {
   text: string;
   /** The answer as the model wrote it. */
   answerText: string;
@@ -275,12 +275,6 @@ export interface ExtractionResult {
   decodeTokensPerSecond: number;
   /** Whether the LoRA adapter of the current (or finished) training run took part. */
   withAdapter: boolean;
-  /** The tag-guided decoding λ used (0: none). */
-  tagBias?: number;
-  /** The tag-guided decoding λ_end used inside mentions (0: none). */
-  tagEndBias?: number;
-  /** The tag-guided decoding λ_list used on how many mentions each list holds (0: none). */
-  tagListBias?: number;
   /** Why the model's recommended tag-guided decoding was off for this schema, or null. */
   tagBiasOff?: string | null;
 }

@@ -12,7 +12,7 @@ import { schemaFromDataset, validSchemaOrThrow, type IeSchema } from '../ie/sche
 import { extract, extractAndScore, type Extractor } from '../ie/extract.ts';
 import { promptStyleOf } from '../ie/prompt.ts';
 import { promptTagVocabularyOf, type PromptTagVocabulary } from '../ie/prompt-tags.ts';
-import { recommendedTagScales, tagGuided } from '../ie/tag-label.ts';
+import { recommendedTagScales, tagGuided, tagScaleRecord } from '../ie/tag-label.ts';
 import { inferTaskKind, taskHasEntities, taskHasEvents, taskHasRelations } from '../ie/answer.ts';
 import { encodeSftSplits, loadCheckpointTokenizer, promptFamilyOf, promptIdsFor } from '../ie/task-data.ts';
 import { checkpointFiles, CONFIG_FILE, INDEX_FILE, loadCheckpoint, type HostTensor, type LoadedCheckpoint } from '../io/checkpoint.ts';
@@ -671,9 +671,7 @@ export class Engine implements EngineApi {
       elapsedMs: run.elapsedMs,
       decodeTokensPerSecond: run.decodeTokensPerSecond,
       withAdapter: lora !== null,
-      tagBias: run.tagBias.lambda,
-      tagEndBias: run.tagBias.endLambda,
-      tagListBias: run.tagBias.listLambda,
+      ...tagScaleRecord(run.tagBias),
       tagBiasOff: run.tagBias.off,
     };
   }

@@ -59,19 +59,19 @@ describe('chatuie extract and eval', () => {
 
   it('extract and eval decode with the tag-guided λ the model recommends, unless told otherwise or the schema has an untagged type', async () => {
     const V = vocabSize;
-    const taggedConfig = parseGlmConfig({ ...TINY_GLM2_CONFIG, padded_vocab_size: V, seq_length: 1024, chatuie_prompt_tags: { outside: V - 1, inside: V - 2, begin: { person: V - 3, location: V - 4 }, decodingBias: 2, decodingEndBias: 1, decodingListBias: 0.5 } });
+    const taggedConfig = parseGlmConfig({ ...TINY_GLM2_CONFIG, padded_vocab_size: V, seq_length: 1024, chatuie_prompt_tags: { outside: V - 1, inside: V - 2, begin: { person: V - 3, location: V - 4 }, decodingBias: 2, decodingEndBias: 1, decodingListBias: 0.5, decodingSkipBias: 1.5 } });
     const taggedDir = writeCheckpointDir(taggedConfig, tinyTensors(taggedConfig, 31, 1.0));
     writeFileSync(path.join(taggedDir, 'tokenizer.json'), JSON.stringify(json));
     const extractWith = async (...flags: string[]) => {
       const { stdout, stderr } = await run(process.execPath, [BIN, 'extract', '--model', taggedDir, '--schema', schemaFile, '--text', texts[0]!, '--max-new-tokens', '24', ...flags]);
-      return { result: JSON.parse(stdout) as { tagBias: number; tagEndBias: number; tagListBias: number; ok: boolean }, stderr };
+      return { result: JSON.parse(stdout) as { tagBias: number; tagEndBias: number; tagListBias: number; tagSkipBias: number; ok: boolean }, stderr };
     };
-    expect((await extractWith()).result).toMatchObject({ tagBias: 2, tagEndBias: 1, tagListBias: 0.5, ok: true });
-    // Either flag sets both, the other 0.
-    expect((await extractWith('--tag-bias', '0')).result).toMatchObject({ tagBias: 0, tagEndBias: 0, tagListBias: 0 });
-    expect((await extractWith('--tag-bias', '5')).result).toMatchObject({ tagBias: 5, tagEndBias: 0, tagListBias: 0 });
-    expect((await extractWith('--tag-end-bias', '3')).result).toMatchObject({ tagBias: 0, tagEndBias: 3, tagListBias: 0, ok: true });
-    expect((await extractWith('--tag-list-bias', '4')).result).toMatchObject({ tagBias: 0, tagEndBias: 0, tagListBias: 4, ok: true });
+    expect((await extractWith()).result).toMatchObject({ tagBias: 2, tagEndBias: 1, tagListBias: 0.5, tagSkipBias: 1.5, ok: true });
+    // Any of the flags sets all four, the others 0.
+    expect((await extractWith('--tag-bias', '0')).result).toMatchObject({ tagBias: 0, tagEndBias: 0, tagListBias: 0, tagSkipBias: 0 });
+    expect((await extractWith('--tag-bias', '5')).result).toMatchObject({ tagBias: 5, tagEndBias: 0, tagListBias: 0, tagSkipBias: 0 });
+    expect((await extractWith('--tag-end-bias', '3')).result).toMatchObject({ tagBias: 0, tagEndBias: 3, tagListBias: 0, tagSkipBias: 0, ok: true });
+    expect((await extractWith('--tag-list-bias', '4', '--tag-skip-bias', '1')).result).toMatchObject({ tagBias: 0, tagEndBias: 0, tagListBias: 4, tagSkipBias: 1, ok: true });
     // The plain model recommends nothing: decoded plainly, silently.
     expect(JSON.parse((await run(process.execPath, [BIN, 'extract', '--model', modelDir, '--schema', schemaFile, '--text', texts[0]!, '--max-new-tokens', '8'])).stdout)).toMatchObject({ tagBias: 0 });
     // CoNLL04's own schema has types without a tag: plain decoding, and stderr says why.
@@ -79,7 +79,7 @@ describe('chatuie extract and eval', () => {
     writeFileSync(data, lines[0]! + '\n');
     const { stdout, stderr } = await run(process.execPath, [BIN, 'eval', '--model', taggedDir, '--data', data, '--schema-from', path.join(DATA_DIR, 'conll04', 'train.jsonl'), '--max-new-tokens', '16']);
     expect((JSON.parse(stdout) as { tagBias: number }).tagBias).toBe(0);
-    expect(stderr).toMatch(/the model's tag-guided decoding \(λ 2, λ_end 1, λ_list 0.5\) is off: entity types organization, other of the schema have no prompt tag \(the model tags person, location\)/);
+    expect(stderr).toMatch(/the model's tag-guided decoding \(λ 2, λ_end 1, λ_list 0.5, λ_skip 1.5\) is off: entity types organization, other of the schema have no prompt tag \(the model tags person, location\)/);
   });
 
   it('eval scores a CoNLL04 sample: P/R/F1 per task and type, no malformed answer, no hallucinated span', async () => {
@@ -125,7 +125,7 @@ describe('chatuie extract and eval', () => {
     expect(report.hallucinated.count).toBe(0);
     const written = readFileSync(predictions, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { ok: boolean; finished: boolean });
     expect(written.every((line) => line.ok && line.finished)).toBe(true);
-    for (const [flag, value, message] of [['--beams', '17', /--beams: at most 16/], ['--length-penalty', '-1', /--length-penalty: "-1" is not a number/], ['--tag-bias', 'x', /--tag-bias: "x" is not a number ≥ 0/], ['--tag-end-bias', '-2', /--tag-end-bias: "-2" is not a number ≥ 0/], ['--tag-list-bias', 'Infinity', /--tag-list-bias: "Infinity" is not a number ≥ 0/],
+    for (const [flag, value, message] of [['--beams', '17', /--beams: at most 16/], ['--length-penalty', '-1', /--length-penalty: "-1" is not a number/], ['--tag-bias', 'x', /--tag-bias: "x" is not a number ≥ 0/], ['--tag-end-bias', '-2', /--tag-end-bias: "-2" is not a number ≥ 0/], ['--tag-list-bias', 'Infinity', /--tag-list-bias: "Infinity" is not a number ≥ 0/], ['--tag-skip-bias', '-1', /--tag-skip-bias: "-1" is not a number ≥ 0/],
       // A model never trained with prompt tags cannot be decoded with them: the message says why.
       ['--tag-bias', '2', /records no prompt tags \(chatuie_prompt_tags in config.json\)/]] as const) {
       const error = await run(process.execPath, [BIN, 'eval', '--model', modelDir, '--data', data, flag, value]).then(() => null, (e: { code: number; stderr: string }) => e);

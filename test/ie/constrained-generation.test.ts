@@ -10,6 +10,7 @@ import { memorySource } from '../../src/io/source.ts';
 import { parseGlmConfig } from '../../src/model/config.ts';
 import { GlmModel } from '../../src/model/model.ts';
 import type { IeSchema } from '../../src/ie/schema.ts';
+import { NO_TAG_SCALES } from '../../src/ie/tag-label.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { Rng } from '../helpers/random.ts';
 import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
@@ -75,7 +76,7 @@ describe('constrained generation with random weights', () => {
     const model = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(config, tensors))));
     const extractor = { model, tokenizer, family: 'glm4-chat' as const };
 
-    const constrained: ExtractRun = { results: [], decodeTokensPerSecond: 0, generatedTokens: 0, elapsedMs: 0, tagBias: { lambda: 0, endLambda: 0, listLambda: 0, off: null } };
+    const constrained: ExtractRun = { results: [], decodeTokensPerSecond: 0, generatedTokens: 0, elapsedMs: 0, tagBias: { ...NO_TAG_SCALES, off: null } };
     // One schema per batch of 25 texts so each batch decodes together (SwiftShader is slow).
     for (let start = 0; start < texts.length; start += 25) {
       const run = await extract(extractor, schemas[start]!, texts.slice(start, start + 25), { constrained: true, maxNewTokens: 56, batchSize: 25 });

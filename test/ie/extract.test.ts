@@ -13,7 +13,8 @@ import { TINY_GLM2_CONFIG, tinyTensors } from '../helpers/tiny-model.ts';
 import { buildByteLevelTokenizerJson } from './fixtures/tokenizers.ts';
 import { PROMPT_TAGS_CONFIG_KEY } from '../../src/ie/prompt-tags.ts';
 import { bestWordStart, mentionEndScore, mentionPiece, openingMentionType, openMention, promptTagScorers } from '../../src/ie/tag-bias.ts';
-import { answerListScan, entityStartEvidence, feedAnswerList } from '../../src/ie/tag-list-bias.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList, skipPotential } from '../../src/ie/tag-list-bias.ts';
+import { NO_TAG_SCALES } from '../../src/ie/tag-label.ts';
 import { budgetReserve } from '../../src/ie/extract.ts';
 import { withTokenBudget } from '../../src/ie/budget.ts';
 import { buildConstraintVocabulary, createAnswerConstraint } from '../../src/ie/constraint.ts';
@@ -117,7 +118,7 @@ describe('extract', () => {
 
     // λ_end alone: at every step inside a mention, the chosen token's end score (0 where the tags do not tell) is the best allowed.
     const ended = await extract(extractor, schema, texts, { ...options, tagBias: 0, tagEndBias: 1000 });
-    expect(ended.tagBias).toEqual({ lambda: 0, endLambda: 1000, listLambda: 0, off: null });
+    expect(ended.tagBias).toEqual({ lambda: 0, endLambda: 1000, listLambda: 0, skipLambda: 0, off: null });
     const insides = replay(ended, (i, answerSoFar, t) => {
       const open = openMention(answerSoFar, schema.entityTypes);
       return open === null || open.prefix === '' ? null : mentionEndScore(texts[i]!, open.prefix, tokenizer.decode([t]), scorers[i]!, tags.inside) ?? 0;
@@ -127,7 +128,7 @@ describe('extract', () => {
 
     // λ_list alone: at every step before the answer is past its entity lists, the chosen token's change of the committed list decisions is the best allowed.
     const listed = await extract(extractor, schema, texts, { ...options, tagListBias: 1000 });
-    expect(listed.tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 1000, off: null });
+    expect(listed.tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 1000, skipLambda: 0, off: null });
     const evidence = texts.map((text, i) => entityStartEvidence(text, schema.entityTypes, [tags.begin.person, tags.begin.location], scorers[i]!));
     const decisions = replay(listed, (i, answerSoFar, t) => {
       const scan = answerListScan(evidence[i]!, answerSoFar);
@@ -136,35 +137,51 @@ describe('extract', () => {
     expect(decisions.some(({ chosen }) => chosen !== 0)).toBe(true); // some steps decide something
     for (const { chosen, best } of decisions) expect(chosen).toBeGreaterThan(best - 0.02);
 
+    // λ_skip alone: at every step before the answer is past its entity lists, the chosen token's change of the cost of the types passed over (a key written in part at its best completion) is the best allowed.
+    const skipping = await extract(extractor, schema, texts, { ...options, tagSkipBias: 1000 });
+    expect(skipping.tagBias).toEqual({ ...NO_TAG_SCALES, skipLambda: 1000, off: null });
+    const skips = replay(skipping, (i, answerSoFar, t) => {
+      const scan = answerListScan(evidence[i]!, answerSoFar);
+      return scan.phase === 'done' ? null : skipPotential(evidence[i]!, feedAnswerList(evidence[i]!, scan, tokenizer.decode([t]))) - skipPotential(evidence[i]!, scan);
+    });
+    expect(skips.length).toBeGreaterThan(0);
+    for (const { chosen, best } of skips) expect(chosen).toBeGreaterThan(best - 0.02);
+
     // 'model': the λ the model's config recommends (decodingBias), off — saying why — where it does not apply.
-    expect((await extract(extractor, schema, texts, { ...options, tagBias: 'model' })).tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: null });
+    expect((await extract(extractor, schema, texts, { ...options, tagBias: 'model' })).tagBias).toEqual({ ...NO_TAG_SCALES, off: null });
     const recommendingOf = async (recommends: object) => GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: { ...tags, ...recommends } }), tensors))));
     const recommending = await recommendingOf({ decodingBias: 1000 });
     const recommended = await extract({ ...extractor, model: recommending }, schema, texts, { ...options, tagBias: 'model' });
-    expect(recommended.tagBias).toEqual({ lambda: 1000, endLambda: 0, listLambda: 0, off: null });
+    expect(recommended.tagBias).toEqual({ ...NO_TAG_SCALES, lambda: 1000, off: null });
     expect(recommended.results.map((r) => r.ids)).toEqual(biased.results.map((r) => r.ids));
     const untaggedType = await extract({ ...extractor, model: recommending }, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 'model' });
-    expect(untaggedType.tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: "the model's tag-guided decoding (λ 1000) is off: entity type organization of the schema has no prompt tag (the model tags person, location)" });
+    expect(untaggedType.tagBias).toEqual({ ...NO_TAG_SCALES, off: "the model's tag-guided decoding (λ 1000) is off: entity type organization of the schema has no prompt tag (the model tags person, location)" });
     expect((await extract({ ...extractor, model: recommending }, schema, texts, { ...options, tagBias: 'model', beams: 2 })).tagBias.off).toMatch(/not beam search/);
     recommending.destroy();
     // A recommended λ_end is used with 'model' as the same λ_end given explicitly.
     const recommendingEnd = await recommendingOf({ decodingEndBias: 1000 });
     const recommendedEnd = await extract({ ...extractor, model: recommendingEnd }, schema, texts, { ...options, tagBias: 'model' });
-    expect(recommendedEnd.tagBias).toEqual({ lambda: 0, endLambda: 1000, listLambda: 0, off: null });
+    expect(recommendedEnd.tagBias).toEqual({ lambda: 0, endLambda: 1000, listLambda: 0, skipLambda: 0, off: null });
     expect(recommendedEnd.results.map((r) => r.ids)).toEqual(ended.results.map((r) => r.ids));
     expect((await extract({ ...extractor, model: recommendingEnd }, schema, texts, { ...options, constrained: false, maxNewTokens: 2, tagBias: 'model' })).tagBias.off)
       .toBe("the model's tag-guided decoding (λ_end 1000) is off: it guides constrained decoding only");
     recommendingEnd.destroy();
     const recommendingList = await recommendingOf({ decodingListBias: 1000 });
     const recommendedList = await extract({ ...extractor, model: recommendingList }, schema, texts, { ...options, tagBias: 'model' });
-    expect(recommendedList.tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 1000, off: null });
+    expect(recommendedList.tagBias).toEqual({ lambda: 0, endLambda: 0, listLambda: 1000, skipLambda: 0, off: null });
     expect(recommendedList.results.map((r) => r.ids)).toEqual(listed.results.map((r) => r.ids));
     recommendingList.destroy();
+    const recommendingSkip = await recommendingOf({ decodingSkipBias: 1000 });
+    const recommendedSkip = await extract({ ...extractor, model: recommendingSkip }, schema, texts, { ...options, tagBias: 'model' });
+    expect(recommendedSkip.tagBias).toEqual({ ...NO_TAG_SCALES, skipLambda: 1000, off: null });
+    expect(recommendedSkip.results.map((r) => r.ids)).toEqual(skipping.results.map((r) => r.ids));
+    recommendingSkip.destroy();
 
     await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, beams: 2 })).rejects.toThrow('tag bias (λ 1): it works with greedy or sampled decoding, not beam search');
     await expect(extract(extractor, { ...schema, entityTypes: ['person', 'organization'] }, texts, { ...options, tagBias: 1 })).rejects.toThrow(/entity type organization of the schema has no prompt tag/);
     await expect(extract(extractor, schema, texts, { ...options, tagBias: 1, tagEndBias: -1 })).rejects.toThrow('tag bias: λ_end -1 must be a number ≥ 0');
     await expect(extract(extractor, schema, texts, { ...options, tagListBias: Number.NaN })).rejects.toThrow('tag bias: λ_list NaN must be a number ≥ 0');
+    await expect(extract(extractor, schema, texts, { ...options, tagSkipBias: -2 })).rejects.toThrow('tag bias: λ_skip -2 must be a number ≥ 0');
     model.destroy();
     const untagged = await GlmModel.load(await testContext(), await loadCheckpoint(memorySource(checkpointFiles(parseGlmConfig({ ...raw, [PROMPT_TAGS_CONFIG_KEY]: undefined }), tensors))));
     await expect(extract({ ...extractor, model: untagged }, schema, texts, { ...options, tagBias: 1 })).rejects.toThrow(/records no prompt tags \(chatuie_prompt_tags in config.json\)/);

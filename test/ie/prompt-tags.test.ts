@@ -61,6 +61,10 @@ describe('prompt tags', () => {
     expect(promptTagVocabularyJson({ ...vocab, decodingListBias: 2 })).toMatchObject({ decodingListBias: 2 });
     expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingListBias');
     expect(() => read({ ...json, decodingListBias: '2' })).toThrow(/decodingListBias: "2" is not a number ≥ 0/);
+    expect(read({ ...json, decodingSkipBias: 2 })).toMatchObject({ decodingSkipBias: 2 });
+    expect(promptTagVocabularyJson({ ...vocab, decodingSkipBias: 2 })).toMatchObject({ decodingSkipBias: 2 });
+    expect(promptTagVocabularyJson(vocab)).not.toHaveProperty('decodingSkipBias');
+    expect(() => read({ ...json, decodingSkipBias: -1 })).toThrow(/decodingSkipBias: -1 is not a number ≥ 0/);
   });
 
   it('tag the token of each mention\'s first character B-type, its other tokens I, and outside tokens O, as prompt rows', () => {

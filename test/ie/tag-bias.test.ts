@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { promptTagVocabulary, tokenCounts } from '../../src/ie/prompt-tags.ts';
 import { bestWordStart, mentionEndScore, mentionPiece, openingMentionType, openMention, promptTagBias, recommendedTagBias, type PromptTagScores } from '../../src/ie/tag-bias.ts';
-import { tagBiasLabel } from '../../src/ie/tag-label.ts';
+import { NO_TAG_SCALES, tagBiasLabel } from '../../src/ie/tag-label.ts';
 import { loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { DECONCINI } from '../helpers/ie-example.ts';
@@ -17,28 +17,30 @@ describe('tag-guided decoding', () => {
   it('takes the model\'s recommended λ where every entity type of the schema has a tag, and says why it is off elsewhere', () => {
     const recommending = { ...vocab, decodingBias: 2 };
     const greedy = { constrained: true, beams: 1 };
-    expect(recommendedTagBias(recommending, ['location', 'person'], greedy)).toEqual({ lambda: 2, endLambda: 0, listLambda: 0, off: null });
-    expect(recommendedTagBias(vocab, types, greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: null }); // tags, no recommendation
-    expect(recommendedTagBias(null, types, greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: null });
-    expect(recommendedTagBias(recommending, [], greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: null });
-    expect(recommendedTagBias({ ...vocab, decodingBias: 0 }, types, greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: null });
-    expect(recommendedTagBias(recommending, types, { constrained: true, beams: 4 })).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: "the model's tag-guided decoding (λ 2) is off: it works with greedy or sampled decoding, not beam search" });
-    expect(recommendedTagBias(recommending, types, { constrained: false, beams: 1 })).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, off: "the model's tag-guided decoding (λ 2) is off: it guides constrained decoding only" });
+    expect(recommendedTagBias(recommending, ['location', 'person'], greedy)).toEqual({ ...NO_TAG_SCALES, lambda: 2, off: null });
+    expect(recommendedTagBias(vocab, types, greedy)).toEqual({ ...NO_TAG_SCALES, off: null }); // tags, no recommendation
+    expect(recommendedTagBias(null, types, greedy)).toEqual({ ...NO_TAG_SCALES, off: null });
+    expect(recommendedTagBias(recommending, [], greedy)).toEqual({ ...NO_TAG_SCALES, off: null });
+    expect(recommendedTagBias({ ...vocab, decodingBias: 0 }, types, greedy)).toEqual({ ...NO_TAG_SCALES, off: null });
+    expect(recommendedTagBias(recommending, types, { constrained: true, beams: 4 })).toEqual({ ...NO_TAG_SCALES, off: "the model's tag-guided decoding (λ 2) is off: it works with greedy or sampled decoding, not beam search" });
+    expect(recommendedTagBias(recommending, types, { constrained: false, beams: 1 })).toEqual({ ...NO_TAG_SCALES, off: "the model's tag-guided decoding (λ 2) is off: it guides constrained decoding only" });
     expect(recommendedTagBias(recommending, ['person', 'drug', 'gene'], greedy).off).toBe(
       "the model's tag-guided decoding (λ 2) is off: entity types drug, gene of the schema have no prompt tag (the model tags person, location, organization)");
     // A recommended λ_end comes with the λ, or alone, and is off where the λ would be.
-    expect(recommendedTagBias({ ...recommending, decodingEndBias: 1 }, types, greedy)).toEqual({ lambda: 2, endLambda: 1, listLambda: 0, off: null });
-    expect(recommendedTagBias({ ...vocab, decodingEndBias: 1 }, types, greedy)).toEqual({ lambda: 0, endLambda: 1, listLambda: 0, off: null });
+    expect(recommendedTagBias({ ...recommending, decodingEndBias: 1 }, types, greedy)).toEqual({ ...NO_TAG_SCALES, lambda: 2, endLambda: 1, off: null });
+    expect(recommendedTagBias({ ...vocab, decodingEndBias: 1 }, types, greedy)).toEqual({ ...NO_TAG_SCALES, endLambda: 1, off: null });
     expect(recommendedTagBias({ ...recommending, decodingEndBias: 1 }, types, { constrained: true, beams: 2 }).off).toBe(
       "the model's tag-guided decoding (λ 2, λ_end 1) is off: it works with greedy or sampled decoding, not beam search");
     // A recommended λ_list likewise.
-    expect(recommendedTagBias({ ...recommending, decodingEndBias: 1, decodingListBias: 2 }, types, greedy)).toEqual({ lambda: 2, endLambda: 1, listLambda: 2, off: null });
-    expect(recommendedTagBias({ ...vocab, decodingListBias: 2 }, types, greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 2, off: null });
+    expect(recommendedTagBias({ ...recommending, decodingEndBias: 1, decodingListBias: 2 }, types, greedy)).toEqual({ lambda: 2, endLambda: 1, listLambda: 2, skipLambda: 0, off: null });
+    expect(recommendedTagBias({ ...vocab, decodingSkipBias: 2 }, types, greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 0, skipLambda: 2, off: null });
+    expect(recommendedTagBias({ ...vocab, decodingListBias: 2 }, types, greedy)).toEqual({ lambda: 0, endLambda: 0, listLambda: 2, skipLambda: 0, off: null });
     expect(recommendedTagBias({ ...vocab, decodingListBias: 2 }, types, { constrained: false, beams: 1 }).off).toBe(
       "the model's tag-guided decoding (λ_list 2) is off: it guides constrained decoding only");
-    expect(tagBiasLabel({ lambda: 0, endLambda: 3, listLambda: 0 })).toBe('λ_end 3');
-    expect(tagBiasLabel({ lambda: 2, endLambda: 2, listLambda: 1.5 })).toBe('λ 2, λ_end 2, λ_list 1.5');
-    expect(tagBiasLabel({ lambda: 0, endLambda: 0, listLambda: 0 })).toBe('');
+    expect(tagBiasLabel({ lambda: 0, endLambda: 3, listLambda: 0, skipLambda: 0 })).toBe('λ_end 3');
+    expect(tagBiasLabel({ lambda: 2, endLambda: 2, listLambda: 1.5, skipLambda: 0 })).toBe('λ 2, λ_end 2, λ_list 1.5');
+    expect(tagBiasLabel({ lambda: 2, endLambda: 2, listLambda: 2, skipLambda: 1 })).toBe('λ 2, λ_end 2, λ_list 2, λ_skip 1');
+    expect(tagBiasLabel(NO_TAG_SCALES)).toBe('');
   });
 
   it('knows when the answer opens a mention, and of which entity type', () => {
@@ -81,7 +83,7 @@ describe('tag-guided decoding', () => {
     // Not at an opening (and no end scale): no bias; no tokens yet: none either.
     expect(bias.next(tokenizer.encode('{"location": ["Ari'), allowed)).toBeNull();
     expect(bias.next([], allowed)).toBeNull();
-    expect(() => promptTagBias({ tokenizer, vocab, entityTypes: types, text, tags, lambda: 0, vocabSize: tokenizer.vocabSize, decodeAnswer: () => '' })).toThrow(/λ 0, λ_end 0 and λ_list 0 must be numbers ≥ 0, one of them > 0/);
+    expect(() => promptTagBias({ tokenizer, vocab, entityTypes: types, text, tags, lambda: 0, vocabSize: tokenizer.vocabSize, decodeAnswer: () => '' })).toThrow(/λ 0, λ_end 0, λ_list 0 and λ_skip 0 must be numbers ≥ 0, one of them > 0/);
     expect(() => promptTagBias({ tokenizer, vocab, entityTypes: types, text, tags, lambda: 1, endLambda: -1, vocabSize: tokenizer.vocabSize, decodeAnswer: () => '' })).toThrow(/λ_end -1/);
   });
 

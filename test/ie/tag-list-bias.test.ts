@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { promptTagVocabulary, tokenCounts } from '../../src/ie/prompt-tags.ts';
 import { promptTagBias, type PromptTagScores } from '../../src/ie/tag-bias.ts';
-import { answerListScan, entityStartEvidence, feedAnswerList, isWordStart } from '../../src/ie/tag-list-bias.ts';
+import { answerListScan, entityStartEvidence, feedAnswerList, isWordStart, skipPotential } from '../../src/ie/tag-list-bias.ts';
 import { loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { DECONCINI } from '../helpers/ie-example.ts';
@@ -25,6 +25,8 @@ const tags: PromptTagScores = { logProb: (char, tag) => Math.log(pOf(char, tag))
 const evidence = entityStartEvidence(text, types, [person, location, organization], tags);
 const log = Math.log;
 const committed = (answer: string): number => answerListScan(evidence, answer).committed;
+const skipped = (answer: string): number => answerListScan(evidence, answer).skipped;
+const potential = (answer: string): number => skipPotential(evidence, answerListScan(evidence, answer));
 
 describe('tag-guided decoding: how many mentions each entity list holds', () => {
   it('finds the word starts of a text and the best B tag at or after a character', () => {
@@ -60,6 +62,25 @@ describe('tag-guided decoding: how many mentions each entity list holds', () => 
     expect(answerListScan(evidence, '{"person": ["Bush"]x').phase).toBe('done');
   });
 
+  it('adds up the entity types an answer passes over without a list, and scores a key written in part by its best completion', () => {
+    // Best p(B) in the text: person 0.8 ("Dennis"), location 0.9 ("Arizona"), organization 0.01.
+    expect(skipped('{"person": ["Dennis"], "location": ["Arizona"]')).toBe(0);
+    expect(skipped('{"location": [')).toBeCloseTo(log(0.2), 9); // person passed over
+    expect(skipped('{"organization": [')).toBeCloseTo(log(0.2) + log(0.1), 9);
+    expect(skipped('{"person": ["Bush"]}')).toBeCloseTo(log(0.1) + log(0.99), 9); // the answer's end passes over the rest
+    expect(skipped('{}')).toBeCloseTo(log(0.2) + log(0.1) + log(0.99), 9);
+    expect(skipped('{"person": ["Bush"], "live in": [')).toBeCloseTo(log(0.1) + log(0.99), 9); // so does a relation's key
+    expect(committed('{}')).toBe(0); // the list decisions are a sum of their own
+    // A key in part: the first type at or after the next that it can still become; none: all passed over.
+    expect(potential('{"')).toBe(0);
+    expect(potential('{"lo')).toBeCloseTo(log(0.2), 9);
+    expect(potential('{"o')).toBeCloseTo(log(0.2) + log(0.1), 9);
+    expect(potential('{"li')).toBeCloseTo(log(0.2) + log(0.1) + log(0.99), 9); // only "live in"
+    expect(potential('{"person": ["Bush"], "')).toBe(0);
+    expect(potential('{"person": ["Bush"]')).toBe(0); // outside a key: what it has passed over
+    expect(potential('{"person": ["Bush"], "location": ["Arizona"], "live in": [')).toBeCloseTo(log(0.99), 9);
+  });
+
   it('carries a scan on by any split of the text as if it read the whole', () => {
     const answers = ['{"person": ["Dennis DeConcini", "Bush"], "location": ["Arizona"], "live in": [["Dennis DeConcini", "Arizona"]]}', '{"organization": [["Sen.", 1]]}', '{}'];
     for (const answer of answers) {
@@ -92,5 +113,20 @@ describe('tag-guided decoding: how many mentions each entity list holds', () => 
     onlyBush[bush >> 5]! |= 1 << (bush & 31);
     expect(both.next(tokenizer.encode('{"person": ["'), onlyBush)![bush]).toBeCloseTo(log(0.6), 5);
     expect(() => promptTagBias({ ...options, lambda: 0, listLambda: -1 })).toThrow(/λ_list -1/);
+  });
+
+  it('biases each allowed token by λ_skip · the change it makes to the cost of the types passed over', () => {
+    const [brace, comma] = ['}', ','].map((piece) => tokenizer.encode(piece)[0]!) as [number, number];
+    expect(tokenizer.decode([brace])).toBe('}');
+    const allowed = new Uint32Array(Math.ceil(tokenizer.vocabSize / 32));
+    for (const id of [brace, comma]) allowed[id >> 5]! |= 1 << (id & 31);
+    const options = { tokenizer, vocab, entityTypes: types, text, tags, vocabSize: tokenizer.vocabSize, decodeAnswer: (ids: readonly number[]) => tokenizer.decode(ids) };
+    const row = promptTagBias({ ...options, lambda: 0, skipLambda: 2 }).next(tokenizer.encode('{"person": ["Bush"]'), allowed)!;
+    expect(row[brace]).toBeCloseTo(2 * (log(0.1) + log(0.99)), 5); // the end passes over location and organization
+    expect(row[comma]).toBe(0); // another key: at its best, location's, which passes over nothing
+    // With λ_list the two add up: `}` after a closed list decides no mention; `]` before it decided the list's end.
+    const both = promptTagBias({ ...options, lambda: 0, listLambda: 1, skipLambda: 2 }).next(tokenizer.encode('{"person": ["Bush"]'), allowed)!;
+    expect(both[brace]).toBeCloseTo(row[brace]!, 5);
+    expect(() => promptTagBias({ ...options, lambda: 0, skipLambda: Number.POSITIVE_INFINITY })).toThrow(/λ_skip Infinity/);
   });
 });

@@ -94,17 +94,17 @@ describe('engine: extraction, corrections and export on Dawn', () => {
     const tagged = await Promise.all(folder().map(async (file) => {
       if (file.name !== 'config.json') return file;
       const raw = JSON.parse(await file.text()) as Record<string, unknown>;
-      const withTags = new File([JSON.stringify({ ...raw, chatuie_prompt_tags: { outside: V - 1, inside: V - 2, begin, decodingBias: 3, decodingEndBias: 1, decodingListBias: 2 } })], 'config.json');
+      const withTags = new File([JSON.stringify({ ...raw, chatuie_prompt_tags: { outside: V - 1, inside: V - 2, begin, decodingBias: 3, decodingEndBias: 1, decodingListBias: 2, decodingSkipBias: 0.5 } })], 'config.json');
       Object.defineProperty(withTags, 'webkitRelativePath', { value: 'tiny-ie/config.json' });
       return withTags;
     }));
     const summary = await engine.loadModel(tagged);
-    expect(summary.tagGuidance).toEqual({ lambda: 3, endLambda: 1, listLambda: 2, entityTypes: schema.entityTypes });
-    expect(await engine.extract(request)).toMatchObject({ tagBias: 3, tagEndBias: 1, tagListBias: 2, tagBiasOff: null });
-    expect(await engine.extract({ ...request, tagGuided: false })).toMatchObject({ tagBias: 0, tagEndBias: 0, tagListBias: 0, tagBiasOff: null });
+    expect(summary.tagGuidance).toEqual({ lambda: 3, endLambda: 1, listLambda: 2, skipLambda: 0.5, entityTypes: schema.entityTypes });
+    expect(await engine.extract(request)).toMatchObject({ tagBias: 3, tagEndBias: 1, tagListBias: 2, tagSkipBias: 0.5, tagBiasOff: null });
+    expect(await engine.extract({ ...request, tagGuided: false })).toMatchObject({ tagBias: 0, tagEndBias: 0, tagListBias: 0, tagSkipBias: 0, tagBiasOff: null });
     const wider = await engine.extract({ ...request, schema: { ...schema, entityTypes: [...schema.entityTypes, 'Drug'] } });
     expect(wider.tagBias).toBe(0);
-    expect(wider.tagBiasOff).toMatch(/^the model's tag-guided decoding \(λ 3, λ_end 1, λ_list 2\) is off: entity type Drug of the schema has no prompt tag/);
+    expect(wider.tagBiasOff).toMatch(/^the model's tag-guided decoding \(λ 3, λ_end 1, λ_list 2, λ_skip 0.5\) is off: entity type Drug of the schema has no prompt tag/);
   }, 300_000);
 
   it('keeps corrections in OPFS and writes them into the TRL datasets', async () => {

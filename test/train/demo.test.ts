@@ -151,7 +151,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
 
     // A continuation of the continuation: the card walks the whole chain of runs.
     // It also sees conll04's examples twice per epoch (sftRepeats).
-    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1, sftLanguageModelling: { share: 0.5, casie: true }, sftTaggedText: { share: 0.25 }, sftSyntheticCopy: { share: 0.2, minTokens: 3, maxTokens: 6 }, sftPromptTags: { weight: 0.5, negatives: 1, decodingBias: 1, decodingEndBias: 0.5, decodingListBias: 0.25 } };
+    const third: DemoPreset = { ...continued, name: 'small-continued-2', continues: 'small-continued', sft: { ...continued.sft, groupByLength: 2, hiddenDropout: 0.1 }, seed: 3, sftRepeats: { conll04: 2 }, sftConstrainedLoss: true, sftConstrainedShare: 0.5, sftMentionReplacement: 1, sftLanguageModelling: { share: 0.5, casie: true }, sftTaggedText: { share: 0.25 }, sftSyntheticCopy: { share: 0.2, minTokens: 3, maxTokens: 6 }, sftPromptTags: { weight: 0.5, negatives: 1, decodingBias: 1, decodingEndBias: 0.5, decodingListBias: 0.25, decodingSkipBias: 0.75 } };
     await expect(runDemoPipeline({ ctx, preset: third, dataDir: DATA_DIR, outDir: freshDir(), resume: false, warmStart: modelDir, log: () => {} }))
       .rejects.toThrow(/trained with preset "extra-small", not "small-continued"/);
     const thirdDir = freshDir();
@@ -190,6 +190,7 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(recorded.decodingBias).toBe(1);
     expect(recorded.decodingEndBias).toBe(0.5);
     expect(recorded.decodingListBias).toBe(0.25);
+    expect(recorded.decodingSkipBias).toBe(0.75);
     expect(promptTagVocabularyOf(JSON.parse(readFileSync(path.join(thirdDir, 'sft', 'config.json'), 'utf8')) as Record<string, unknown>, thirdState.tokenizer!.vocabSize)!.decodingBias).toBeUndefined();
     const thirdReport = JSON.parse(readFileSync(path.join(thirdDir, 'model', EVAL_REPORT_FILE), 'utf8')) as EvalReport;
     const biases = (mode: 'constrained' | 'free') => Object.values(thirdReport.datasets).flatMap((splits) => Object.values(splits).map((modes) => modes[mode].tagBias));
@@ -197,7 +198,8 @@ describe('demo-model pipeline (extra-small preset)', () => {
     expect(biases('free')).toEqual([0, 0, 0, 0, 0, 0]);
     expect(Object.values(thirdReport.datasets).flatMap((splits) => Object.values(splits).map((modes) => modes.constrained.tagEndBias))).toEqual([0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
     expect(Object.values(thirdReport.datasets).flatMap((splits) => Object.values(splits).map((modes) => modes.constrained.tagListBias))).toEqual([0.25, 0.25, 0.25, 0.25, 0.25, 0.25]);
-    expect(thirdLog.filter((l) => l.startsWith('[eval] ') && l.includes(' constrained: ') && l.endsWith(', tag-guided λ 1, λ_end 0.5, λ_list 0.25)'))).toHaveLength(6);
+    expect(Object.values(thirdReport.datasets).flatMap((splits) => Object.values(splits).map((modes) => modes.constrained.tagSkipBias))).toEqual([0.75, 0.75, 0.75, 0.75, 0.75, 0.75]);
+    expect(thirdLog.filter((l) => l.startsWith('[eval] ') && l.includes(' constrained: ') && l.endsWith(', tag-guided λ 1, λ_end 0.5, λ_list 0.25, λ_skip 0.75)'))).toHaveLength(6);
     // (a step whose batch drew only LM, tagged-text and copy sequences has no tag rows, and says nothing)
     expect(thirdLog.filter((l) => /^\[sft\] step \d+\/\d+ loss [\d.]+ tags [\d.]+ /.test(l)).length).toBeGreaterThan(0);
     // Mention replacement at share 1: every mention whose type has another text in the pool changes, in both copies.
@@ -216,9 +218,10 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const thirdCard = readFileSync(path.join(thirdDir, 'model', 'README.md'), 'utf8');
     expect(thirdCard).toContain(`steps 1–${N}: run "extra-small"; steps ${N + 1}–${N + 2}: run "small-continued"; steps ${N + 3}–${N + 4}: run "small-continued-2"`);
     expect(thirdCard.match(/^\| sft \|/gm)).toHaveLength(3);
-    expect(thirdCard).toContain('Constrained decoding is tag-guided (λ 1, λ_end 0.5, λ_list 0.25: the model\'s own prompt tags bias which word opens each mention and where it ends and how many mentions each list holds; see Use); free decoding is not.');
-    expect(thirdCard).toContain('records its tag tokens and a\nrecommended λ 1, λ_end 0.5, λ_list 0.25 in config.json');
+    expect(thirdCard).toContain('Constrained decoding is tag-guided (λ 1, λ_end 0.5, λ_list 0.25, λ_skip 0.75: the model\'s own prompt tags bias which word opens each mention and where it ends and how many mentions each list holds and which types get a list; see Use); free decoding is not.');
+    expect(thirdCard).toContain('records its tag tokens and a\nrecommended λ 1, λ_end 0.5, λ_list 0.25, λ_skip 0.75 in config.json');
     expect(thirdCard).toContain('after a mention of type T,\na token that goes on to another gets λ_list · log of the best p(B-T) at the word starts after it');
+    expect(thirdCard).toContain('each key, or the answer\'s end, that\npasses over an entity type T without a list costs λ_skip · log(1 − the best p(B-T) in the text)');
     expect(thirdCard).toContain('inside a mention,\na token that carries it onto the next prompt token gets λ_end · log p(I) there');
     expect(continuedCard).not.toContain('tag-guided');
     expect(thirdCard).toContain('batches grouped by length over 2 steps, hidden dropout 0.1 on the attention and MLP outputs, conll04 examples 2 times per epoch, the mixed loss (the constrained loss — each answer token\'s softmax');
@@ -244,10 +247,11 @@ describe('demo-model pipeline (extra-small preset)', () => {
     const untagged: DemoPreset = { ...continued, name: 'small-continued-3', continues: 'small-continued-2', seed: 5 };
     await runDemoPipeline({ ctx, preset: untagged, dataDir: DATA_DIR, outDir: untaggedDir, resume: false, stopAfter: 'sft', warmStart: path.join(thirdDir, 'model'), log: () => {} });
     const kept = promptTagVocabularyOf(JSON.parse(readFileSync(path.join(untaggedDir, 'sft', 'config.json'), 'utf8')) as Record<string, unknown>, thirdState.tokenizer!.vocabSize)!;
-    expect(kept).toEqual({ ...recorded, decodingBias: undefined, decodingEndBias: undefined, decodingListBias: undefined });
+    expect(kept).toEqual({ ...recorded, decodingBias: undefined, decodingEndBias: undefined, decodingListBias: undefined, decodingSkipBias: undefined });
     expect(kept).not.toHaveProperty('decodingBias');
     expect(kept).not.toHaveProperty('decodingEndBias');
     expect(kept).not.toHaveProperty('decodingListBias');
+    expect(kept).not.toHaveProperty('decodingSkipBias');
   }, 500_000);
 
   it('skips pretraining at 0 steps: the stage writes the initial weights (mimetic ones with the induction circuit here) and SFT starts from them', async () => {

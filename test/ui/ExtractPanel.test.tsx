@@ -57,23 +57,24 @@ describe('ExtractPanel', () => {
   });
 
   it('offers the tag-guided decoding a model recommends, sends the choice, and says what the answer used', async () => {
-    const { engine, store } = await setUp('extract', { ...TINY_SUMMARY, tagGuidance: { lambda: 2, endLambda: 1.5, listLambda: 3, entityTypes: ['person', 'location'] } });
+    const { engine, store } = await setUp('extract', { ...TINY_SUMMARY, tagGuidance: { lambda: 2, endLambda: 1.5, listLambda: 3, skipLambda: 1, entityTypes: ['person', 'location'] } });
     const requests: ExtractRequest[] = [];
     engine.extractImpl = async (request) => {
       requests.push(request);
       return request.tagGuided
-        ? { ...sampleExtraction(request.text), tagBias: 2, tagEndBias: 1.5, tagListBias: 3, tagBiasOff: null }
+        ? { ...sampleExtraction(request.text), tagBias: 2, tagEndBias: 1.5, tagListBias: 3, tagSkipBias: 1, tagBiasOff: null }
         : { ...sampleExtraction(request.text), tagBias: 0, tagBiasOff: null };
     };
     const box = view.byTestId('extract-tag-guided') as HTMLInputElement;
     expect(box.checked).toBe(true);
-    expect(box.parentElement!.textContent).toContain('λ 2, λ_end 1.5, λ_list 3');
+    expect(box.parentElement!.textContent).toContain('λ 2, λ_end 1.5, λ_list 3, λ_skip 1');
     expect(box.parentElement!.title).toContain('inside a mention');
     expect(box.parentElement!.title).toContain('closing the list gets λ_list');
+    expect(box.parentElement!.title).toContain('passes over without a list costs λ_skip');
     await act(async () => store.getState().setExtractText(SAMPLE_EXAMPLES[0]!.text));
     await act(async () => view.button(/^Extract$/).click());
     expect(requests[0]!.tagGuided).toBe(true);
-    expect(view.byTestId('extract-timing').textContent).toContain(', tag-guided (λ 2, λ_end 1.5, λ_list 3)');
+    expect(view.byTestId('extract-timing').textContent).toContain(', tag-guided (λ 2, λ_end 1.5, λ_list 3, λ_skip 1)');
     await act(async () => box.click());
     await act(async () => view.button(/^Extract$/).click());
     expect(requests[1]!.tagGuided).toBe(false);

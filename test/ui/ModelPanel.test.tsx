@@ -174,7 +174,7 @@ describe('ModelPanel', () => {
 
   it('loads a folder dropped on the panel (walked through webkitGetAsEntry)', async () => {
     const engine = new FakeEngine();
-    engine.loadModelImpl = async () => ({ ...TINY_SUMMARY, tagGuidance: { lambda: 2, endLambda: 0, listLambda: 0, entityTypes: ['person', 'location'] } });
+    engine.loadModelImpl = async () => ({ ...TINY_SUMMARY, tagGuidance: { lambda: 2, endLambda: 0, listLambda: 0, skipLambda: 0, entityTypes: ['person', 'location'] } });
     await panel(engine);
     const file = (name: string): DropFileEntry => ({ isFile: true, isDirectory: false, name, file: (success) => success(new File(['{}'], name)) });
     const folder: DropDirectoryEntry = {

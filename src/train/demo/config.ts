@@ -226,8 +226,9 @@ export interface DemoPreset {
    * `decodingBias`: the tag-guided decoding λ (ie/tag-bias.ts) the shipped model recommends in its
    * config.json — what the eval stage, `chatuie extract|eval` and the app decode with by default —
    * chosen on dev examples; it changes nothing in training. `decodingEndBias`: the λ_end inside a
-   * mention (ie/tag-bias.ts, mentionEndScore) and `decodingListBias`: the λ_list on how many
-   * mentions each entity list holds (ie/tag-list-bias.ts) it recommends the same way. Absent: no prompt row
+   * mention (ie/tag-bias.ts, mentionEndScore), `decodingListBias`: the λ_list on how many
+   * mentions each entity list holds, and `decodingSkipBias`: the λ_skip on each entity type an
+   * answer passes over (both ie/tag-list-bias.ts) it recommends the same way. Absent: no prompt row
    * carries a loss.
    */
   sftPromptTags?: { weight: number; negatives: number } & RecommendedTagScales;

@@ -176,9 +176,9 @@ export function writeModelCard({ state, report, config, parameterCount }: ModelC
     Object.values(modes).map((scores) => tagBiasLabel(recordedTagScales(scores))))))].filter((label) => label !== '');
   const guides = (name: string): boolean => guidedBy.some((label) => label.includes(`${name} `));
   const tagGuided = guidedBy.length > 0
-    ? ` Constrained decoding is tag-guided (${guidedBy.join('; ')}: the model's own prompt tags bias which word opens each mention${guides('λ_end') ? ' and where it ends' : ''}${guides('λ_list') ? ' and how many mentions each list holds' : ''}; see Use); free decoding is not.`
+    ? ` Constrained decoding is tag-guided (${guidedBy.join('; ')}: the model's own prompt tags bias which word opens each mention${guides('λ_end') ? ' and where it ends' : ''}${guides('λ_list') ? ' and how many mentions each list holds' : ''}${guides('λ_skip') ? ' and which types get a list' : ''}; see Use); free decoding is not.`
     : '';
-  const { decodingEndBias, decodingListBias } = preset.sftPromptTags ?? {};
+  const { decodingEndBias, decodingListBias, decodingSkipBias } = preset.sftPromptTags ?? {};
   const recommended = tagBiasLabel(recommendedTagScales(preset.sftPromptTags ?? {}));
   const tagUse = recommended === '' ? '' : `
 The model was trained to tag its own input (the prompt-tag task) and records its tag tokens and a
@@ -188,7 +188,8 @@ gets λ · log p(B-T) of the model's tags at the word starts it could begin${dec
 a token that carries it onto the next prompt token gets λ_end · log p(I) there, one that closes it
 before that token λ_end · log(1 − p(I))` : ''}${decodingListBias ? `; after a mention of type T,
 a token that goes on to another gets λ_list · log of the best p(B-T) at the word starts after it, one
-that closes the list λ_list · log(1 − that)` : ''}. It applies to
+that closes the list λ_list · log(1 − that)` : ''}${decodingSkipBias ? `; each key, or the answer's end, that
+passes over an entity type T without a list costs λ_skip · log(1 − the best p(B-T) in the text)` : ''}. It applies to
 constrained greedy decoding under a schema whose entity types all have a tag (those of
 ${[...DEMO_DATASETS].join(', ')}); \`--tag-bias 0\` (or the app's switch) turns it off.
 `;

@@ -33,7 +33,7 @@ import { encodeTrainingExamples, type EncodedDataset, type IeTaskEncoder } from 
 import { PROMPT_TAGS_CONFIG_KEY, promptTagVocabulary, promptTagVocabularyJson, promptTagVocabularyOf, tokenCounts, withPromptTags } from '../../ie/prompt-tags.ts';
 import { mentionPool, replaceMentions } from '../../ie/augment.ts';
 import { encodeTaggedTextExamples } from '../../ie/tagged-text.ts';
-import { RECOMMENDED_TAG_SCALE_KEYS, recordedTagScales, tagBiasLabel, type RecommendedTagScales } from '../../ie/tag-label.ts';
+import { RECOMMENDED_TAG_SCALE_KEYS, recordedTagScales, tagBiasLabel, tagScaleRecord, type RecommendedTagScales, type RecordedTagScales } from '../../ie/tag-label.ts';
 import { syntheticCopySequences } from '../copy-task.ts';
 import { buildConstraintVocabulary } from '../../ie/constraint.ts';
 import { keepAnswerMasksOnShare } from '../../ie/loss-masks.ts';
@@ -99,7 +99,7 @@ export const TRAINING_LOG_FILE = 'training-log.json';
 /** The model folder's copy of OUT/eval/report.json. */
 export const EVAL_REPORT_FILE = 'eval-report.json';
 
-export interface DatasetScores {
+export interface DatasetScores extends RecordedTagScales {
   examples: number;
   entityF1: number;
   /** Strict relation F1 (both spans, both entity types, the relation type); null where the schema has no relations. */
@@ -109,12 +109,6 @@ export interface DatasetScores {
   unfinished: number;
   /** Generated tokens per second of decoding (batched, greedy), on the device of the run. */
   decodeTokensPerSecond: number;
-  /** The tag-guided decoding λ it was decoded with (ie/tag-bias.ts; 0 or absent: none). */
-  tagBias?: number;
-  /** The tag-guided decoding λ_end inside mentions it was decoded with (0 or absent: none). */
-  tagEndBias?: number;
-  /** The tag-guided decoding λ_list on how many mentions each list holds (0 or absent: none). */
-  tagListBias?: number;
   metrics: IeMetrics;
 }
 
@@ -369,9 +363,7 @@ async function scoreDataset(
     hallucinated: metrics.hallucinated.count,
     unfinished: run.results.filter((r) => !r.finished).length,
     decodeTokensPerSecond: run.decodeTokensPerSecond,
-    tagBias: run.tagBias.lambda,
-    tagEndBias: run.tagBias.endLambda,
-    tagListBias: run.tagBias.listLambda,
+    ...tagScaleRecord(run.tagBias),
     metrics,
   };
 }
@@ -391,7 +383,7 @@ async function shippedModelFiles(sftDir: string, preset: DemoPreset): Promise<Re
 }
 
 /**
- * Sets the recommended tag-guided λ, λ_end and λ_list of a config's prompt-tag record (removes
+ * Sets the recommended tag-guided λ, λ_end, λ_list and λ_skip of a config's prompt-tag record (removes
  * those undefined). False when the config has no record.
  */
 function recordDecodingBias(config: GlmConfig, recommended: RecommendedTagScales): boolean {
