@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { promptTagVocabulary, tokenCounts } from '../../src/ie/prompt-tags.ts';
 import { bestWordStart, mentionEndScore, mentionPiece, openingMentionType, openMention, promptTagBias, recommendedTagBias, type PromptTagScores } from '../../src/ie/tag-bias.ts';
-import { NO_TAG_SCALES, tagBiasLabel } from '../../src/ie/tag-label.ts';
+import { NO_TAG_SCALES, tagBiasLabel, tagGuidanceParts } from '../../src/ie/tag-label.ts';
 import { loadCheckpointTokenizer } from '../../src/ie/task-data.ts';
 import { directorySource } from '../../src/io/node-source.ts';
 import { DECONCINI } from '../helpers/ie-example.ts';
@@ -41,6 +41,12 @@ describe('tag-guided decoding', () => {
     expect(tagBiasLabel({ lambda: 2, endLambda: 2, listLambda: 1.5, skipLambda: 0 })).toBe('λ 2, λ_end 2, λ_list 1.5');
     expect(tagBiasLabel({ lambda: 2, endLambda: 2, listLambda: 2, skipLambda: 1 })).toBe('λ 2, λ_end 2, λ_list 2, λ_skip 1');
     expect(tagBiasLabel(NO_TAG_SCALES)).toBe('');
+    // The tooltip's words: one part for each scale > 0, in order.
+    expect(tagGuidanceParts(NO_TAG_SCALES)).toEqual([]);
+    const parts = tagGuidanceParts({ ...NO_TAG_SCALES, lambda: 2, skipLambda: 1 });
+    expect(parts).toHaveLength(2);
+    expect(parts[0]).toMatch(/^where the answer opens a mention of a type, each allowed word gets λ · /);
+    expect(parts[1]).toMatch(/^an entity type the answer passes over without a list costs λ_skip · /);
   });
 
   it('knows when the answer opens a mention, and of which entity type', () => {
