@@ -17,7 +17,7 @@ import { promptIdsFor } from './task-data.ts';
 import { withTokenBudget } from './budget.ts';
 import { promptTagVocabularyOf, schemaTagIds, type PromptTagVocabulary } from './prompt-tags.ts';
 import { promptTagBias, promptTagScoresOf, recommendedTagBias, tagBiasRefusal, type TagBiasChoice } from './tag-bias.ts';
-import { namedTagScales, tagBiasLabel, tagGuided, type TagScales } from './tag-label.ts';
+import { namedTagScales, recordedTagScales, tagBiasLabel, tagGuided } from './tag-label.ts';
 
 /**
  * Tokens kept for closing an answer, in the worst case of one token per character: from
@@ -182,7 +182,7 @@ function tagBiasChoice(options: ExtractOptions, model: GlmModel, schema: IeSchem
     const vocab = recorded();
     return guiding(recommendedTagBias(vocab, schema.entityTypes, { constrained: options.constrained, beams }), vocab);
   }
-  const asked: TagScales = { lambda: options.tagBias ?? 0, endLambda: options.tagEndBias ?? 0, listLambda: options.tagListBias ?? 0, skipLambda: options.tagSkipBias ?? 0 };
+  const asked = recordedTagScales({ ...options, tagBias: options.tagBias });
   for (const [name, value] of namedTagScales(asked)) {
     if (!(Number.isFinite(value) && value >= 0)) throw new Error(`tag bias: ${name} ${value} must be a number ≥ 0`);
   }

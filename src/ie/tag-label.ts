@@ -16,7 +16,13 @@ export interface TagScales {
 /** No tag guidance. */
 export const NO_TAG_SCALES: TagScales = { lambda: 0, endLambda: 0, listLambda: 0, skipLambda: 0 };
 
-const NAMES: readonly (readonly [keyof TagScales, string])[] = [['lambda', 'λ'], ['endLambda', 'λ_end'], ['listLambda', 'λ_list'], ['skipLambda', 'λ_skip']];
+/** Each scale: its name, and what it does in words (for a tooltip). */
+const SCALES: readonly { key: keyof TagScales; name: string; explained: string }[] = [
+  { key: 'lambda', name: 'λ', explained: 'where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type)' },
+  { key: 'endLambda', name: 'λ_end', explained: 'inside a mention, going on or closing gets λ_end · log p(the next word is inside it, or not)' },
+  { key: 'listLambda', name: 'λ_list', explained: 'after a mention, going on to another of its type or closing the list gets λ_list · log p(one begins later in the text, or not)' },
+  { key: 'skipLambda', name: 'λ_skip', explained: 'an entity type the answer passes over without a list costs λ_skip · log p(no mention of it begins in the text)' },
+];
 
 /** Whether any part of the guidance is on. */
 export function tagGuided(scales: TagScales): boolean {
@@ -25,24 +31,17 @@ export function tagGuided(scales: TagScales): boolean {
 
 /** The tag-guided decoding scales name, those > 0: "λ 2, λ_end 2, λ_list 2". */
 export function tagBiasLabel(scales: TagScales): string {
-  return NAMES.filter(([key]) => scales[key] > 0).map(([key, name]) => `${name} ${scales[key]}`).join(', ');
+  return SCALES.filter(({ key }) => scales[key] > 0).map(({ key, name }) => `${name} ${scales[key]}`).join(', ');
 }
-
-const EXPLAINED: readonly (readonly [keyof TagScales, string])[] = [
-  ['lambda', 'where the answer opens a mention of a type, each allowed word gets λ · log p(it begins that type)'],
-  ['endLambda', 'inside a mention, going on or closing gets λ_end · log p(the next word is inside it, or not)'],
-  ['listLambda', 'after a mention, going on to another of its type or closing the list gets λ_list · log p(one begins later in the text, or not)'],
-  ['skipLambda', 'an entity type the answer passes over without a list costs λ_skip · log p(no mention of it begins in the text)'],
-];
 
 /** What each scale > 0 does, in words, in order (for a tooltip). */
 export function tagGuidanceParts(scales: TagScales): string[] {
-  return EXPLAINED.filter(([key]) => scales[key] > 0).map(([, words]) => words);
+  return SCALES.filter(({ key }) => scales[key] > 0).map(({ explained }) => explained);
 }
 
 /** Each scale with its name, in order (for messages that check them). */
 export function namedTagScales(scales: TagScales): [string, number][] {
-  return NAMES.map(([key, name]) => [name, scales[key]]);
+  return SCALES.map(({ key, name }) => [name, scales[key]]);
 }
 
 /** The scales a result (an extraction, an eval report) records it was decoded with; absent: 0 (none, or a report older than that scale). */
@@ -57,7 +56,7 @@ export interface RecordedTagScales {
   tagSkipBias?: number | undefined;
 }
 
-/** The scales a result records (absent: 0). */
+/** The scales a result records, or an extraction's options ask for under the same names (absent: 0). */
 export function recordedTagScales(result: RecordedTagScales): TagScales {
   return { lambda: result.tagBias ?? 0, endLambda: result.tagEndBias ?? 0, listLambda: result.tagListBias ?? 0, skipLambda: result.tagSkipBias ?? 0 };
 }

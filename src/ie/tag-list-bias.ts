@@ -24,6 +24,10 @@ export interface EntityStartEvidence {
   text: string;
   /** max over word starts p ≥ from of p(B-types[type]) at p (0 where there is none). */
   bestStartAfter(type: number, from: number): number;
+  /** Per type, log(1 − bestStartAfter(type, 0)): what passing over it without a list costs. */
+  passCosts: readonly number[];
+  /** Per type, its key as the answer's JSON writes it (between the quotes). */
+  encodedTypes: readonly string[];
 }
 
 /** A word start of `text`: not whitespace, and not inside a word. */
@@ -31,6 +35,11 @@ export function isWordStart(text: string, p: number): boolean {
   if (/\s/.test(text[p]!)) return false;
   return p === 0 || !(isWordCharacterCode(text.charCodeAt(p - 1)) && isWordCharacterCode(text.charCodeAt(p)));
 }
+
+/** p kept off 0 and 1, so a decision the tags rule out costs a finite amount. */
+const EPSILON = 1e-4;
+const logOf = (p: number): number => Math.log(Math.min(Math.max(p, EPSILON), 1 - EPSILON));
+const logNot = (p: number): number => logOf(1 - p);
 
 /** The evidence a prompt's tag scores give, `beginTags[j]` the B tag of `types[j]`. */
 export function entityStartEvidence(text: string, types: readonly string[], beginTags: readonly number[], tags: PromptTagScores): EntityStartEvidence {
@@ -44,6 +53,8 @@ export function entityStartEvidence(text: string, types: readonly string[], begi
   return {
     types, text,
     bestStartAfter: (type, from) => suffixMax[type]![Math.max(0, Math.min(from, text.length))]!,
+    passCosts: suffixMax.map((best) => logNot(best[0]!)),
+    encodedTypes: types.map((type) => JSON.stringify(type).slice(1, -1)),
   };
 }
 
@@ -69,10 +80,6 @@ export interface AnswerListScan {
   skipped: number;
 }
 
-/** p kept off 0 and 1, so a decision the tags rule out costs a finite amount. */
-const EPSILON = 1e-4;
-const logOf = (p: number): number => Math.log(Math.min(Math.max(p, EPSILON), 1 - EPSILON));
-const logNot = (p: number): number => logOf(1 - p);
 const isSpace = (c: string): boolean => c === ' ' || c === '\n' || c === '\t' || c === '\r';
 
 /** The scan of an answer's text (from its first character, `{`). */
@@ -83,7 +90,7 @@ export function answerListScan(evidence: EntityStartEvidence, answer: string): A
 /** log(1 − M_T(0)) summed over the entity types [from, to): the answer passes over them. */
 function skipCost(evidence: EntityStartEvidence, from: number, to: number): number {
   let sum = 0;
-  for (let j = from; j < to; j++) sum += logNot(evidence.bestStartAfter(j, 0));
+  for (let j = from; j < to; j++) sum += evidence.passCosts[j]!;
   return sum;
 }
 
@@ -167,6 +174,6 @@ export function skipPotential(evidence: EntityStartEvidence, scan: AnswerListSca
   const prefix = scan.escaped ? scan.chars.slice(0, -1) : scan.chars;
   const n = evidence.types.length;
   let first = scan.next;
-  while (first < n && !JSON.stringify(evidence.types[first]!).slice(1, -1).startsWith(prefix)) first++;
+  while (first < n && !evidence.encodedTypes[first]!.startsWith(prefix)) first++;
   return scan.skipped + skipCost(evidence, scan.next, first);
 }
