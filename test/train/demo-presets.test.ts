@@ -71,4 +71,13 @@ describe('demo presets', () => {
     expect(copy.share).toBe(ie.sftSyntheticCopy!.share);
     expect(copy.span).toBeLessThan(copy.minTokens);
   });
+
+  it('give small-continued-22 small-continued-20\'s recipe and decoding scales from its model, at half its peak learning rate', () => {
+    const cool = DEMO_PRESETS['small-continued-22'];
+    const shipped = DEMO_PRESETS['small-continued-20'];
+    expect(cool.continues).toBe('small-continued-20');
+    expect(cool.sft).toEqual({ ...shipped.sft, lr: shipped.sft.lr / 2 });
+    expect(cool.seed).not.toBe(shipped.seed);
+    for (const key of ['model', 'sftRepeats', 'sftConstrainedLoss', 'sftConstrainedShare', 'sftPromptTags', 'devF1', 'eval'] as const) expect(cool[key], key).toEqual(shipped[key]);
+  });
 });
