@@ -1,8 +1,8 @@
 // Averages the weights of model folders into a new one (train/average-weights.ts): a model soup of
 // runs warm-started from one model, or stochastic weight averaging of one run's checkpoints. The
-// new folder gets the first folder's config.json and tokenizer files unchanged (not its card, eval
-// report or training log: they describe another model) and a model.safetensors in float32, or
-// float16 when every input is float16.
+// new folder gets one folder's config.json and tokenizer files unchanged (not its card, eval report,
+// training log or trainer state: they describe another model) and a model.safetensors in float32,
+// or float16 when every input is float16.
 //   node --import ./bin/register.mjs scripts/average-models.ts --out DIR [--files-from DIR] MODEL MODEL [...]
 // A MODEL is a model folder or a single .safetensors file of the same architecture (e.g. checkpoints
 // saved along a run); --files-from names the folder whose other files are copied (default: the first MODEL).
@@ -25,6 +25,9 @@ if (out === undefined || out === '' || inputs.length < 2) {
   process.exit(2);
 }
 
+const first = options.get('--files-from') ?? inputs[0]!;
+if (!statSync(first).isDirectory()) throw new Error(`${first}: not a model folder (its config.json and tokenizer are copied); name one with --files-from`);
+
 const weightsFile = (input: string): string => (statSync(input).isDirectory() ? path.join(input, 'model.safetensors') : input);
 const models = inputs.map((input) => {
   const bytes = new Uint8Array(readFileSync(weightsFile(input)));
@@ -34,11 +37,9 @@ const models = inputs.map((input) => {
 });
 const averaged = averageWeights(models);
 
-const first = options.get('--files-from') ?? inputs[0]!;
-if (!statSync(first).isDirectory()) throw new Error(`${first}: not a model folder (its config.json and tokenizer are copied); name one with --files-from`);
 mkdirSync(out, { recursive: true });
-/** What a model folder holds about another model: its weights, card, evaluation and training log. */
-const NOT_COPIED = /\.safetensors$|^README\.md$|^eval-report\.json$|^training-log\.json$/;
+/** What a model folder holds about its own model: weights, card, evaluation, training log and state. */
+const NOT_COPIED = /\.safetensors$|^README\.md$|^eval-report\.json$|^training-log\.json$|^trainer_state\.json$/;
 for (const name of readdirSync(first)) {
   const file = path.join(first, name);
   if (!NOT_COPIED.test(name) && statSync(file).isFile()) copyFileSync(file, path.join(out, name));

@@ -52,14 +52,14 @@ describe('scripts/average-models.ts', () => {
     mkdirSync(folder);
     const [a, b, c] = [weights(1), weights(2), weights(3)];
     writeFileSync(path.join(folder, 'model.safetensors'), writeSafetensors(a, { format: 'pt' }));
-    for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'eval-report.json', 'training-log.json']) writeFileSync(path.join(folder, name), `{"file": "${name}"}`);
+    for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'eval-report.json', 'training-log.json', 'trainer_state.json']) writeFileSync(path.join(folder, name), `{"file": "${name}"}`);
     writeFileSync(path.join(dir, 'step-20.safetensors'), writeSafetensors(b, { format: 'pt' }, 'F16'));
     writeFileSync(path.join(dir, 'step-40.safetensors'), writeSafetensors(c));
     const out = path.join(dir, 'soup');
     const result = await run(process.execPath, ['--import', REGISTER, SCRIPT, '--out', out, folder, path.join(dir, 'step-20.safetensors'), path.join(dir, 'step-40.safetensors')]);
     expect(result.stdout).toMatch(/the mean of 3 models' 2 tensors/);
     for (const name of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) expect(readFileSync(path.join(out, name), 'utf8')).toBe(`{"file": "${name}"}`);
-    for (const name of ['README.md', 'eval-report.json', 'training-log.json']) expect(existsSync(path.join(out, name))).toBe(false);
+    for (const name of ['README.md', 'eval-report.json', 'training-log.json', 'trainer_state.json']) expect(existsSync(path.join(out, name))).toBe(false);
     const written = parseSafetensors(new Uint8Array(readFileSync(path.join(out, 'model.safetensors')))).tensors;
     const b16 = parseSafetensors(writeSafetensors(b, undefined, 'F16')).tensors; // the checkpoint as stored
     const expected = averageWeights([a, b16, c].map((tensors, i) => ({ label: String(i), tensors })));
