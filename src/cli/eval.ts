@@ -1,4 +1,4 @@
-// `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B]`
+// `chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--allow-nested-entities] [--free-relation-arguments] [--batch B]`
 // extracts from every example of a JSONL / CoNLL file and prints strict micro P/R/F1 per task
 // and per type, malformed answers and hallucinated spans, as one JSON object (with the
 // tag-guided decoding λ, λ_end, λ_list and λ_skip it used: the model's recommended ones unless
@@ -16,7 +16,7 @@ import { tagScaleRecord } from '../ie/tag-label.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list] [--tag-skip-bias λ_skip]';
+export const EVAL_USAGE = 'chatuie eval --model DIR --data FILE [--schema FILE | --schema-from DATA] [--limit N] [--predictions OUT.jsonl] [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--allow-nested-entities] [--free-relation-arguments] [--batch B] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list] [--tag-skip-bias λ_skip]';
 
 export async function evalCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {

@@ -1,4 +1,4 @@
-// `chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N]`
+// `chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--allow-nested-entities] [--free-relation-arguments] [--max-new-tokens N]`
 // prints the answer with its typed character spans as one JSON object.
 
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tagScaleRecord } from '../ie/tag-label.ts';
 import { parseArgs } from './args.ts';
 import { decodingChoice, DECODING_OPTIONS, openExtractor } from './model-setup.ts';
 
-export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list] [--tag-skip-bias λ_skip]';
+export const EXTRACT_USAGE = 'chatuie extract --model DIR --schema FILE.json --text "…" [--no-constraint] [--mention-boundaries words|anywhere] [--allow-repeated-entities] [--allow-nested-entities] [--free-relation-arguments] [--max-new-tokens N] [--beams K] [--length-penalty A] [--tag-bias λ] [--tag-end-bias λ_end] [--tag-list-bias λ_list] [--tag-skip-bias λ_skip]';
 
 export async function extractCommand(argv: readonly string[], out: (text: string) => void): Promise<void> {
   const args = parseArgs(argv, {

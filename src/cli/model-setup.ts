@@ -18,6 +18,7 @@ export const DECODING_OPTIONS: Record<string, OptionSpec> = {
   'no-constraint': { kind: 'switch' },
   'mention-boundaries': { kind: 'value' },
   'allow-repeated-entities': { kind: 'switch' },
+  'allow-nested-entities': { kind: 'switch' },
   'free-relation-arguments': { kind: 'switch' },
   'max-new-tokens': { kind: 'value' },
   batch: { kind: 'value' },
@@ -34,6 +35,8 @@ export interface DecodingChoice {
   mentionBoundaries: MentionBoundaries;
   /** With the constraint: let an entity text appear under several types and beyond its occurrences. */
   allowRepeatedEntities: boolean;
+  /** With the constraint: let the mentions that begin with a text be more than it occurs (nested mentions). */
+  allowNestedEntities: boolean;
   /** With the constraint: let a relation's head and tail be any mentions, not only entities of the answer. */
   freeRelationArguments: boolean;
   maxNewTokens: number;
@@ -99,6 +102,7 @@ export function decodingChoice(args: ParsedArgs): DecodingChoice {
     constrained: !args.has('no-constraint'),
     mentionBoundaries: boundaries as MentionBoundaries,
     allowRepeatedEntities: args.has('allow-repeated-entities'),
+    allowNestedEntities: args.has('allow-nested-entities'),
     freeRelationArguments: args.has('free-relation-arguments'),
     maxNewTokens: count('max-new-tokens', 256),
     batchSize: count('batch', 8),

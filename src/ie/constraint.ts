@@ -234,6 +234,12 @@ export interface AnswerConstraintOptions {
    */
   allowRepeatedEntities?: boolean;
   /**
+   * Let the entity mentions that begin with a text be more than the text occurs in the input
+   * ("Oswald" twice, or "Oswald" and "Oswald bore", where it occurs once; default false:
+   * constraint/repeats.ts). Lifted with the rest of the repeat rule by allowRepeatedEntities.
+   */
+  allowNestedEntities?: boolean;
+  /**
    * Let a relation's head and tail be any mentions of the input (default false: in an answer with
    * entity lists they are entities the answer named, of the relation's head and tail types, and
    * differ: constraint/relation-arguments.ts).
@@ -311,7 +317,11 @@ export class AnswerConstraint implements TokenConstraint {
     this.input = new InputGrammar(grammar, mentions);
     if (!options.allowRepeatedEntities && grammar.entityMentionNode >= 0) {
       const boundaries = options.mentionBoundaries ?? 'words';
-      this.repeats = new EntityRepeatRule(mentions, (text) => (boundaries === 'words' ? preferredOccurrences(inputText, text) : findOccurrences(inputText, text)).length);
+      this.repeats = new EntityRepeatRule(
+        mentions,
+        (text) => (boundaries === 'words' ? preferredOccurrences(inputText, text) : findOccurrences(inputText, text)).length,
+        options.allowNestedEntities ? null : (text) => findOccurrences(inputText, text).length,
+      );
       this.input.entityLimits = this.repeats;
     }
     if (!options.freeRelationArguments && grammar.entityMentionNode >= 0 && grammar.relationHeadNode >= 0 && grammar.keys.length <= 32) {

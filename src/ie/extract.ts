@@ -36,6 +36,8 @@ export interface ExtractOptions {
   mentionBoundaries?: MentionBoundaries;
   /** With the constraint: let an entity text appear under several types and beyond its occurrences (default false). */
   allowRepeatedEntities?: boolean;
+  /** With the constraint: let the mentions that begin with a text be more than it occurs (nested mentions; default false). */
+  allowNestedEntities?: boolean;
   /** With the constraint: let a relation's head and tail be any mentions of the input (default false: entities of the answer, of the relation's types, head ≠ tail). */
   freeRelationArguments?: boolean;
   maxNewTokens: number;
@@ -124,7 +126,7 @@ export async function extract(extractor: Extractor, schema: IeSchema, texts: rea
     const prompts = batch.map((text) => promptIdsFor(encoder, text));
     // The budget makes every constrained answer complete within maxNewTokens.
     const constraintFor = (text: string): TokenConstraint | null =>
-      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null;
+      vocab ? withTokenBudget(createAnswerConstraint(vocab, schema, text, task, { mentionBoundaries: options.mentionBoundaries ?? 'words', allowRepeatedEntities: options.allowRepeatedEntities ?? false, allowNestedEntities: options.allowNestedEntities ?? false, freeRelationArguments: options.freeRelationArguments ?? false }), vocab, options.maxNewTokens, budgetReserve(schema)) : null;
     // The tag scores come from the decoding's own prefill: the prompt rows' logits of the tag tokens.
     const logitBiasesFromPrefill = tagVocab ? (prefill: PrefillReader) => tagBiases(extractor, prefill, schema, prompts, batch, tagVocab, tagChoice) : null;
     let stats: DecodeStats | null = null;

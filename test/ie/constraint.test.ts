@@ -89,9 +89,9 @@ const EVENTS: IeSchema = {
 const INPUT = 'Ada Lovelace joined the Analytical Society ; hackers stole data from the bank , a "big" one \\ really\tso\u0001.';
 
 /** Feeds `answer` one character at a time; checks mask and advance agree at every step. */
-function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere', allowRepeatedEntities = false, freeRelationArguments = false): boolean {
+function accepts(schema: IeSchema, input: string, answer: string, task?: IeTaskKind, mentionBoundaries: MentionBoundaries = 'anywhere', allowRepeatedEntities = false, freeRelationArguments = false, allowNestedEntities = false): boolean {
   const vocab = characterVocabulary([input, answer]);
-  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries, allowRepeatedEntities, freeRelationArguments });
+  const constraint = createAnswerConstraint(vocab, schema, input, task, { mentionBoundaries, allowRepeatedEntities, freeRelationArguments, allowNestedEntities });
   for (const character of answer) {
     const id = vocab.pieces.indexOf(character);
     const mask = constraint.allowed();
@@ -113,7 +113,7 @@ describe('answer grammar', () => {
     const accepted: [IeSchema, string][] = [
       [SCHEMA, '{}'],
       [SCHEMA, ' {}'],
-      [SCHEMA, '{"person": ["Ada Lovelace", "Ada"]}'],
+      [SCHEMA, '{"person": ["Ada Lovelace", "hackers"]}'],
       [SCHEMA, '{"person": ["Ada"], "organization": ["Analytical Society"], "work for": [["Ada", "Analytical Society"]]}'],
       [{ ...SCHEMA, entityTypes: [] }, '{"live in": [["Ada", "the bank"], ["hackers", "bank"]]}'], // relations only: any mentions
       [SCHEMA, '{"person": ["Ada", "hackers"], "organization": ["the bank"], "live in": [["Ada", "the bank"], ["hackers", "the bank"], ["Ada", "hackers"]]}'],
@@ -122,7 +122,9 @@ describe('answer grammar', () => {
       [EVENTS, '{"Databreach": [{"trigger": "stole"}, {"trigger": "joined", "Victim": ["Ada"]}], "Ransom": [{"trigger": "data", "Price": ["big"]}]}'],
     ];
     for (const [schema, answer] of accepted) expect(accepts(schema, INPUT, answer), answer).toBe(true);
-    expect(accepts({ entityTypes: ['地名'], relationTypes: [], eventTypes: [] }, '我住在北京市。', '{"地名": ["北京市", "北京"]}')).toBe(true);
+    // Any position of Chinese text is a word boundary (nested mentions allowed: "北京" occurs once, inside "北京市").
+    expect(accepts({ entityTypes: ['地名'], relationTypes: [], eventTypes: [] }, '我住在北京市。', '{"地名": ["北京市", "北京"]}', undefined, 'words', false, false, true)).toBe(true);
+    expect(accepts({ entityTypes: ['地名'], relationTypes: [], eventTypes: [] }, '我住在北京市。', '{"地名": ["北京市", "住在"]}', undefined, 'words')).toBe(true);
   });
 
   it('rejects everything else', () => {
@@ -166,7 +168,7 @@ describe('answer grammar', () => {
     const input = 'Ada Lovelace met Ada in London .';
     const ner: IeSchema = { entityTypes: ['location', 'person'], relationTypes: [{ name: 'live in' }], eventTypes: [] };
     const cases: [string, boolean][] = [
-      ['{"location": ["London"], "person": ["Ada Lovelace", "Ada", "Ada"]}', true], // "Ada" occurs twice (once inside "Ada Lovelace")
+      ['{"location": ["London"], "person": ["Ada", "Ada"]}', true], // "Ada" occurs twice (once inside "Ada Lovelace")
       ['{"person": ["Ada", "Ada", "Ada"]}', false], // a third time
       ['{"location": ["London"], "person": ["London"]}', false], // a second type
       ['{"location": ["Ada"], "person": ["Ada Lovelace"]}', true], // another text
@@ -175,23 +177,56 @@ describe('answer grammar', () => {
     for (const boundaries of ['words', 'anywhere'] as const) {
       for (const [answer, ok] of cases) {
         expect(accepts(ner, input, answer, undefined, boundaries), `${boundaries}: ${answer}`).toBe(ok);
+        expect(accepts(ner, input, answer, undefined, boundaries, false, false, true), `${boundaries}, nested allowed: ${answer}`).toBe(ok);
         expect(accepts(ner, input, answer, undefined, boundaries, true), `${boundaries}, repeats allowed: ${answer}`).toBe(true);
       }
     }
     // A prefix that can only end in a forbidden text is refused at its first character that leaves
     // no other end ("Ada " can only become "Ada Lovelace"), so the answer never reaches a dead end.
+    // (Nested mentions allowed here: by that part, "Ada" is used up inside "Ada Lovelace" already.)
     const vocab = characterVocabulary([input, 'person location']);
-    const constraint = createAnswerConstraint(vocab, ner, 'Ada Lovelace', 'ner', { mentionBoundaries: 'words' });
+    const constraint = createAnswerConstraint(vocab, ner, 'Ada Lovelace', 'ner', { mentionBoundaries: 'words', allowNestedEntities: true });
     for (const character of '{"location": ["Ada Lovelace"], "person": ["Ada') constraint.advance(vocab.pieces.indexOf(character));
     const allowedPieces = (): string[] => vocab.pieces.filter((_, id) => ((constraint.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1);
     expect(allowedPieces()).toEqual(['"']);
     // When every mention is taken, the rule is off for that list rather than leave it no mention.
-    const taken = createAnswerConstraint(vocab, ner, 'Ada', 'ner', { mentionBoundaries: 'words' });
+    const taken = createAnswerConstraint(vocab, ner, 'Ada', 'ner', { mentionBoundaries: 'words', allowNestedEntities: true });
     for (const character of '{"location": ["Ada"], "person": ["') taken.advance(vocab.pieces.indexOf(character));
     expect(vocab.pieces.filter((_, id) => ((taken.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual(['A']);
     // The budget's reserve (allowedWithin) lifts the rule: its cost model does not know it.
     expect(constraint.allowedWithin!(100).some((word) => word !== 0)).toBe(true);
     expect(allowedPieces()).toEqual([' ', '"']);
+  });
+
+  it('the mentions that begin with a text are no more than it occurs, under any type (unless nested mentions are allowed)', () => {
+    const input = 'Ada Lovelace met Ada in London .';
+    const ner: IeSchema = { entityTypes: ['location', 'person'], relationTypes: [], eventTypes: [] };
+    const cases: [string, boolean][] = [
+      ['{"person": ["Ada Lovelace", "Ada"]}', true], // "Ada" occurs twice: two mentions begin with it
+      ['{"person": ["Ada Lovelace", "Ada", "Ada"]}', false], // three
+      ['{"person": ["Ada", "Ada", "Ada Lovelace"]}', false], // in either order
+      ['{"location": ["Ada Lovelace"], "person": ["Ada", "Ada"]}', false], // under any type
+      ['{"person": ["Ada Lovelace met", "Ada Lovelace"]}', false], // "Ada Lovelace" occurs once
+      ['{"location": ["London"], "person": ["Lovelace", "Ada Lovelace", "Ada"]}', true], // "Lovelace" is inside, not at the start
+    ];
+    for (const boundaries of ['words', 'anywhere'] as const) {
+      for (const [answer, ok] of cases) {
+        expect(accepts(ner, input, answer, undefined, boundaries), `${boundaries}: ${answer}`).toBe(ok);
+        expect(accepts(ner, input, answer, undefined, boundaries, false, false, true), `${boundaries}, nested allowed: ${answer}`).toBe(true);
+      }
+    }
+    expect(accepts({ entityTypes: ['地名'], relationTypes: [], eventTypes: [] }, '我住在北京市。', '{"地名": ["北京市", "北京"]}', undefined, 'words')).toBe(false);
+    // A used-up text is a dead prefix: after "Ada Lovelace" (once in the input) a new mention may
+    // stop at "Ada", but not go on past it, since every longer mention there begins with "Ada Lovelace".
+    const short = 'Ada Lovelace met Ada';
+    const vocab = characterVocabulary([short, 'person location']);
+    const constraint = createAnswerConstraint(vocab, ner, short, 'ner', { mentionBoundaries: 'words' });
+    for (const character of '{"person": ["Ada Lovelace", "Ada') constraint.advance(vocab.pieces.indexOf(character));
+    const allowedPieces = (): string[] => vocab.pieces.filter((_, id) => ((constraint.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1);
+    expect(allowedPieces()).toEqual(['"']);
+    const nested = createAnswerConstraint(vocab, ner, short, 'ner', { mentionBoundaries: 'words', allowNestedEntities: true });
+    for (const character of '{"person": ["Ada Lovelace", "Ada') nested.advance(vocab.pieces.indexOf(character));
+    expect(vocab.pieces.filter((_, id) => ((nested.allowed()[id >> 5]! >>> (id & 31)) & 1) === 1)).toEqual([' ', '"']);
   });
 
   it('a relation argument is an entity the answer named, of the relation\'s types, and the tail is not the head (unless free)', () => {
