@@ -436,6 +436,12 @@ const SMALL_INDUCT: DemoPreset = {
   sftSyntheticCopy: { share: 0.3, minTokens: 8, maxTokens: 16, span: 4 },
 };
 
+// The shipped model's last run (its comment in DEMO_PRESETS); small-continued-22 varies it.
+const SMALL_CONTINUED_20: DemoPreset = (() => {
+  const run = constrainedLossRun('small-continued-20', 'small-continued-19', 41, 0.5);
+  return { ...run, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 1, negatives: 2, decodingBias: 2, decodingEndBias: 2, decodingListBias: 2, decodingSkipBias: 1 } };
+})();
+
 export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   'extra-small': {
     name: 'extra-small',
@@ -520,10 +526,7 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // list's end, chosen and confirmed the same way, session 26) and λ_skip 1 (each entity type an
   // answer passes over, chosen on dev examples 1–100 of all three sets and confirmed on whole dev
   // splits, session 27); these change nothing in training.
-  'small-continued-20': (() => {
-    const run = constrainedLossRun('small-continued-20', 'small-continued-19', 41, 0.5);
-    return { ...run, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 1, negatives: 2, decodingBias: 2, decodingEndBias: 2, decodingListBias: 2, decodingSkipBias: 1 } };
-  })(),
+  'small-continued-20': SMALL_CONTINUED_20,
   // small-continued-20's recipe for 300 more steps from a finished small-continued-20 model, the tag
   // loss at twice its weight again (2.0), seed 51: does the tagger, and with it the decoding, keep
   // improving? Not on whole dev splits at -20's λ 2 and λ_end 2 (mean 23.5 → 22.7; not shipped).
@@ -535,10 +538,13 @@ export const DEMO_PRESETS: Record<DemoPreset['name'], DemoPreset> = {
   // its peak learning rate (5e-4), seed 61: a cool-down of the shipped model rather than another
   // re-warmup to 1e-3, decoded at -20's four scales. Its plain dev loss was the chain's lowest
   // (2.32 → 2.30), its first 100 dev examples worse (mean 22.9 → 21.1; session 28): not shipped.
-  'small-continued-22': (() => {
-    const run = constrainedLossRun('small-continued-22', 'small-continued-20', 61, 0.5);
-    return { ...run, sft: { ...run.sft, lr: 5e-4 }, devF1: { ...run.devF1, every: 150 }, sftPromptTags: { weight: 1, negatives: 2, decodingBias: 2, decodingEndBias: 2, decodingListBias: 2, decodingSkipBias: 1 } };
-  })(),
+  'small-continued-22': {
+    ...SMALL_CONTINUED_20,
+    name: 'small-continued-22',
+    continues: 'small-continued-20',
+    sft: { ...SMALL_CONTINUED_20.sft, lr: SMALL_CONTINUED_20.sft.lr / 2 },
+    seed: 61,
+  },
   'small-balanced': SMALL_BALANCED,
   'small-balanced-2': SMALL_BALANCED_2,
   // small-balanced-2 at 0.4 of the balance (s = 60 for this shape): the full balance collapsed the
