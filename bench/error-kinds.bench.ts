@@ -88,18 +88,23 @@ for (const line of readFileSync(predictionsFile, 'utf8').split('\n')) {
   }
 }
 
-const total = [...written.values()].reduce((a, b) => a + b, 0);
+const sum = (counts: Map<string, number>): number => [...counts.values()].reduce((a, b) => a + b, 0);
+/** One table of counts, each with its share of `total` in %. */
+const printTable = (header: string, share: string, counts: Map<string, number>, total: number): void => {
+  console.log(`| ${header} | count | ${share} |\n| --- | ---: | ---: |`);
+  for (const [kind, n] of counts) console.log(`| ${kind} | ${n} | ${((100 * n) / Math.max(total, 1)).toFixed(1)} |`);
+};
+
+const total = sum(written);
 console.log(`${predictionsFile}: ${total} mentions written, ${gold} gold, ${malformed} malformed answers (their gold counted untouched, its type left out)\n`);
-console.log('| written mention | count | % |\n| --- | ---: | ---: |');
-for (const [kind, n] of written) console.log(`| ${kind} | ${n} | ${((100 * n) / Math.max(total, 1)).toFixed(1)} |`);
-console.log('\n| gold mention not written right | count | % of gold |\n| --- | ---: | ---: |');
-for (const [kind, n] of missed) console.log(`| ${kind} | ${n} | ${((100 * n) / Math.max(gold, 1)).toFixed(1)} |`);
+printTable('written mention', '%', written, total);
+console.log('');
+printTable('gold mention not written right', '% of gold', missed, gold);
 
 if (schema.relationTypes.length > 0) {
-  const relationTotal = [...relationKinds.values()].reduce((a, b) => a + b, 0);
+  const relationTotal = sum(relationKinds);
   console.log(`\n${relationTotal} relations written, ${goldRelations} gold\n`);
-  console.log('| written relation | count | % |\n| --- | ---: | ---: |');
-  for (const [kind, n] of relationKinds) console.log(`| ${kind} | ${n} | ${((100 * n) / Math.max(relationTotal, 1)).toFixed(1)} |`);
+  printTable('written relation', '%', relationKinds, relationTotal);
   const buckets = ['0', '1', '2', '3+'];
   console.log('\n| answers: relations written ↓ / in gold → | ' + buckets.join(' | ') + ' |\n| --- | ' + buckets.map(() => '---:').join(' | ') + ' |');
   for (const w of buckets) console.log(`| ${w} | ${buckets.map((g) => perAnswer.get(`${w}|${g}`) ?? 0).join(' | ')} |`);
